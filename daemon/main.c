@@ -1,0 +1,120 @@
+/*
+ * main.c — ringschedd: command line, configuration, and the daemon's lifetime. Everything else lives in the
+ * daemon core library (core.c and friends) so tests can run it in-process.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ringschedd [options]\n"
+		"  -c, --config FILE      configuration file (libconfig); without it, built-in defaults\n"
+		"  -s, --socket PATH      listen on PATH (default: $RINGSCHED_SOCKET, daemon.socket,\n"
+		"                         /run/ringsched/ringsched.sock as root, else a per-user path)\n"
+		"  -l, --log-level LEVEL  error | warn | info | debug (overrides daemon.log_level)\n"
+		"      --check-config     validate the configuration, print the effective settings, exit\n"
+		"  -V, --version          print the version and exit\n"
+		"  -h, --help             this text\n");
+}
+
+static void print_effective(const struct rs_config *c, const char *sock)
+{
+	printf("socket: %s\nlog_level: %s\nschedulers: %u%s\nwiring: %s\nspin_us: %u\n"
+	       "session: ring_entries %u, task_window %u, heap_bytes %llu x %u depths, arena_bytes %llu, "
+	       "publish_batch %u\nquota: max_segment_bytes %llu, max_sessions %u (per uid %u), spin_max_ns %llu, "
+	       "watchdog_ms %u\nplugins: %u\n",
+	       sock, rs_log_level_name(c->log_level), c->schedulers, c->schedulers ? "" : " (auto)",
+	       rs_wiring_mode_name(c->wiring), c->spin_us, c->ring_entries, c->task_window,
+	       (unsigned long long)c->heap_bytes, c->heap_depths, (unsigned long long)c->arena_bytes,
+	       c->publish_batch, (unsigned long long)c->max_segment_bytes, c->max_sessions,
+	       c->max_sessions_per_uid, (unsigned long long)c->spin_max_ns, c->watchdog_ms, c->n_plugins);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, 0, 'c' },  { "socket", required_argument, 0, 's' },
+		{ "log-level", required_argument, 0, 'l' }, { "check-config", no_argument, 0, 'C' },
+		{ "version", no_argument, 0, 'V' },        { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	const char *config_file = NULL, *socket_opt = NULL, *level_opt = NULL;
+	int check_only = 0, opt;
+	struct rs_config cfg;
+	char err[1024], sock[108];
+	static struct rs_daemon d;
+	struct rs_server *srv = NULL;
+
+	while ((opt = getopt_long(argc, argv, "c:s:l:Vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config_file = optarg; break;
+		case 's': socket_opt = optarg; break;
+		case 'l': level_opt = optarg; break;
+		case 'C': check_only = 1; break;
+		case 'V': printf("ringschedd %s (ABI %u.%u)\n", RS_DAEMON_VERSION, RS_ABI_MAJOR, RS_ABI_MINOR); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ringschedd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	rs_config_defaults(&cfg);
+	if (config_file && rs_config_load(&cfg, config_file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringschedd: %s\n", err);
+		return 1;
+	}
+	if (level_opt) {
+		int lv = rs_log_level_parse(level_opt);
+		if (lv < 0) {
+			fprintf(stderr, "ringschedd: --log-level: unknown level '%s' (error, warn, info, debug)\n",
+				level_opt);
+			return 2;
+		}
+		cfg.log_level = lv;
+	}
+	if (rs_config_validate(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ringschedd: %s\n", err);
+		return 1;
+	}
+	rs_server_socket_path(socket_opt, cfg.socket_path, sock, sizeof(sock));
+	if (check_only) {
+		printf("configuration %s is valid\n", config_file ? config_file : "(built-in defaults)");
+		print_effective(&cfg, sock);
+		return 0;
+	}
+	rs_log_set_level(cfg.log_level);
+
+	if (rs_daemon_init(&d, &cfg, err, sizeof(err)) < 0) {
+		rs_log_error("%s", err);
+		rs_daemon_destroy(&d);
+		return 1;
+	}
+	if (rs_server_create(&srv, &d, sock, config_file, 1, err, sizeof(err)) < 0) {
+		rs_log_error("%s", err);
+		rs_daemon_destroy(&d);
+		return 1;
+	}
+	if (rs_daemon_start_threads(&d) < 0) {
+		rs_server_destroy(srv);
+		rs_daemon_destroy(&d);
+		return 1;
+	}
+	rs_server_run(srv);
+	rs_daemon_stop_threads(&d);
+	rs_server_destroy(srv);
+	rs_daemon_destroy(&d);
+	rs_log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,369 @@
+/*
+ * wiring.c — the wiring thread (DESIGN §3, §5, §6): the only consumer of every session's submission ring and
+ * the only writer of its watermark.
+ *
+ * Per session and round it:
+ *   - load-acquires the client's tail (pairs with the client's store-release; RS_SQ_TAIL), clamps tail - head
+ *     to the ring size, and for each new descriptor: enforces the window rule (slot reused only when the task
+ *     one window earlier has drained and the client has harvested it), copies the descriptor ONCE into private
+ *     memory, validates it and prebuilds its payload (validate.c), and classifies it (complete.c);
+ *   - store-releases sq_head after a batch (pairs with the client's load-acquire; RS_CQ_SQ_HEAD);
+ *   - advances the watermark over the contiguous completed prefix and publishes it in batches of K, but always
+ *     when the session drains or the client waits (a batch with no escape hangs small graphs — upstream bug).
+ * Before sleeping it posts precise wake requests (the seq whose completion would advance the watermark, the seq
+ * whose drain would end a window stall), sets need_wakeup in every CQ, issues a full fence and re-checks
+ * everything (eventcount; pairs with the completers' and clients' fences).
+ *
+ * Runs on its own thread, or folded into scheduler 0 (rs_wiring_round called from sched.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+/* Descriptors consumed per session per round before moving on: keeps one busy session from starving the
+ * others' wiring and bounds the time between watermark publications. */
+#define WIRING_BUDGET 64u
+
+static int failed_set_insert(struct rs_failed_set *fs, uint64_t seq)
+{
+	if ((uint64_t)fs->live + 1 > ((uint64_t)fs->mask + 1) / 4 * 3)
+		return -ENOSPC;
+	uint32_t i = (uint32_t)(seq * 0x9e3779b97f4a7c15ull >> 32) & fs->mask;
+	for (;;) {
+		uint64_t k = atomic_load_explicit(&fs->keys[i], memory_order_relaxed);
+		if (k == 0 || k == RS_FAILED_TOMB) {
+			if (k == 0)
+				fs->used++;
+			/* pairs with the acquire load in rs_failed_set_contains */
+			atomic_store_explicit(&fs->keys[i], seq, memory_order_release);
+			fs->live++;
+			return 0;
+		}
+		i = (i + 1) & fs->mask;
+	}
+}
+
+/* The client acknowledged failures up to fail_ack: under pressure, forget them (tombstones keep probe chains
+ * intact for concurrent readers). */
+static void failed_set_prune(struct rs_session *s, uint64_t fail_ack)
+{
+	struct rs_failed_set *fs = &s->failed;
+
+	if (fs->live < (fs->mask + 1) / 2)
+		return;
+	for (uint32_t i = 0; i <= fs->mask; i++) {
+		uint64_t k = atomic_load_explicit(&fs->keys[i], memory_order_relaxed);
+		if (k && k != RS_FAILED_TOMB && k <= fail_ack) {
+			atomic_store_explicit(&fs->keys[i], RS_FAILED_TOMB, memory_order_release);
+			fs->live--;
+		}
+	}
+}
+
+static void set_state(struct rs_session *s, uint32_t state)
+{
+	s->state = state;
+	__atomic_store_n(&s->cqc->state, state, __ATOMIC_RELEASE);
+}
+
+static void kick_client_if(struct rs_session *s, int space_event)
+{
+	const struct rs_sq_wait *w = &s->sqc->wait;
+
+	/* eventcount waker side (pair RS_CLIENT_WAIT): publication, full fence, then the client's wait line */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!__atomic_load_n(&w->waiting, __ATOMIC_RELAXED))
+		return;
+	uint32_t kind = __atomic_load_n(&w->kind, __ATOMIC_RELAXED);
+	uint64_t want = __atomic_load_n(&w->wait_seq, __ATOMIC_RELAXED);
+	int wake = kind == RS_WAIT_SPACE || (kind == RS_WAIT_WATERMARK && s->wm >= want) ||
+		   (kind == RS_WAIT_TASK && s->wm >= want) || (!space_event && s->ack_stalled);
+	if (wake) {
+		uint64_t one = 1;
+		ssize_t n = write(s->completion_fd, &one, sizeof(one));
+		(void)n;
+	}
+}
+
+static void publish_watermark(struct rs_session *s)
+{
+	/* pairs with the client's load-acquire of the watermark (RS_CQ_WATERMARK) */
+	__atomic_store_n(&s->cqc->watermark, s->wm, __ATOMIC_RELEASE);
+	s->wm_published = s->wm;
+	kick_client_if(s, 0);
+}
+
+static int client_waiting(struct rs_session *s)
+{
+	return __atomic_load_n(&s->sqc->wait.waiting, __ATOMIC_RELAXED) != 0;
+}
+
+/* Advance the private watermark over completed tasks; publish per the batching rule. Returns 1 if it moved. */
+static int advance_watermark(struct rs_session *s)
+{
+	uint64_t last = s->next_seq - 1, wm = s->wm;
+
+	while (wm < last) {
+		/* pairs with the completer's release store of the flag */
+		uint64_t f = atomic_load_explicit(&s->flags[(wm + 1) & s->window_mask], memory_order_acquire);
+		if (RS_FLAG_SEQ(f) < wm + 1)
+			break;
+		wm++;
+	}
+	int moved = wm != s->wm;
+	s->wm = wm;
+	if (wm != s->wm_published &&
+	    (wm - s->wm_published >= s->publish_batch || wm == last || client_waiting(s)))
+		publish_watermark(s);
+	return moved;
+}
+
+/* May the descriptor for `seq` take its window slot now? Records why not (for the sleep requests). */
+static int window_open(struct rs_session *s, uint64_t seq)
+{
+	if (seq <= s->window)
+		return 1;
+	uint64_t prev = seq - s->window;
+	uint32_t slot = (uint32_t)(seq & s->window_mask);
+
+	/* pairs with the completer's release store of drained (written after it drained its wake list) */
+	if (atomic_load_explicit(&s->drained[slot], memory_order_acquire) != prev) {
+		s->stall_drain = prev;
+		return 0;
+	}
+	s->stall_drain = 0;
+	if (__atomic_load_n(&s->sqc->wait.ack, __ATOMIC_ACQUIRE) < prev) {
+		/* the client has not harvested prev's result yet; only this session waits */
+		s->ack_stalled = 1;
+		return 0;
+	}
+	s->ack_stalled = 0;
+	return 1;
+}
+
+/* Retire the previous occupant of a slot before reuse: remember it in the failed set if it failed. */
+static void retire_slot(struct rs_session *s, uint64_t seq)
+{
+	if (seq <= s->window)
+		return;
+	uint64_t prev = seq - s->window;
+	uint64_t f = atomic_load_explicit(&s->flags[seq & s->window_mask], memory_order_relaxed);
+
+	if (RS_FLAG_STATE(f) == RS_TASK_OK)
+		return;
+	if (failed_set_insert(&s->failed, prev) != 0 && s->state == RS_SESSION_ACTIVE) {
+		set_state(s, RS_SESSION_FAILED);
+		rs_log_warn("session %llu (pid %d): more than %u unacknowledged failed tasks; new tasks are "
+			    "cancelled until the client calls rs_wait_all",
+			    (unsigned long long)s->id, (int)s->pid, (s->failed.mask + 1) / 4 * 3);
+	}
+}
+
+static void copy_descriptor(struct rs_session *s, uint64_t seq, struct rs_desc *d)
+{
+	const struct rs_desc *src = (const struct rs_desc *)(s->ring + ((seq - 1) & s->ring_mask) * RS_DESC_SLOT);
+
+	/* Copy once: the header, then only as many array entries as the (clamped) counts say. The client may
+	 * change the slot under us; we only ever look at our copy. */
+	memcpy(d, src, offsetof(struct rs_desc, fanin));
+	unsigned nf = d->n_fanin <= RS_MAX_FANIN ? d->n_fanin : 0;
+	unsigned ns = d->n_scalars <= RS_MAX_SCALARS ? d->n_scalars : 0;
+	unsigned nv = d->n_views <= RS_MAX_VIEWS ? d->n_views : 0;
+	memcpy(d->fanin, src->fanin, nf * sizeof(d->fanin[0]));
+	memcpy(d->scalars, src->scalars, ns * sizeof(d->scalars[0]));
+	memcpy(d->views, src->views, nv * sizeof(d->views[0]));
+}
+
+static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_session *s)
+{
+	struct rs_desc desc;
+	int work = 0;
+
+	if (atomic_load_explicit(&s->dead, memory_order_acquire))
+		return 0;
+
+	uint64_t fail_ack = __atomic_load_n(&s->sqc->wait.fail_ack, __ATOMIC_RELAXED);
+	if (fail_ack > s->fail_ack_seen && fail_ack < s->next_seq) {
+		s->fail_ack_seen = fail_ack;
+		failed_set_prune(s, fail_ack);
+		if (s->state == RS_SESSION_FAILED && s->failed.live < (s->failed.mask + 1) / 2)
+			set_state(s, RS_SESSION_ACTIVE);
+	}
+
+	/* pairs with the client's store-release of the tail (RS_SQ_TAIL) */
+	uint64_t tail = __atomic_load_n(&s->sqc->tail, __ATOMIC_ACQUIRE);
+	uint64_t head = s->next_seq - 1;
+	uint64_t avail = (int64_t)(tail - head) > 0 ? tail - head : 0;
+	if (avail > s->lay.ring_entries)
+		avail = s->lay.ring_entries; /* a bogus tail only makes the client's own garbage fail */
+
+	for (unsigned n = 0; n < avail && n < WIRING_BUDGET; n++) {
+		uint64_t seq = s->next_seq;
+		uint32_t slot = (uint32_t)(seq & s->window_mask);
+
+		if (!window_open(s, seq))
+			break;
+		retire_slot(s, seq);
+		copy_descriptor(s, seq, &desc);
+
+		struct rs_wtask *t = &s->tasks[slot];
+		int rc = rs_validate_and_build(s, &desc, seq, t);
+		t->reject_code = rc;
+		t->t_submit = d->cfg.profiling ? (desc.submit_ns ? desc.submit_ns : 1) : 0;
+		if (t->t_submit)
+			t->t_wired = rs_now_ns();
+		/* a fresh, empty wake list tagged with this seq; registrants learn of seq only after this store is
+		 * published by the ready push / wake-list CAS that follows */
+		atomic_store_explicit(&s->wake_head[slot], rs_wake_make(seq, RS_WAKE_EMPTY), memory_order_relaxed);
+		s->next_seq = seq + 1;
+		work++;
+
+		if (rc) {
+			atomic_fetch_add_explicit(&d->tasks_rejected, 1, memory_order_relaxed);
+			__atomic_store_n(&s->cqc->tasks_rejected, s->cqc->tasks_rejected + 1, __ATOMIC_RELAXED);
+			if (rs_ratelimit_ok(&s->log_rl, 1000, &(uint32_t){ 0 }))
+				rs_log_info("session %llu (pid %d): task %llu rejected: %s", (unsigned long long)s->id,
+					    (int)s->pid, (unsigned long long)seq, t->reason);
+			rs_task_complete(s, slot, RS_TASK_FAILED, rc, seq, self);
+		} else if (s->state != RS_SESSION_ACTIVE) {
+			snprintf(t->reason, sizeof(t->reason), "%s",
+				 s->state == RS_SESSION_FAILED ?
+					 "session failed: too many unacknowledged failures (call rs_wait_all)" :
+					 "daemon is stopping");
+			rs_task_complete(s, slot, RS_TASK_FAILED, -RS_ERR_FAILED, seq, self);
+		} else {
+			rs_task_classify(s, slot, self);
+		}
+	}
+	if (work) {
+		/* descriptors consumed: the client may reuse their slots (pairs with its load-acquire) */
+		__atomic_store_n(&s->cqc->sq_head, s->next_seq - 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->cqc->tasks_wired, s->next_seq - 1, __ATOMIC_RELAXED);
+		kick_client_if(s, 1);
+	}
+	work += advance_watermark(s);
+	if (!work && s->wm != s->wm_published && client_waiting(s)) {
+		publish_watermark(s);
+		work = 1;
+	}
+	return work;
+}
+
+int rs_wiring_round(struct rs_daemon *d, struct rs_thread *self, struct rs_session_list *list)
+{
+	int work = 0;
+
+	if (!list)
+		return 0;
+	for (uint32_t i = 0; i < list->n; i++)
+		work += wire_session(d, self, list->s[i]);
+	return work;
+}
+
+/* Would a round do anything for this session right now? */
+static int session_has_work(struct rs_session *s)
+{
+	if (atomic_load_explicit(&s->dead, memory_order_acquire))
+		return 0;
+	uint64_t tail = __atomic_load_n(&s->sqc->tail, __ATOMIC_ACQUIRE);
+	if ((int64_t)(tail - (s->next_seq - 1)) > 0 && window_open(s, s->next_seq))
+		return 1;
+	if (s->wm < s->next_seq - 1) {
+		uint64_t f = atomic_load_explicit(&s->flags[(s->wm + 1) & s->window_mask], memory_order_acquire);
+		if (RS_FLAG_SEQ(f) >= s->wm + 1)
+			return 1;
+	}
+	if (s->wm != s->wm_published && client_waiting(s))
+		return 1;
+	uint64_t fail_ack = __atomic_load_n(&s->sqc->wait.fail_ack, __ATOMIC_RELAXED);
+	return fail_ack > s->fail_ack_seen && fail_ack < s->next_seq && s->state == RS_SESSION_FAILED;
+}
+
+int rs_wiring_prepare_sleep(struct rs_daemon *d, struct rs_session_list *list)
+{
+	uint32_t n = list ? list->n : 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct rs_session *s = list->s[i];
+		__atomic_store_n(&s->cqc->need_wakeup, 1, __ATOMIC_RELAXED);
+		atomic_store_explicit(&s->wiring_wait_complete, s->wm < s->next_seq - 1 ? s->wm + 1 : 0,
+				      memory_order_relaxed);
+		atomic_store_explicit(&s->wiring_wait_drain, s->stall_drain, memory_order_relaxed);
+	}
+	atomic_store_explicit(&d->wiring_sleeping, 1, memory_order_seq_cst);
+	/* pairs with the fences of completers (complete.c), clients (tail / ack / wait line) and the main thread */
+	atomic_thread_fence(memory_order_seq_cst);
+	int busy = atomic_load_explicit(&d->sessions, memory_order_acquire) != list ||
+		   atomic_load_explicit(&d->stop, memory_order_relaxed);
+	for (uint32_t i = 0; !busy && i < n; i++)
+		busy = session_has_work(list->s[i]);
+	if (busy) {
+		rs_wiring_after_sleep(d, list);
+		return 0;
+	}
+	return 1;
+}
+
+void rs_wiring_after_sleep(struct rs_daemon *d, struct rs_session_list *list)
+{
+	atomic_store_explicit(&d->wiring_sleeping, 0, memory_order_relaxed);
+	for (uint32_t i = 0; list && i < list->n; i++) {
+		struct rs_session *s = list->s[i];
+		atomic_store_explicit(&s->wiring_wait_complete, 0, memory_order_relaxed);
+		atomic_store_explicit(&s->wiring_wait_drain, 0, memory_order_relaxed);
+		__atomic_store_n(&s->cqc->need_wakeup, 0, __ATOMIC_RELAXED);
+	}
+}
+
+/* Quiescent-state helpers shared with sched.c */
+static inline void qs_online(struct rs_daemon *d, struct rs_thread *self)
+{
+	atomic_store_explicit(&self->qs, atomic_load_explicit(&d->qs_epoch, memory_order_seq_cst),
+			      memory_order_seq_cst);
+}
+
+void *rs_wiring_thread_main(void *arg)
+{
+	struct rs_thread *self = arg;
+	struct rs_daemon *d = self->d;
+	struct epoll_event evs[16];
+	uint64_t idle_since = 0;
+	unsigned spins = 0;
+
+	rs_thread_setup(self, "rs-wiring");
+	while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
+		qs_online(d, self);
+		struct rs_session_list *list = atomic_load_explicit(&d->sessions, memory_order_acquire);
+		if (rs_wiring_round(d, self, list)) {
+			idle_since = 0;
+			continue;
+		}
+		/* spin for idle.spin_us (checking the clock only every 64 rounds), then sleep */
+		if (++spins % 64) {
+			rs_cpu_relax();
+			continue;
+		}
+		uint64_t now = rs_now_ns();
+		if (!idle_since)
+			idle_since = now;
+		if (now - idle_since < (uint64_t)d->cfg.spin_us * 1000)
+			continue;
+		if (!rs_wiring_prepare_sleep(d, list))
+			continue;
+		atomic_store_explicit(&self->qs, 0, memory_order_release); /* offline: holds no session pointer */
+		int n = epoll_wait(d->wiring_epfd, evs, 16, -1);
+		if (n < 0 && errno != EINTR)
+			rs_log_error("wiring thread: epoll_wait: %s", strerror(errno));
+		rs_drain_eventfd(d->wiring_efd);
+		qs_online(d, self);
+		rs_wiring_after_sleep(d, atomic_load_explicit(&d->sessions, memory_order_acquire));
+		idle_since = 0;
+	}
+	atomic_store_explicit(&self->qs, 0, memory_order_release);
+	return NULL;
+}

@@ -1,0 +1,92 @@
+/*
+ * rs_kernel.h — the kernel ABI: what a kernel function receives, and the table a plugin exports.
+ *
+ * Kernels run on the daemon's scheduler threads. By the time a kernel is called the wiring thread has
+ * validated every view against the kernel's signature (count, access mode, dtype) and checked that every
+ * element of every view lies inside the submitting session's tensor memory. Tensor *contents* are still
+ * client-controlled and may change while the kernel runs: a kernel that takes indices from tensor data
+ * (block tables) must load each index once into a local, check the local against the views it was given,
+ * then use the local.
+ *
+ * A kernel returns 0, or a negative errno-style code; it may write a short reason into err/err_len.
+ * Kernels must not block, must not keep pointers to views after returning, and must not start threads.
+ */
+#ifndef RS_KERNEL_H
+#define RS_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RS_KERNEL_ABI_VERSION 1u
+
+#define RS_KMAX_VIEWS 16u
+#define RS_KMAX_SCALARS 16u
+#define RS_KMAX_DIMS 4u
+
+/* dtype and mode codes are those of shm/rs_abi.h: RS_DT_* and RS_MODE_*. */
+#define RS_KDT_ANY 0u /* signature wildcard: any dtype */
+
+/* A tensor view as the kernel sees it: data is a pointer into the daemon's mapping of the session. */
+typedef struct rs_kview {
+	void *data;                     /* element [0,0,..] */
+	uint32_t shape[RS_KMAX_DIMS];   /* shape[0] outermost; unused dims are 1 */
+	uint32_t stride[RS_KMAX_DIMS];  /* in elements; unused dims are 0 */
+	uint8_t dtype;                  /* RS_DT_* */
+	uint8_t ndim;                   /* 1..4 */
+	uint8_t mode;                   /* RS_MODE_IN / OUT / INOUT */
+	uint8_t reserved;
+	uint32_t reserved2;
+} rs_kview;
+
+typedef struct rs_kargs {
+	uint32_t n_views;
+	uint32_t n_scalars;
+	uint64_t task_seq;              /* for messages */
+	rs_kview views[RS_KMAX_VIEWS];
+	uint64_t scalars[RS_KMAX_SCALARS]; /* raw 64-bit words; rs_kscalar_f64() reinterprets */
+	char *err;                      /* optional: kernel writes a NUL-terminated reason here */
+	size_t err_len;
+} rs_kargs;
+
+typedef int (*rs_kernel_fn)(const rs_kargs *a);
+
+/*
+ * One kernel's signature. The wiring thread checks each task against it, so a kernel sees exactly
+ * n_views views with the given modes and dtypes and exactly n_scalars scalars.
+ * scalar_max[i] (if nonzero) bounds scalar i (u64 compare): used for work-size scalars such as spin's
+ * duration; the daemon may tighten it from its config.
+ */
+typedef struct rs_kernel_desc {
+	const char *name;               /* unique, [a-z0-9_.]{1,31} */
+	rs_kernel_fn fn;
+	uint32_t n_views;
+	uint32_t n_scalars;
+	uint8_t modes[RS_KMAX_VIEWS];   /* RS_MODE_* per view */
+	uint8_t dtypes[RS_KMAX_VIEWS];  /* RS_DT_* per view, or RS_KDT_ANY */
+	uint8_t ndim_max[RS_KMAX_VIEWS];/* max ndim per view (0 = any up to 4) */
+	uint64_t scalar_max[RS_KMAX_SCALARS];
+	const char *doc;                /* one line: what it computes, argument order */
+} rs_kernel_desc;
+
+/* What a plugin .so exports under the symbol name RS_PLUGIN_SYMBOL. */
+typedef struct rs_plugin_table {
+	uint32_t abi_version;           /* RS_KERNEL_ABI_VERSION */
+	uint32_t n_kernels;
+	const rs_kernel_desc *kernels;
+} rs_plugin_table;
+
+#define RS_PLUGIN_SYMBOL "rs_plugin_kernels"
+
+static inline double rs_kscalar_f64(const rs_kargs *a, unsigned i)
+{
+	union { uint64_t u; double d; } v = { .u = a->scalars[i] };
+	return v.d;
+}
+
+/* Element address helpers for kernels (no bounds check: the daemon checked the view's extent). */
+static inline float *rs_kf32_2d(const rs_kview *v, uint32_t i, uint32_t j)
+{
+	return (float *)v->data + (size_t)i * v->stride[0] + (size_t)j * v->stride[1];
+}
+
+#endif /* RS_KERNEL_H */

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install the Debian packages ringsched needs to build, test and run. Idempotent: does nothing when every
+# package is present. Called by the Makefile (target `deps`) and by .ci/run; needs root (or sudo) only when
+# something is missing.
+set -euo pipefail
+
+PKGS=(
+  build-essential pkg-config
+  libevent-dev        # control plane: Unix socket, signals, timers
+  libnuma-dev         # placement of threads and session memory
+  libconfig-dev       # ringschedd.conf
+  check               # unit tests
+  libsystemd-dev      # sd_notify: READY/STATUS/WATCHDOG/STOPPING
+  libopenblas-serial-dev # CBLAS for gemm: the serial build never starts its own thread pool
+  strace procps psmisc # integration tests: syscall counts, /proc readings
+  clang               # TSan/ASan builds
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

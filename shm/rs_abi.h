@@ -1,0 +1,315 @@
+/*
+ * rs_abi.h — the shared-memory ABI between libringsched (client) and ringschedd (daemon).
+ *
+ * This header is the one contract both sides compile against. Every struct that lives in shared memory is
+ * fixed-width, explicitly padded, and pinned by _Static_assert (size and the offsets that matter). There are
+ * no pointers in shared memory: every location is an offset from the base of its region.
+ *
+ * Two regions per session, split by writer (DESIGN §4):
+ *   SQ  (memfd, mapped read-write by both; the CLIENT writes, the daemon only reads and treats it as hostile):
+ *       [0, 4096)          struct rs_sq_ctrl: geometry header (written by the daemon once, before the fd is
+ *                          passed, then never read back by it), the client's tail line, the client's wait line
+ *       [ring_off, ...)    ring_entries descriptor slots of RS_DESC_SLOT bytes
+ *       [data_off, ...)    heap_depths scope heaps of heap_bytes each, then the arena: tensor memory
+ *   CQ  (memfd, mapped read-write by the daemon, read-only by the client, sealed F_SEAL_FUTURE_WRITE):
+ *       [0, 512)           struct rs_cq_ctrl: sq_head, watermark, need_wakeup, session state
+ *       [counters_off ..)  one struct rs_cq_counters line per scheduler thread (single writer each)
+ *       [flags_off ..)     window completion flags, u64, seq-tagged: (seq << 2) | state
+ *       [status_off ..)    window struct rs_task_status, written only for failed/cancelled tasks
+ *
+ * Ordering rules (io_uring's discipline):
+ *   - the client fills a descriptor, then store-releases sq tail; the daemon load-acquires the tail
+ *     (pair: RS_SQ_TAIL);
+ *   - the daemon stores a task's status (failures only), then store-releases its flag; the client
+ *     load-acquires the flag before it reads the status (pair: RS_CQ_FLAG);
+ *   - the daemon store-releases sq_head after copying descriptors; the client load-acquires it before it
+ *     reuses a slot (pair: RS_CQ_SQ_HEAD);
+ *   - the watermark is store-released by the wiring thread after every flag it covers was observed; the client
+ *     load-acquires it (pair: RS_CQ_WATERMARK);
+ *   - doorbell: the client stores tail, full fence, loads need_wakeup; the wiring thread stores need_wakeup,
+ *     full fence, re-loads every tail before it sleeps (SQPOLL's protocol; pair: RS_NEED_WAKEUP);
+ *   - completion wait: the client stores its wait line, full fence, re-checks; the daemon publishes, full
+ *     fence, loads the wait line (eventcount; pair: RS_CLIENT_WAIT).
+ */
+#ifndef RS_ABI_H
+#define RS_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RS_ABI_MAJOR 1u
+#define RS_ABI_MINOR 0u
+
+#define RS_SQ_MAGIC 0x5253515f52494e47ull /* "RSQ_RING" */
+#define RS_CQ_MAGIC 0x5243515f52494e47ull /* "RCQ_RING" */
+
+#define RS_CACHELINE 64u
+#define RS_PAGE 4096u
+
+/* Descriptor limits (DESIGN §4). RS_MAX_FANIN: more producers are folded into client-side join tasks. */
+#define RS_MAX_VIEWS 16u
+#define RS_MAX_SCALARS 16u
+#define RS_MAX_FANIN 32u
+#define RS_MAX_DIMS 4u
+
+/* Heaps: one in-order ring per scope depth (DESIGN §6). Depth 0 is the outermost open scope. */
+#define RS_MAX_HEAP_DEPTHS 8u
+
+/* Geometry limits checked at attach. The task window is capped by the 16-bit waiter index of a wake-list
+ * head word (daemon/wake_list.h), which reserves 0 for "empty" and 0xffff for "closed". */
+#define RS_MIN_RING_ENTRIES 8u
+#define RS_MAX_RING_ENTRIES 65536u
+#define RS_MIN_WINDOW 16u
+#define RS_MAX_WINDOW 32768u
+
+/* Feature bits negotiated at attach. */
+#define RS_FEAT_PRIORITY (1ull << 0)  /* two priority levels */
+#define RS_FEAT_PROFILING (1ull << 1) /* per-task lifecycle timestamps */
+#define RS_FEAT_ALL (RS_FEAT_PRIORITY | RS_FEAT_PROFILING)
+
+enum rs_dtype_code {
+	RS_DT_F32 = 1,
+	RS_DT_F64 = 2,
+	RS_DT_I32 = 3,
+	RS_DT_I64 = 4,
+	RS_DT_U8 = 5,
+	RS_DT_U32 = 6,
+	RS_DT_MAX_ = 6,
+};
+
+enum rs_mode_code {
+	RS_MODE_IN = 1,
+	RS_MODE_OUT = 2,
+	RS_MODE_INOUT = 3,
+};
+
+/* Descriptor flags. Anything else set is a validation failure. */
+#define RS_DESC_PRIO_HIGH (1u << 0) /* ready queue of the high priority level */
+#define RS_DESC_JOIN (1u << 1)      /* client-inserted join/no-op task: kernel id ignored, no views */
+#define RS_DESC_KNOWN_FLAGS (RS_DESC_PRIO_HIGH | RS_DESC_JOIN)
+
+/* Byte size of one element of a dtype, 0 if unknown. */
+static inline unsigned rs_dtype_size(unsigned dt)
+{
+	switch (dt) {
+	case RS_DT_F32: return 4;
+	case RS_DT_F64: return 8;
+	case RS_DT_I32: return 4;
+	case RS_DT_I64: return 8;
+	case RS_DT_U8: return 1;
+	case RS_DT_U32: return 4;
+	default: return 0;
+	}
+}
+
+/*
+ * A tensor view inside the session's data area. offset is in bytes from the SQ region's base; shape[0] is
+ * the outermost dimension, shape[ndim-1] the innermost; strides are in elements. Unused dims must be
+ * shape 1, stride 0.
+ */
+struct rs_view_desc {
+	uint64_t offset;
+	uint32_t shape[RS_MAX_DIMS];
+	uint32_t stride[RS_MAX_DIMS];
+	uint8_t dtype;
+	uint8_t ndim;
+	uint8_t mode;
+	uint8_t reserved0; /* must be 0 */
+	uint32_t reserved1; /* must be 0 */
+};
+_Static_assert(sizeof(struct rs_view_desc) == 48, "rs_view_desc is 48 bytes");
+_Static_assert(offsetof(struct rs_view_desc, shape) == 8, "shape offset");
+_Static_assert(offsetof(struct rs_view_desc, stride) == 24, "stride offset");
+_Static_assert(offsetof(struct rs_view_desc, dtype) == 40, "dtype offset");
+
+/*
+ * A task descriptor in a submission-ring slot. The client fills seq..views, then publishes with the tail.
+ * The daemon copies the header, then only n_fanin/n_scalars/n_views entries of each array (copy-once),
+ * validates the copy and never reads the slot again.
+ *
+ * fanin[i] is a producer seq expressed as a distance: producer = seq - fanin[i], 1 <= fanin[i] < seq.
+ */
+struct rs_desc {
+	uint64_t seq;       /* must equal the session's next seq (the daemon assigns them) */
+	uint32_t kernel;    /* kernel id from RS_MSG_KERNEL_LOOKUP */
+	uint16_t flags;     /* RS_DESC_* */
+	uint8_t n_views;    /* <= RS_MAX_VIEWS */
+	uint8_t n_scalars;  /* <= RS_MAX_SCALARS */
+	uint8_t n_fanin;    /* <= RS_MAX_FANIN */
+	uint8_t reserved[7];/* must be 0 */
+	uint64_t submit_ns; /* client CLOCK_MONOTONIC at submit, for profiling; not trusted */
+	uint32_t fanin[RS_MAX_FANIN];
+	uint64_t scalars[RS_MAX_SCALARS];
+	struct rs_view_desc views[RS_MAX_VIEWS];
+};
+_Static_assert(offsetof(struct rs_desc, fanin) == 32, "fanin offset");
+_Static_assert(offsetof(struct rs_desc, scalars) == 160, "scalars offset");
+_Static_assert(offsetof(struct rs_desc, views) == 288, "views offset");
+_Static_assert(sizeof(struct rs_desc) == 1056, "rs_desc is 1056 bytes");
+
+/* A ring slot is the descriptor rounded up to whole cache lines. */
+#define RS_DESC_SLOT 1088u
+_Static_assert(RS_DESC_SLOT % RS_CACHELINE == 0 && RS_DESC_SLOT >= sizeof(struct rs_desc), "slot size");
+
+/*
+ * SQ header: written by the daemon before the memfd is passed; read by the client. The daemon keeps its own
+ * copy of every value and never reads these back (DESIGN §4 rule 5).
+ */
+struct rs_sq_header {
+	uint64_t magic;        /* RS_SQ_MAGIC */
+	uint32_t abi_major;
+	uint32_t abi_minor;
+	uint64_t features;     /* negotiated RS_FEAT_* */
+	uint64_t session_id;
+	uint64_t sq_bytes;     /* size of the SQ region */
+	uint64_t cq_bytes;     /* size of the CQ region */
+	uint64_t ring_off;
+	uint32_t ring_entries; /* power of two */
+	uint32_t slot_bytes;   /* RS_DESC_SLOT */
+	uint64_t data_off;     /* start of tensor memory: heaps then arena */
+	uint64_t data_bytes;
+	uint64_t heap_off;     /* == data_off */
+	uint64_t heap_bytes;   /* per depth */
+	uint32_t heap_depths;
+	uint32_t window;       /* task window, power of two */
+	uint64_t arena_off;
+	uint64_t arena_bytes;
+	uint64_t cq_counters_off;
+	uint32_t cq_counter_slots; /* number of struct rs_cq_counters (scheduler threads) */
+	uint32_t publish_batch;    /* watermark publication batch (K) */
+	uint64_t cq_flags_off;
+	uint64_t cq_status_off;
+	uint32_t schedulers;       /* scheduler threads of the daemon (for kernel-busy shares) */
+	uint32_t reserved0;
+	uint8_t reserved[96];
+};
+_Static_assert(sizeof(struct rs_sq_header) == 256, "rs_sq_header is 256 bytes");
+
+/* What the client waits for (rs_sq_wait.kind). */
+enum rs_wait_kind {
+	RS_WAIT_NONE = 0,
+	RS_WAIT_TASK = 1,      /* the flag of wait_seq */
+	RS_WAIT_WATERMARK = 2, /* watermark >= wait_seq */
+	RS_WAIT_SPACE = 3,     /* sq_head or watermark advancing */
+};
+
+/* Client-written wait line (eventcount waiter record, pair RS_CLIENT_WAIT). */
+struct rs_sq_wait {
+	uint32_t waiting;  /* client: 1 while it sleeps or is about to */
+	uint32_t kind;     /* client: enum rs_wait_kind */
+	uint64_t wait_seq; /* client: the seq it waits for */
+	uint64_t ack;      /* client: every task <= ack has been harvested; the daemon may reuse their slots */
+	uint64_t fail_ack; /* client: failures <= fail_ack were reported to the user (see daemon failed set) */
+	uint8_t reserved[32];
+};
+_Static_assert(sizeof(struct rs_sq_wait) == RS_CACHELINE, "rs_sq_wait is one cache line");
+
+struct rs_sq_ctrl {
+	struct rs_sq_header hdr; /* daemon-written at creation, client-read */
+	_Alignas(64) uint64_t tail; /* client-written: next free seq slot; descriptors [sq_head, tail) published */
+	uint8_t pad_tail[56];
+	struct rs_sq_wait wait;     /* client-written */
+};
+_Static_assert(offsetof(struct rs_sq_ctrl, tail) == 256, "tail offset");
+_Static_assert(offsetof(struct rs_sq_ctrl, wait) == 320, "wait offset");
+_Static_assert(sizeof(struct rs_sq_ctrl) <= RS_PAGE, "sq ctrl fits the first page");
+
+/* Session states published in the CQ. */
+enum rs_session_state {
+	RS_SESSION_ACTIVE = 0,
+	RS_SESSION_FAILED = 1,   /* failed-set overflow: new tasks are cancelled until the client acks failures */
+	RS_SESSION_STOPPING = 2, /* daemon is stopping: new tasks are cancelled */
+};
+
+struct rs_cq_ctrl {
+	uint64_t magic;         /* RS_CQ_MAGIC */
+	uint64_t session_id;
+	uint8_t pad0[48];
+	_Alignas(64) uint64_t sq_head;   /* wiring thread: descriptors consumed (copied) so far */
+	uint8_t pad1[56];
+	_Alignas(64) uint64_t watermark; /* wiring thread: every task <= watermark is complete */
+	uint8_t pad2[56];
+	_Alignas(64) uint32_t need_wakeup; /* wiring thread: 1 while it sleeps; client rings the doorbell */
+	uint32_t state;                    /* main/wiring thread: enum rs_session_state */
+	uint8_t pad3[56];
+	_Alignas(64) uint64_t tasks_wired; /* wiring thread */
+	uint64_t tasks_rejected;           /* wiring thread: descriptors that failed validation */
+	uint8_t pad4[48];
+	uint8_t reserved[192];
+};
+_Static_assert(offsetof(struct rs_cq_ctrl, sq_head) == 64, "sq_head offset");
+_Static_assert(offsetof(struct rs_cq_ctrl, watermark) == 128, "watermark offset");
+_Static_assert(offsetof(struct rs_cq_ctrl, need_wakeup) == 192, "need_wakeup offset");
+_Static_assert(offsetof(struct rs_cq_ctrl, tasks_wired) == 256, "tasks_wired offset");
+_Static_assert(sizeof(struct rs_cq_ctrl) == 512, "rs_cq_ctrl is 512 bytes");
+
+/* Per scheduler thread, per session counters; each line has one writer (that scheduler thread). */
+struct rs_cq_counters {
+	uint64_t tasks_completed; /* ran successfully */
+	uint64_t tasks_failed;    /* kernel returned an error */
+	uint64_t tasks_cancelled; /* dependents of a failure, or cancelled by the client/daemon */
+	uint64_t kernel_ns;       /* sum of kernel run times */
+	uint8_t reserved[32];
+};
+_Static_assert(sizeof(struct rs_cq_counters) == RS_CACHELINE, "rs_cq_counters is one cache line");
+
+/* Completion flag word: (seq << 2) | state. complete(s) <=> (flag >> 2) >= s (valid by the window rule). */
+enum rs_task_state {
+	RS_TASK_OK = 0,
+	RS_TASK_FAILED = 1,
+	RS_TASK_CANCELLED = 2,
+};
+#define RS_FLAG_MAKE(seq, state) (((uint64_t)(seq) << 2) | (uint64_t)(state))
+#define RS_FLAG_SEQ(f) ((uint64_t)(f) >> 2)
+#define RS_FLAG_STATE(f) ((unsigned)((f) & 3u))
+
+/*
+ * Failure record of one task (failed or cancelled), in the window slot of its seq. Written by the completer
+ * before the flag's release store; read by the client after the flag's acquire load. The slot is not reused
+ * before the client's ack passes the seq, so the client's read does not race a rewrite.
+ */
+struct rs_task_status {
+	uint64_t seq;        /* the task this record describes */
+	uint64_t root_seq;   /* the task whose failure caused this one (== seq for a root failure) */
+	int32_t code;        /* negative error code of the root failure */
+	uint32_t kernel_id;  /* kernel of the root failure (RS_KERNEL_ID_NONE for validation/cancel) */
+	uint32_t state;      /* enum rs_task_state */
+	uint32_t reserved;
+	char kernel[32];     /* kernel name of the root failure, NUL-terminated */
+	char message[128];   /* human-readable cause, NUL-terminated */
+};
+_Static_assert(sizeof(struct rs_task_status) == 192, "rs_task_status is 192 bytes");
+#define RS_KERNEL_ID_NONE 0xffffffffu
+
+/* Codes the daemon writes into rs_task_status.code (negated); equal to the client's enum rs_errcode values. */
+#define RS_ERR_CANCELED 10003
+#define RS_ERR_INVALDESC 10006
+#define RS_ERR_FAILED 10011
+
+/* Byte layout of a session, computed by rs_layout_compute() on both sides (shm/layout.c). */
+struct rs_layout {
+	uint32_t ring_entries;
+	uint32_t window;
+	uint32_t heap_depths;
+	uint32_t counter_slots;
+	uint64_t heap_bytes;
+	uint64_t arena_bytes;
+	/* derived */
+	uint64_t ring_off;
+	uint64_t data_off;
+	uint64_t arena_off;
+	uint64_t sq_bytes;
+	uint64_t cq_counters_off;
+	uint64_t cq_flags_off;
+	uint64_t cq_status_off;
+	uint64_t cq_bytes;
+};
+
+/* Fill the derived fields from the geometry; 0 or -EINVAL (bad geometry) / -EOVERFLOW. */
+int rs_layout_compute(struct rs_layout *l);
+/* Check that an SQ header (as read by the client) describes a layout this build understands. */
+int rs_layout_from_header(struct rs_layout *l, const struct rs_sq_header *h, char *why, size_t why_len);
+
+static inline int rs_is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
+
+#endif /* RS_ABI_H */
