@@ -25,8 +25,10 @@ CC      ?= cc
 V       ?= 0
 
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-BLAS_INC  := /usr/include/$(MULTIARCH)/openblas-serial
-BLAS_LIB  := /usr/lib/$(MULTIARCH)/openblas-serial
+# OpenBLAS's pthread build, pinned to one thread by ringschedd (OPENBLAS_NUM_THREADS=1 before it loads).
+# Not the serial build: Debian's serial OpenBLAS is unsafe when several scheduler threads call it at once.
+BLAS_INC  := /usr/include/$(MULTIARCH)/openblas-pthread
+BLAS_LIB  := /usr/lib/$(MULTIARCH)/openblas-pthread
 
 # The deps script must run before any pkg-config query can succeed on a fresh machine.
 DEPS_STAMP := $(BUILD)/.deps-ok

@@ -43,6 +43,7 @@ _Static_assert(RS_EFAILED == RS_ERR_FAILED, "failed-session codes agree");
 #define FAIL_MAP_MIN 64u            /* initial size of the harvested-failure map */
 #define FAIL_MAP_MAX (1u << 20)     /* bound on remembered failures (oldest forgotten first) */
 #define DEPS_RECORDS_PER_TASK 4u    /* access-map capacity: this many records per window task */
+#define HARVEST_POINTS 64u          /* pending harvest points; when full, forgetting just lags */
 
 struct fail_rec {
 	int64_t seq;           /* 0 = empty */
@@ -75,6 +76,12 @@ struct rs_client {
 	uint64_t reported;      /* failures <= reported were returned by rs_wait_all */
 	int64_t first_unreported; /* lowest failed seq > reported, 0 = none */
 	uint64_t expired;       /* access map expired up to here */
+	/* Harvest points {ack, h}: when the client had harvested up to ack, it had submitted up to h. Once the
+	 * watermark passes h, every task that could name a failure <= ack without the client knowing is
+	 * complete, so the daemon may forget failures <= ack (rs_sq_wait.forget_upto). */
+	struct { uint64_t ack, h; } hp[HARVEST_POINTS];
+	unsigned hp_head, hp_n;
+	uint64_t forget_upto;
 	int timeout_ms;
 	unsigned fork_gen;
 	int dead;
@@ -499,6 +506,21 @@ static void harvest(rs_client *c)
 	c->ack = wm;
 	/* the daemon may now reuse these slots (pairs with the wiring thread's acquire load of ack) */
 	__atomic_store_n(&c->sqc->wait.ack, wm, __ATOMIC_RELEASE);
+	if (c->fails_n && c->hp_n < HARVEST_POINTS) {
+		unsigned i = (c->hp_head + c->hp_n++) % HARVEST_POINTS;
+		c->hp[i].ack = wm;
+		c->hp[i].h = c->next_seq - 1;
+	}
+	uint64_t forget = c->forget_upto;
+	while (c->hp_n && c->hp[c->hp_head].h <= wm) {
+		forget = c->hp[c->hp_head].ack;
+		c->hp_head = (c->hp_head + 1) % HARVEST_POINTS;
+		c->hp_n--;
+	}
+	if (forget != c->forget_upto) {
+		c->forget_upto = forget;
+		__atomic_store_n(&c->sqc->wait.forget_upto, forget, __ATOMIC_RELAXED);
+	}
 	ring_doorbell_if_sleeping(c);
 	rs_mem_retire(c->mem, wm);
 	uint64_t floor = deps_floor(c);
@@ -540,6 +562,7 @@ static int wait_until(rs_client *c, int (*cond)(rs_client *, uint64_t), uint64_t
 		}
 		/* announce, fence, re-check, sleep */
 		struct rs_sq_wait *w = &c->sqc->wait;
+		__atomic_store_n(&w->gen, __atomic_load_n(&w->gen, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&w->kind, kind, __ATOMIC_RELAXED);
 		__atomic_store_n(&w->wait_seq, arg, __ATOMIC_RELAXED);
 		__atomic_store_n(&w->waiting, 1, __ATOMIC_RELAXED);
@@ -588,9 +611,9 @@ static int cond_watermark(rs_client *c, uint64_t seq)
 	return c->ack >= seq;
 }
 
-static int cond_ring_space(rs_client *c, uint64_t unused)
+static int cond_ring_space(rs_client *c, uint64_t want_head)
 {
-	(void)unused;
+	(void)want_head; /* the daemon wakes us at want_head; one free slot is enough to go on */
 	/* pairs with the wiring thread's store-release of sq_head (RS_CQ_SQ_HEAD) */
 	uint64_t head = __atomic_load_n(&c->cqc->sq_head, __ATOMIC_ACQUIRE);
 	return c->next_seq - 1 - head < c->lay.ring_entries;
@@ -652,8 +675,6 @@ int rs_wait_all(rs_client *c, int timeout_ms)
 	struct fail_rec *r = fail_find(c, first);
 	c->first_unreported = 0;
 	c->reported = c->next_seq - 1;
-	/* acknowledge: the daemon may forget these failures under pressure */
-	__atomic_store_n(&c->sqc->wait.fail_ack, c->reported, __ATOMIC_RELEASE);
 	if (!r)
 		return -RS_EKERNEL;
 	return r->state == RS_TASK_CANCELLED ? -RS_ECANCELED : (r->code < 0 ? r->code : -RS_EKERNEL);
@@ -733,7 +754,6 @@ int rs_cancel_all(rs_client *c)
 	/* the cancellations were asked for: they are not reported as failures by the next rs_wait_all */
 	c->first_unreported = 0;
 	c->reported = c->next_seq - 1;
-	__atomic_store_n(&c->sqc->wait.fail_ack, c->reported, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -833,7 +853,9 @@ void *rs_scratch(rs_client *c, size_t bytes)
 		}
 		if (c->ack + 1 >= c->next_seq) {
 			/* nothing outstanding can free space: only closed scopes retire, so this is final */
-			set_error("%s", why);
+			set_error("rs_scratch(%zu): no heap space and no outstanding task whose completion could free "
+				  "some (%u scopes open)",
+				  bytes, rs_mem_scope_depth(c->mem));
 			errno = EDEADLK;
 			return NULL;
 		}
@@ -940,7 +962,9 @@ static int reserve_slot(rs_client *c)
 		harvest(c);
 	if (cond_ring_space(c, 0))
 		return 0;
-	return wait_until(c, cond_ring_space, 0, RS_WAIT_SPACE, c->timeout_ms);
+	/* sleep until half the ring is free: fewer, larger wake-ups (each costs the daemon a system call) */
+	uint64_t want_head = c->next_seq - 1 - c->lay.ring_entries / 2;
+	return wait_until(c, cond_ring_space, want_head, RS_WAIT_SPACE, c->timeout_ms);
 }
 
 /* Publish the descriptor in the next slot: store-release the tail (pair RS_SQ_TAIL), doorbell if needed. */
@@ -1045,13 +1069,20 @@ int64_t rs_submit_ex(rs_client *c, const rs_task *t)
 			if (rs_seqvec_push(&c->fanin, s))
 				return -ENOMEM;
 	rs_seqvec_sort_unique(&c->fanin);
-	/* producers already harvested and successful need no edge; failed ones keep theirs so the daemon
-	 * cancels this task (it remembers unacknowledged failures) */
+	/* Producers already harvested need no edge when they succeeded. When one failed, the client knows it
+	 * (the daemon may have forgotten it): the task is submitted with RS_DESC_CANCEL naming that producer,
+	 * and completes as cancelled without running. */
 	size_t keep = 0;
-	for (size_t i = 0; i < c->fanin.n; i++)
-		if (c->fanin.v[i] > c->ack || fail_find(c, (int64_t)c->fanin.v[i]))
+	uint64_t failed_producer = 0;
+	for (size_t i = 0; i < c->fanin.n; i++) {
+		if (c->fanin.v[i] > c->ack)
 			c->fanin.v[keep++] = c->fanin.v[i];
+		else if (!failed_producer && fail_find(c, (int64_t)c->fanin.v[i]))
+			failed_producer = c->fanin.v[i];
+	}
 	c->fanin.n = keep;
+	if (failed_producer && c->next_seq - failed_producer > UINT32_MAX)
+		failed_producer = 0; /* beyond a fanin distance: too old to matter (documented limit) */
 	rc = fold_fanin(c, &c->fanin);
 	if (rc)
 		return rc;
@@ -1089,7 +1120,13 @@ int64_t rs_submit_ex(rs_client *c, const rs_task *t)
 	d->flags = (t->flags & RS_TASK_PRIO_HIGH) ? RS_DESC_PRIO_HIGH : 0;
 	d->n_views = (uint8_t)nv;
 	d->n_scalars = (uint8_t)ns;
-	fill_fanin(d, seq, c->fanin.v, (unsigned)c->fanin.n);
+	if (failed_producer) {
+		d->flags |= RS_DESC_CANCEL;
+		d->n_fanin = 1;
+		d->fanin[0] = (uint32_t)(seq - failed_producer);
+	} else {
+		fill_fanin(d, seq, c->fanin.v, (unsigned)c->fanin.n);
+	}
 	memcpy(d->scalars, scalars, ns * sizeof(uint64_t));
 	memcpy(d->views, views, nv * sizeof(views[0]));
 	return publish(c);

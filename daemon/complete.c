@@ -115,7 +115,7 @@ static int rescan(struct rs_session *s, uint32_t slot, uint64_t *cause)
 	}
 }
 
-static void make_ready(struct rs_session *s, uint32_t slot)
+static void make_ready(struct rs_session *s, uint32_t slot, struct rs_thread *self)
 {
 	struct rs_wtask *t = &s->tasks[slot];
 
@@ -127,7 +127,10 @@ static void make_ready(struct rs_session *s, uint32_t slot)
 			     (unsigned long long)t->seq);
 		return;
 	}
-	rs_wake_scheduler(s->d);
+	/* A scheduler thread runs what it made ready itself (it loops back to pop before it could sleep), so it
+	 * wakes a sleeper only for work beyond that one task; the wiring thread always asks. */
+	if (!self->is_scheduler || rs_readyq_depth(&s->ready[t->prio]) > 1)
+		rs_wake_scheduler(s->d);
 }
 
 void rs_task_classify(struct rs_session *s, uint32_t slot, struct rs_thread *self)
@@ -136,7 +139,7 @@ void rs_task_classify(struct rs_session *s, uint32_t slot, struct rs_thread *sel
 	int r = rescan(s, slot, &cause);
 
 	if (r > 0)
-		make_ready(s, slot);
+		make_ready(s, slot, self);
 	else if (r < 0)
 		rs_task_complete(s, slot, RS_TASK_CANCELLED, -RS_ERR_CANCELED, cause, self);
 }
@@ -221,7 +224,7 @@ void rs_task_complete(struct rs_session *s, uint32_t slot, unsigned state, int32
 			}
 			int r = rescan(s, wslot, &wcause);
 			if (r > 0) {
-				make_ready(s, wslot);
+				make_ready(s, wslot, self);
 			} else if (r < 0) {
 				w->cause = wcause;
 				w->wake_next = pending;

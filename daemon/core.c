@@ -50,7 +50,12 @@ void rs_wake_scheduler(struct rs_daemon *d)
 		ssize_t n = write(d->wiring_efd, &one, sizeof(one));
 		(void)n;
 	}
-	if (atomic_load_explicit(&d->sched_ec.waiters, memory_order_relaxed)) {
+	/* One wake in flight at a time: a woken scheduler clears `waking` and, if it finds more than its own
+	 * share of work, wakes the next one. Without this, every push while a sleeper is still on its way
+	 * out of futex_wait would cost another system call. */
+	if (atomic_load_explicit(&d->sched_ec.waiters, memory_order_relaxed) &&
+	    !atomic_load_explicit(&d->sched_waking, memory_order_relaxed) &&
+	    !atomic_exchange_explicit(&d->sched_waking, 1, memory_order_acq_rel)) {
 		atomic_fetch_add_explicit(&d->sched_ec.epoch, 1, memory_order_release);
 		rs_futex(&d->sched_ec.epoch, FUTEX_WAKE_PRIVATE, 1, NULL);
 	}
@@ -84,8 +89,8 @@ int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, 
 
 	d->reg = rs_registry_new();
 	if (!d->reg) {
-		snprintf(err, err_len, "out of memory creating the kernel registry");
-		return -ENOMEM;
+		snprintf(err, err_len, "cannot create the kernel registry: %s", strerror(errno));
+		return -errno;
 	}
 	for (uint32_t i = 0; i < cfg->n_plugins; i++) {
 		int rc = rs_registry_load_plugin(d->reg, cfg->plugins[i], err, err_len);

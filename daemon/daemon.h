@@ -119,10 +119,11 @@ struct rs_session {
 	uint64_t next_seq;              /* seq of the next descriptor to consume (sq_head + 1) */
 	uint64_t wm;                    /* watermark: every task <= wm is complete */
 	uint64_t wm_published;
-	uint64_t fail_ack_seen;
+	uint64_t forget_seen;           /* last forget_upto acted on */
 	uint32_t state;                 /* enum rs_session_state, mirrored to the CQ */
 	uint64_t stall_drain;           /* window stall: waiting for this seq to drain (0 = none) */
 	int ack_stalled;                /* window stall: waiting for the client to harvest */
+	uint32_t kicked_gen;            /* client sleep generation the wiring thread already woke */
 
 	/* wiring-thread sleep requests: nonzero only while the wiring thread prepares to sleep or sleeps.
 	 * W stores, full fence, re-checks; S (completer) publishes, full fence, loads (eventcount). */
@@ -189,6 +190,7 @@ struct rs_daemon {
 	_Alignas(64) _Atomic uint64_t qs_epoch;                 /* M advances after an unlink */
 
 	struct rs_eventcount sched_ec;  /* schedulers sleeping on the futex */
+	_Alignas(64) _Atomic uint32_t sched_waking; /* a futex wake is in flight (cleared by the woken thread) */
 	_Alignas(64) _Atomic uint32_t wiring_sleeping; /* W: 1 while it (or folded scheduler 0) sleeps in epoll */
 	_Atomic uint32_t folded_parked; /* folded scheduler 0 parked in epoll as a scheduler, too */
 	int wiring_epfd;                /* doorbells + wiring_efd */

@@ -2,6 +2,7 @@
  * main.c — ringschedd: command line, configuration, and the daemon's lifetime. Everything else lives in the
  * daemon core library (core.c and friends) so tests can run it in-process.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,17 @@ int main(int argc, char **argv)
 	static struct rs_daemon d;
 	struct rs_server *srv = NULL;
 
+	/* OpenBLAS reads its thread count when it is loaded, before main: without OPENBLAS_NUM_THREADS=1 its
+	 * pthread build would start a pool of its own, the oversubscription the daemon exists to prevent. Set it
+	 * and re-execute once (the systemd unit sets it already). */
+	if (!getenv("OPENBLAS_NUM_THREADS") || strcmp(getenv("OPENBLAS_NUM_THREADS"), "1") != 0) {
+		setenv("OPENBLAS_NUM_THREADS", "1", 1);
+		setenv("OMP_NUM_THREADS", "1", 1);
+		execv("/proc/self/exe", argv);
+		fprintf(stderr, "ringschedd: warning: cannot re-execute with OPENBLAS_NUM_THREADS=1 (%s); "
+				"OpenBLAS may start its own threads\n",
+			strerror(errno));
+	}
 	while ((opt = getopt_long(argc, argv, "c:s:l:Vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config_file = optarg; break;

@@ -160,7 +160,15 @@ static void sleep_scheduler(struct rs_daemon *d, struct rs_thread *self, struct 
 	}
 	atomic_store_explicit(&self->qs, 0, memory_order_release); /* offline: holds no session pointer */
 	rs_ec_wait(&d->sched_ec, e, -1);
+	atomic_store_explicit(&d->sched_waking, 0, memory_order_release);
 	qs_online(d, self);
+	/* more ready work than this thread's next batch: pass the wake-up on */
+	struct rs_session_list *now = atomic_load_explicit(&d->sessions, memory_order_acquire);
+	for (uint32_t i = 0; now && i < now->n; i++)
+		if (rs_readyq_depth(&now->s[i]->ready[0]) + rs_readyq_depth(&now->s[i]->ready[1]) > RS_SCHED_BATCH) {
+			rs_wake_scheduler(d);
+			break;
+		}
 }
 
 /* Sleep of scheduler 0 with folded wiring: epoll on the doorbells and the wiring eventfd. */

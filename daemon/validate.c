@@ -152,6 +152,8 @@ int rs_validate_and_build(struct rs_session *s, const struct rs_desc *d, uint64_
 	t->flags = d->flags;
 	t->prio = (d->flags & RS_DESC_PRIO_HIGH) ? 1 : 0;
 
+	if ((d->flags & RS_DESC_CANCEL) && !d->n_fanin)
+		REJECT("cancel flag without the failed producer in fanin[0]");
 	if (d->flags & RS_DESC_JOIN) {
 		if (d->n_views || d->n_scalars)
 			REJECT("join task carries %u views and %u scalars", d->n_views, d->n_scalars);

@@ -48,17 +48,17 @@ static int failed_set_insert(struct rs_failed_set *fs, uint64_t seq)
 	}
 }
 
-/* The client acknowledged failures up to fail_ack: under pressure, forget them (tombstones keep probe chains
- * intact for concurrent readers). */
-static void failed_set_prune(struct rs_session *s, uint64_t fail_ack)
+/* Forget failed tasks <= forget_upto (see rs_sq_wait.forget_upto). Scans the table, so only once it is a
+ * quarter full; tombstones keep probe chains intact for concurrent readers. */
+static void failed_set_prune(struct rs_session *s, uint64_t forget_upto)
 {
 	struct rs_failed_set *fs = &s->failed;
 
-	if (fs->live < (fs->mask + 1) / 2)
+	if (fs->live < (fs->mask + 1) / 4)
 		return;
 	for (uint32_t i = 0; i <= fs->mask; i++) {
 		uint64_t k = atomic_load_explicit(&fs->keys[i], memory_order_relaxed);
-		if (k && k != RS_FAILED_TOMB && k <= fail_ack) {
+		if (k && k != RS_FAILED_TOMB && k <= forget_upto) {
 			atomic_store_explicit(&fs->keys[i], RS_FAILED_TOMB, memory_order_release);
 			fs->live--;
 		}
@@ -81,9 +81,13 @@ static void kick_client_if(struct rs_session *s, int space_event)
 		return;
 	uint32_t kind = __atomic_load_n(&w->kind, __ATOMIC_RELAXED);
 	uint64_t want = __atomic_load_n(&w->wait_seq, __ATOMIC_RELAXED);
-	int wake = kind == RS_WAIT_SPACE || (kind == RS_WAIT_WATERMARK && s->wm >= want) ||
-		   (kind == RS_WAIT_TASK && s->wm >= want) || (!space_event && s->ack_stalled);
-	if (wake) {
+	uint32_t gen = __atomic_load_n(&w->gen, __ATOMIC_RELAXED);
+	int wake = (kind == RS_WAIT_SPACE && (s->next_seq - 1 >= want || !space_event)) ||
+		   (kind == RS_WAIT_WATERMARK && s->wm >= want) || (kind == RS_WAIT_TASK && s->wm >= want) ||
+		   (!space_event && s->ack_stalled);
+	/* one kick per client sleep: every further write would be a wasted system call */
+	if (wake && gen != s->kicked_gen) {
+		s->kicked_gen = gen;
 		uint64_t one = 1;
 		ssize_t n = write(s->completion_fd, &one, sizeof(one));
 		(void)n;
@@ -158,8 +162,8 @@ static void retire_slot(struct rs_session *s, uint64_t seq)
 		return;
 	if (failed_set_insert(&s->failed, prev) != 0 && s->state == RS_SESSION_ACTIVE) {
 		set_state(s, RS_SESSION_FAILED);
-		rs_log_warn("session %llu (pid %d): more than %u unacknowledged failed tasks; new tasks are "
-			    "cancelled until the client calls rs_wait_all",
+		rs_log_warn("session %llu (pid %d): more than %u failed tasks the client has not released; new "
+			    "tasks fail until it does",
 			    (unsigned long long)s->id, (int)s->pid, (s->failed.mask + 1) / 4 * 3);
 	}
 }
@@ -187,10 +191,10 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 	if (atomic_load_explicit(&s->dead, memory_order_acquire))
 		return 0;
 
-	uint64_t fail_ack = __atomic_load_n(&s->sqc->wait.fail_ack, __ATOMIC_RELAXED);
-	if (fail_ack > s->fail_ack_seen && fail_ack < s->next_seq) {
-		s->fail_ack_seen = fail_ack;
-		failed_set_prune(s, fail_ack);
+	uint64_t forget = __atomic_load_n(&s->sqc->wait.forget_upto, __ATOMIC_RELAXED);
+	if (forget > s->forget_seen && forget < s->next_seq && s->failed.live >= (s->failed.mask + 1) / 4) {
+		s->forget_seen = forget;
+		failed_set_prune(s, forget);
 		if (s->state == RS_SESSION_FAILED && s->failed.live < (s->failed.mask + 1) / 2)
 			set_state(s, RS_SESSION_ACTIVE);
 	}
@@ -230,10 +234,14 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 				rs_log_info("session %llu (pid %d): task %llu rejected: %s", (unsigned long long)s->id,
 					    (int)s->pid, (unsigned long long)seq, t->reason);
 			rs_task_complete(s, slot, RS_TASK_FAILED, rc, seq, self);
+		} else if (desc.flags & RS_DESC_CANCEL) {
+			/* the client already knows a producer failed (it was harvested, so the daemon may have
+			 * forgotten it): the task must not run */
+			rs_task_complete(s, slot, RS_TASK_CANCELLED, -RS_ERR_CANCELED, seq - t->fanin[0], self);
 		} else if (s->state != RS_SESSION_ACTIVE) {
 			snprintf(t->reason, sizeof(t->reason), "%s",
 				 s->state == RS_SESSION_FAILED ?
-					 "session failed: too many unacknowledged failures (call rs_wait_all)" :
+					 "session failed: too many failed tasks not yet released by the client" :
 					 "daemon is stopping");
 			rs_task_complete(s, slot, RS_TASK_FAILED, -RS_ERR_FAILED, seq, self);
 		} else {
@@ -280,8 +288,8 @@ static int session_has_work(struct rs_session *s)
 	}
 	if (s->wm != s->wm_published && client_waiting(s))
 		return 1;
-	uint64_t fail_ack = __atomic_load_n(&s->sqc->wait.fail_ack, __ATOMIC_RELAXED);
-	return fail_ack > s->fail_ack_seen && fail_ack < s->next_seq && s->state == RS_SESSION_FAILED;
+	uint64_t forget = __atomic_load_n(&s->sqc->wait.forget_upto, __ATOMIC_RELAXED);
+	return forget > s->forget_seen && forget < s->next_seq && s->state == RS_SESSION_FAILED;
 }
 
 int rs_wiring_prepare_sleep(struct rs_daemon *d, struct rs_session_list *list)

@@ -20,7 +20,8 @@ struct rs_registry;
 extern const rs_plugin_table *const rs_builtin_tables[];
 extern const unsigned rs_builtin_table_count;
 
-/* A registry holding every built-in table. NULL on ENOMEM. */
+/* A registry holding every built-in table. NULL with errno ENOMEM, or EINVAL when a built-in table is
+ * malformed (the reason goes to stderr). */
 struct rs_registry *rs_registry_new(void);
 void rs_registry_free(struct rs_registry *r);
 
@@ -37,7 +38,8 @@ uint32_t rs_registry_count(const struct rs_registry *r);
 const rs_kernel_desc *rs_registry_get(const struct rs_registry *r, uint32_t id);
 /* Kernel id for a name, or -ENOENT. */
 int rs_registry_find(const struct rs_registry *r, const char *name);
-/* Tighten the bound on scalar `idx` of kernel `name` (e.g. spin's duration from quota.spin_max_ns). */
+/* Tighten the bound on scalar `idx` of kernel `name` (e.g. spin's duration from quota.spin_max_ns). Never
+ * raises a bound. Safe to call while other threads run rs_kernel_check_args (SIGHUP applies quotas live). */
 int rs_registry_cap_scalar(struct rs_registry *r, const char *name, unsigned idx, uint64_t max);
 
 /*

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rs_abi.h" /* RS_DT_* dtype and RS_MODE_* access-mode codes */
+
 #define RS_KERNEL_ABI_VERSION 1u
 
 #define RS_KMAX_VIEWS 16u
@@ -65,7 +67,8 @@ typedef struct rs_kernel_desc {
 	uint8_t dtypes[RS_KMAX_VIEWS];  /* RS_DT_* per view, or RS_KDT_ANY */
 	uint8_t ndim_max[RS_KMAX_VIEWS];/* max ndim per view (0 = any up to 4) */
 	uint64_t scalar_max[RS_KMAX_SCALARS];
-	const char *doc;                /* one line: what it computes, argument order */
+	const char *doc;                /* one line, "name(arg: what, ...): effect" — the registry takes argument
+	                                   names for its error messages from the part in parentheses */
 } rs_kernel_desc;
 
 /* What a plugin .so exports under the symbol name RS_PLUGIN_SYMBOL. */

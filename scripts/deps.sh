@@ -11,7 +11,7 @@ PKGS=(
   libconfig-dev       # ringschedd.conf
   check               # unit tests
   libsystemd-dev      # sd_notify: READY/STATUS/WATCHDOG/STOPPING
-  libopenblas-serial-dev # CBLAS for gemm: the serial build never starts its own thread pool
+  libopenblas-pthread-dev # CBLAS for gemm; thread-safe for concurrent callers, pinned to one thread by the daemon
   strace procps psmisc # integration tests: syscall counts, /proc readings
   clang               # TSan/ASan builds
 )

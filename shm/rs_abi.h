@@ -86,7 +86,9 @@ enum rs_mode_code {
 /* Descriptor flags. Anything else set is a validation failure. */
 #define RS_DESC_PRIO_HIGH (1u << 0) /* ready queue of the high priority level */
 #define RS_DESC_JOIN (1u << 1)      /* client-inserted join/no-op task: kernel id ignored, no views */
-#define RS_DESC_KNOWN_FLAGS (RS_DESC_PRIO_HIGH | RS_DESC_JOIN)
+#define RS_DESC_CANCEL (1u << 2)    /* the client knows a producer failed: complete as cancelled without
+                                       running; fanin[0] names that producer */
+#define RS_DESC_KNOWN_FLAGS (RS_DESC_PRIO_HIGH | RS_DESC_JOIN | RS_DESC_CANCEL)
 
 /* Byte size of one element of a dtype, 0 if unknown. */
 static inline unsigned rs_dtype_size(unsigned dt)
@@ -190,7 +192,7 @@ enum rs_wait_kind {
 	RS_WAIT_NONE = 0,
 	RS_WAIT_TASK = 1,      /* the flag of wait_seq */
 	RS_WAIT_WATERMARK = 2, /* watermark >= wait_seq */
-	RS_WAIT_SPACE = 3,     /* sq_head or watermark advancing */
+	RS_WAIT_SPACE = 3,     /* sq_head >= wait_seq (ring space), or the watermark advancing */
 };
 
 /* Client-written wait line (eventcount waiter record, pair RS_CLIENT_WAIT). */
@@ -199,8 +201,12 @@ struct rs_sq_wait {
 	uint32_t kind;     /* client: enum rs_wait_kind */
 	uint64_t wait_seq; /* client: the seq it waits for */
 	uint64_t ack;      /* client: every task <= ack has been harvested; the daemon may reuse their slots */
-	uint64_t fail_ack; /* client: failures <= fail_ack were reported to the user (see daemon failed set) */
-	uint8_t reserved[32];
+	uint64_t forget_upto; /* client: the daemon may forget failed tasks <= forget_upto: every task that could
+	                         name one of them as a producer without the client knowing it failed is complete,
+	                         and the client submits later dependents with RS_DESC_CANCEL */
+	uint32_t gen;      /* client: bumped before each sleep; the wiring thread kicks each sleep at most once */
+	uint32_t pad;
+	uint8_t reserved[24];
 };
 _Static_assert(sizeof(struct rs_sq_wait) == RS_CACHELINE, "rs_sq_wait is one cache line");
 

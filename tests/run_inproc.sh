@@ -3,6 +3,7 @@
 # both sides of the ring protocol (DESIGN §8).
 set -u
 BUILD=${1:-build}
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 pass=0; fail=0
 for t in "$BUILD"/tests/inproc/*; do
   [ -x "$t" ] || continue

@@ -3,6 +3,7 @@
 set -u
 BUILD=${1:-build}
 export RS_BUILD_DIR=$BUILD RS_SOURCE_DIR=$(pwd) CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-60}
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 pass=0; fail=0; failed=()
 for t in "$BUILD"/tests/unit/test_*; do
   [ -x "$t" ] || continue

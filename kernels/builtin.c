@@ -1,0 +1,575 @@
+/*
+ * builtin.c — the kernels compiled into the daemon (rs_builtin_table): benchmark kernels (noop, spin),
+ * f32 elementwise kernels on strided tiles (fill, copy, add, scale, axpy, affine), gemm through serial
+ * CBLAS, and test probes (fail, rendezvous).
+ *
+ * Threads: any scheduler thread runs any of these, concurrently. All kernels are stateless except
+ * rendezvous, whose arrival table is process-wide (see there).
+ *
+ * Contract (kernels/rs_kernel.h): the wiring thread has already checked view count, modes, dtypes, the
+ * signature's ndim_max and scalar bounds, and that every element lies inside the session's memory. What a
+ * signature cannot say — shapes that must agree between views, gemm's unit inner stride — is checked here
+ * and refused with -EINVAL and a one-line reason in a->err.
+ *
+ * Views are strided tiles of larger matrices: a 1-D view is one row of shape[0] elements spaced stride[0]
+ * apart, a 2-D view shape[0] rows of shape[1] elements; every loop honours both strides and touches nothing
+ * outside the tile.
+ *
+ * Arithmetic is float, written exactly as each doc line states, and the build uses -ffp-contract=off (no
+ * FMA contraction), so a client's sequential oracle computing the same float expressions gets
+ * bit-identical results. gemm is the exception: its summation order is OpenBLAS's, so oracles compare it
+ * with a tolerance.
+ *
+ * Doc lines follow "name(arg: what, ...): effect", views first then scalars; the registry quotes the
+ * argument names from them in its messages.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "rs_abi.h"
+#include "rs_kernel.h"
+
+/* Default bound on spin's duration (1 s); the daemon tightens it from quota.spin_max_ns. */
+#define RS_SPIN_MAX_NS 1000000000ull
+/* Bound on rendezvous' timeout (10 s): a probe that waits longer than that is a hung test, not a probe. */
+#define RS_RENDEZVOUS_MAX_TIMEOUT_NS 10000000000ull
+/* Concurrent rendezvous tokens the daemon tracks; a test uses one or two at a time. */
+#define RS_RENDEZVOUS_SLOTS 64u
+/* Peers a rendezvous waits for, itself included. */
+#define RS_RENDEZVOUS_PARTIES 2u
+
+#define NS_PER_SEC 1000000000ull
+
+/* ---- helpers ---- */
+
+static void kerr(const rs_kargs *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Write a reason into the caller's optional error buffer. */
+static void kerr(const rs_kargs *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!a->err || a->err_len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(a->err, a->err_len, fmt, ap);
+	va_end(ap);
+}
+
+/* CLOCK_MONOTONIC goes through the vDSO: no system call in the spin loops. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t deadline_after(uint64_t start, uint64_t ns)
+{
+	return ns > UINT64_MAX - start ? UINT64_MAX : start + ns;
+}
+
+/* Spin-wait hint: lets a sibling hyperthread run and saves power while we poll. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* An f32 view of ndim 1 or 2 seen as rows x cols with element strides. */
+struct f32_tile {
+	float *base;
+	uint32_t rows, cols;
+	size_t row_stride, col_stride;
+};
+
+static int tile_of(const rs_kargs *a, unsigned i, const char *kernel, struct f32_tile *t)
+{
+	const rs_kview *v = &a->views[i];
+
+	t->base = v->data;
+	if (v->ndim == 1) {
+		t->rows = 1;
+		t->cols = v->shape[0];
+		t->row_stride = 0;
+		t->col_stride = v->stride[0];
+	} else if (v->ndim == 2) {
+		t->rows = v->shape[0];
+		t->cols = v->shape[1];
+		t->row_stride = v->stride[0];
+		t->col_stride = v->stride[1];
+	} else {
+		kerr(a, "%s: view %u has %u dims, kernel takes 1 or 2", kernel, i, v->ndim);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void format_shape(const rs_kview *v, char *buf, size_t len)
+{
+	if (v->ndim == 1)
+		snprintf(buf, len, "%u", v->shape[0]);
+	else
+		snprintf(buf, len, "%ux%u", v->shape[0], v->shape[1]);
+}
+
+/* Elementwise kernels need identical shapes (same ndim, same extents). */
+static int same_shape(const rs_kargs *a, unsigned i, unsigned j, const char *kernel)
+{
+	const rs_kview *x = &a->views[i], *y = &a->views[j];
+	char sx[24], sy[24];
+
+	if (x->ndim == y->ndim && x->shape[0] == y->shape[0] && (x->ndim == 1 || x->shape[1] == y->shape[1]))
+		return 0;
+	format_shape(x, sx, sizeof(sx));
+	format_shape(y, sy, sizeof(sy));
+	kerr(a, "%s: view %u shape %s differs from view %u shape %s", kernel, i, sx, j, sy);
+	return -EINVAL;
+}
+
+/* Unary in-place updates of one tile. */
+enum unary_op { OP_FILL, OP_SCALE, OP_AFFINE };
+
+static void apply_unary(enum unary_op op, const struct f32_tile *t, float a, float b)
+{
+	for (uint32_t r = 0; r < t->rows; r++) {
+		float *x = t->base + (size_t)r * t->row_stride;
+		size_t s = t->col_stride;
+
+		/* Dense rows get their own loops so the compiler can vectorize them (bit-identical: no
+		 * reassociation, no contraction). */
+		switch (op) {
+		case OP_FILL:
+			if (s == 1)
+				for (uint32_t c = 0; c < t->cols; c++) x[c] = a;
+			else
+				for (uint32_t c = 0; c < t->cols; c++) x[c * s] = a;
+			break;
+		case OP_SCALE:
+			if (s == 1)
+				for (uint32_t c = 0; c < t->cols; c++) x[c] = a * x[c];
+			else
+				for (uint32_t c = 0; c < t->cols; c++) x[c * s] = a * x[c * s];
+			break;
+		case OP_AFFINE:
+			if (s == 1)
+				for (uint32_t c = 0; c < t->cols; c++) x[c] = a * x[c] + b;
+			else
+				for (uint32_t c = 0; c < t->cols; c++) x[c * s] = a * x[c * s] + b;
+			break;
+		}
+	}
+}
+
+/* Binary updates y = f(x, y) of two tiles of identical shape. */
+enum binary_op { OP_COPY, OP_ADD, OP_AXPY };
+
+static void apply_binary(enum binary_op op, const struct f32_tile *xt, const struct f32_tile *yt, float a)
+{
+	for (uint32_t r = 0; r < yt->rows; r++) {
+		const float *x = xt->base + (size_t)r * xt->row_stride;
+		float *y = yt->base + (size_t)r * yt->row_stride;
+		size_t sx = xt->col_stride, sy = yt->col_stride;
+		int dense = sx == 1 && sy == 1;
+
+		switch (op) {
+		case OP_COPY:
+			if (dense)
+				for (uint32_t c = 0; c < yt->cols; c++) y[c] = x[c];
+			else
+				for (uint32_t c = 0; c < yt->cols; c++) y[c * sy] = x[c * sx];
+			break;
+		case OP_ADD:
+			if (dense)
+				for (uint32_t c = 0; c < yt->cols; c++) y[c] = y[c] + x[c];
+			else
+				for (uint32_t c = 0; c < yt->cols; c++) y[c * sy] = y[c * sy] + x[c * sx];
+			break;
+		case OP_AXPY:
+			if (dense)
+				for (uint32_t c = 0; c < yt->cols; c++) y[c] = a * x[c] + y[c];
+			else
+				for (uint32_t c = 0; c < yt->cols; c++) y[c * sy] = a * x[c * sx] + y[c * sy];
+			break;
+		}
+	}
+}
+
+static int run_unary(const rs_kargs *a, const char *kernel, enum unary_op op, float x, float y)
+{
+	struct f32_tile t;
+	int rc = tile_of(a, 0, kernel, &t);
+
+	if (rc)
+		return rc;
+	apply_unary(op, &t, x, y);
+	return 0;
+}
+
+static int run_binary(const rs_kargs *a, const char *kernel, enum binary_op op, float alpha)
+{
+	struct f32_tile x, y;
+	int rc;
+
+	rc = tile_of(a, 0, kernel, &x);
+	if (!rc)
+		rc = tile_of(a, 1, kernel, &y);
+	if (!rc)
+		rc = same_shape(a, 0, 1, kernel);
+	if (rc)
+		return rc;
+	apply_binary(op, &x, &y, alpha);
+	return 0;
+}
+
+/* ---- benchmark kernels ---- */
+
+static int k_noop(const rs_kargs *a)
+{
+	(void)a;
+	return 0;
+}
+
+static int k_spin(const rs_kargs *a)
+{
+	uint64_t deadline = deadline_after(now_ns(), a->scalars[0]);
+
+	while (now_ns() < deadline)
+		cpu_relax();
+	return 0;
+}
+
+/* ---- elementwise ---- */
+
+static int k_fill(const rs_kargs *a)
+{
+	return run_unary(a, "fill", OP_FILL, (float)rs_kscalar_f64(a, 0), 0.0f);
+}
+
+static int k_copy(const rs_kargs *a)
+{
+	return run_binary(a, "copy", OP_COPY, 0.0f);
+}
+
+static int k_add(const rs_kargs *a)
+{
+	return run_binary(a, "add", OP_ADD, 0.0f);
+}
+
+static int k_scale(const rs_kargs *a)
+{
+	return run_unary(a, "scale", OP_SCALE, (float)rs_kscalar_f64(a, 0), 0.0f);
+}
+
+static int k_axpy(const rs_kargs *a)
+{
+	return run_binary(a, "axpy", OP_AXPY, (float)rs_kscalar_f64(a, 0));
+}
+
+static int k_affine(const rs_kargs *a)
+{
+	return run_unary(a, "affine", OP_AFFINE, (float)rs_kscalar_f64(a, 0), (float)rs_kscalar_f64(a, 1));
+}
+
+/* ---- gemm ---- */
+
+static const char *const gemm_view_names[] = { "A", "B", "C" };
+
+/*
+ * Leading dimension of a row-major 2-D view for CBLAS, which wants ld >= cols. A single-row tile's row
+ * stride is never used, and clients may leave it 0, so it is widened rather than refused.
+ */
+static int gemm_ld(const rs_kargs *a, unsigned i, int *ld)
+{
+	const rs_kview *v = &a->views[i];
+	uint64_t rows = v->shape[0], cols = v->shape[1], stride = v->stride[0];
+
+	if (cols > 1 && v->stride[1] != 1) {
+		kerr(a, "gemm: view %u (%s) inner stride %u, must be 1", i, gemm_view_names[i], v->stride[1]);
+		return -EINVAL;
+	}
+	if (rows == 1 && stride < cols)
+		stride = cols;
+	if (stride < cols) {
+		kerr(a, "gemm: view %u (%s) row stride %llu < %llu columns", i, gemm_view_names[i],
+		     (unsigned long long)stride, (unsigned long long)cols);
+		return -EINVAL;
+	}
+	if (stride > INT_MAX || rows > INT_MAX || cols > INT_MAX) {
+		kerr(a, "gemm: view %u (%s) too large for CBLAS int arguments", i, gemm_view_names[i]);
+		return -EINVAL;
+	}
+	*ld = (int)stride;
+	return 0;
+}
+
+static int k_gemm(const rs_kargs *a)
+{
+	const rs_kview *A = &a->views[0], *B = &a->views[1], *C = &a->views[2];
+	int lda, ldb, ldc, rc;
+
+	for (unsigned i = 0; i < 3; i++) {
+		if (a->views[i].ndim != 2) {
+			kerr(a, "gemm: view %u (%s) has %u dims, must be 2", i, gemm_view_names[i], a->views[i].ndim);
+			return -EINVAL;
+		}
+	}
+	if (B->shape[0] != A->shape[1] || C->shape[0] != A->shape[0] || C->shape[1] != B->shape[1]) {
+		kerr(a, "gemm: shapes A %ux%u, B %ux%u, C %ux%u do not chain (A m x k, B k x n, C m x n)", A->shape[0],
+		     A->shape[1], B->shape[0], B->shape[1], C->shape[0], C->shape[1]);
+		return -EINVAL;
+	}
+	if (A->shape[0] == 0 || A->shape[1] == 0 || B->shape[1] == 0)
+		return 0; /* empty product: C += 0, and CBLAS would refuse the zero leading dimensions */
+	rc = gemm_ld(a, 0, &lda);
+	if (!rc)
+		rc = gemm_ld(a, 1, &ldb);
+	if (!rc)
+		rc = gemm_ld(a, 2, &ldc);
+	if (rc)
+		return rc;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)A->shape[0], (int)B->shape[1], (int)A->shape[1],
+		    1.0f, A->data, lda, B->data, ldb, 1.0f, C->data, ldc);
+	return 0;
+}
+
+/* ---- test probes ---- */
+
+static int k_fail(const rs_kargs *a)
+{
+	int64_t code;
+
+	memcpy(&code, &a->scalars[0], sizeof(code));
+	if (code >= 0 || code < INT_MIN) {
+		kerr(a, "fail kernel: code %lld is not a negative int", (long long)code);
+		return -EINVAL;
+	}
+	kerr(a, "fail kernel: asked to fail with code %lld", (long long)code);
+	return (int)code;
+}
+
+/*
+ * rendezvous: a parallelism probe. Every call with the same token joins one slot of this table and counts
+ * its arrival; a call sees its peer if the slot's count reaches RS_RENDEZVOUS_PARTIES before its timeout.
+ * Two tasks on disjoint tiles therefore both write 1.0 only if they ran at the same time.
+ *
+ * The table is guarded by a spin lock rather than claimed with a CAS on the token word: claiming must be
+ * atomic over the whole table, or two simultaneous first arrivals with one token can each take a different
+ * free slot and both time out — a false "not parallel" in exactly the case the probe exists to detect —
+ * and a slot must not be freed while a late arrival is joining it. The critical sections are a 64-entry
+ * scan; the long wait for the peer is outside the lock, polling the atomic arrival count. The lock is a
+ * test-and-test-and-set lock, not a ticket lock: a ticket lock hands over in arrival order, so under
+ * oversubscription (sanitizer runs on 2 cores) one descheduled waiter stalls every later one. The price
+ * is no fairness, which only a caller hammering the table in a tight loop would notice.
+ *
+ * A slot is live while present > 0; the last call to leave resets it. arrivals only grows while the slot is
+ * live, so a call that saw >= PARTIES on leaving really overlapped a peer.
+ */
+struct rendezvous_slot {
+	uint64_t token;            /* under the lock */
+	uint32_t present;          /* under the lock: calls inside; 0 = slot free */
+	_Atomic uint32_t arrivals; /* written under the lock, polled without it */
+};
+
+static struct {
+	atomic_uint lock; /* 1 = held */
+	struct rendezvous_slot slot[RS_RENDEZVOUS_SLOTS];
+} rendezvous_table;
+
+static void rendezvous_lock(void)
+{
+	/* acquire pairs with the release in rendezvous_unlock */
+	while (atomic_exchange_explicit(&rendezvous_table.lock, 1u, memory_order_acquire))
+		while (atomic_load_explicit(&rendezvous_table.lock, memory_order_relaxed))
+			cpu_relax();
+}
+
+static void rendezvous_unlock(void)
+{
+	atomic_store_explicit(&rendezvous_table.lock, 0u, memory_order_release);
+}
+
+/* Join (or claim) the slot of token; NULL when every slot is in use by other tokens. */
+static struct rendezvous_slot *rendezvous_arrive(uint64_t token)
+{
+	struct rendezvous_slot *s = NULL;
+
+	rendezvous_lock();
+	for (unsigned i = 0; i < RS_RENDEZVOUS_SLOTS; i++) {
+		struct rendezvous_slot *c = &rendezvous_table.slot[i];
+
+		if (c->present > 0 && c->token == token) {
+			s = c;
+			break;
+		}
+		if (c->present == 0 && !s)
+			s = c; /* first free slot, in case the token has none */
+	}
+	if (s) {
+		if (s->present == 0)
+			s->token = token;
+		s->present++;
+		/* relaxed: the count carries no data, and the lock orders it against the reset in leave */
+		atomic_store_explicit(&s->arrivals, atomic_load_explicit(&s->arrivals, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+	}
+	rendezvous_unlock();
+	return s;
+}
+
+/* Leave the slot; returns whether a peer arrived while we were in it. */
+static int rendezvous_leave(struct rendezvous_slot *s)
+{
+	int met;
+
+	rendezvous_lock();
+	met = atomic_load_explicit(&s->arrivals, memory_order_relaxed) >= RS_RENDEZVOUS_PARTIES;
+	if (--s->present == 0)
+		atomic_store_explicit(&s->arrivals, 0u, memory_order_relaxed);
+	rendezvous_unlock();
+	return met;
+}
+
+static int k_rendezvous(const rs_kargs *a)
+{
+	uint64_t token = a->scalars[0];
+	uint64_t deadline = deadline_after(now_ns(), a->scalars[1]);
+	struct rendezvous_slot *s;
+	struct f32_tile t;
+	int rc, met;
+
+	rc = tile_of(a, 0, "rendezvous", &t);
+	if (rc)
+		return rc;
+	s = rendezvous_arrive(token);
+	if (!s) {
+		kerr(a, "rendezvous: all %u token slots in use", RS_RENDEZVOUS_SLOTS);
+		return -EBUSY;
+	}
+	while (atomic_load_explicit(&s->arrivals, memory_order_relaxed) < RS_RENDEZVOUS_PARTIES &&
+	       now_ns() < deadline)
+		cpu_relax();
+	met = rendezvous_leave(s);
+	apply_unary(OP_FILL, &t, met ? 1.0f : 0.0f, 0.0f);
+	return 0;
+}
+
+/* ---- the table ---- */
+
+static const rs_kernel_desc builtin_kernels[] = {
+	{
+		.name = "noop",
+		.fn = k_noop,
+		.doc = "noop(): does nothing; for joins and overhead benchmarks",
+	},
+	{
+		.name = "spin",
+		.fn = k_spin,
+		.n_scalars = 1,
+		.scalar_max = { RS_SPIN_MAX_NS },
+		.doc = "spin(duration: u64 ns): busy-waits that long on CLOCK_MONOTONIC",
+	},
+	{
+		.name = "fill",
+		.fn = k_fill,
+		.n_views = 1,
+		.n_scalars = 1,
+		.modes = { RS_MODE_OUT },
+		.dtypes = { RS_DT_F32 },
+		.ndim_max = { 2 },
+		.doc = "fill(x: out f32 <=2-D, value: f64): x = (float)value",
+	},
+	{
+		.name = "copy",
+		.fn = k_copy,
+		.n_views = 2,
+		.modes = { RS_MODE_IN, RS_MODE_OUT },
+		.dtypes = { RS_DT_F32, RS_DT_F32 },
+		.ndim_max = { 2, 2 },
+		.doc = "copy(src: in f32 <=2-D, dst: out f32 same shape): dst = src",
+	},
+	{
+		.name = "add",
+		.fn = k_add,
+		.n_views = 2,
+		.modes = { RS_MODE_IN, RS_MODE_INOUT },
+		.dtypes = { RS_DT_F32, RS_DT_F32 },
+		.ndim_max = { 2, 2 },
+		.doc = "add(x: in f32 <=2-D, y: inout f32 same shape): y = y + x",
+	},
+	{
+		.name = "scale",
+		.fn = k_scale,
+		.n_views = 1,
+		.n_scalars = 1,
+		.modes = { RS_MODE_INOUT },
+		.dtypes = { RS_DT_F32 },
+		.ndim_max = { 2 },
+		.doc = "scale(x: inout f32 <=2-D, alpha: f64): x = (float)alpha * x",
+	},
+	{
+		.name = "axpy",
+		.fn = k_axpy,
+		.n_views = 2,
+		.n_scalars = 1,
+		.modes = { RS_MODE_IN, RS_MODE_INOUT },
+		.dtypes = { RS_DT_F32, RS_DT_F32 },
+		.ndim_max = { 2, 2 },
+		.doc = "axpy(x: in f32 <=2-D, y: inout f32 same shape, a: f64): y = (float)a * x + y",
+	},
+	{
+		.name = "affine",
+		.fn = k_affine,
+		.n_views = 1,
+		.n_scalars = 2,
+		.modes = { RS_MODE_INOUT },
+		.dtypes = { RS_DT_F32 },
+		.ndim_max = { 2 },
+		.doc = "affine(x: inout f32 <=2-D, a: f64, b: f64): x = (float)a * x + (float)b",
+	},
+	{
+		.name = "gemm",
+		.fn = k_gemm,
+		.n_views = 3,
+		.modes = { RS_MODE_IN, RS_MODE_IN, RS_MODE_INOUT },
+		.dtypes = { RS_DT_F32, RS_DT_F32, RS_DT_F32 },
+		.ndim_max = { 2, 2, 2 },
+		.doc = "gemm(A: in f32 [m x k], B: in f32 [k x n], C: inout f32 [m x n]): C += A * B "
+		       "(row-major, inner stride 1)",
+	},
+	{
+		.name = "fail",
+		.fn = k_fail,
+		.n_scalars = 1,
+		.doc = "fail(code: i64 < 0): fails the task with that error code",
+	},
+	{
+		.name = "rendezvous",
+		.fn = k_rendezvous,
+		.n_views = 1,
+		.n_scalars = 2,
+		.modes = { RS_MODE_OUT },
+		.dtypes = { RS_DT_F32 },
+		.ndim_max = { 2 },
+		.scalar_max = { 0, RS_RENDEZVOUS_MAX_TIMEOUT_NS },
+		.doc = "rendezvous(x: out f32 <=2-D, token: u64, timeout: u64 ns): x = 1 if another call with the "
+		       "same token overlapped this one, else 0",
+	},
+};
+
+const rs_plugin_table rs_builtin_table = {
+	.abi_version = RS_KERNEL_ABI_VERSION,
+	.n_kernels = sizeof(builtin_kernels) / sizeof(builtin_kernels[0]),
+	.kernels = builtin_kernels,
+};
