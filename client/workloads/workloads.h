@@ -69,4 +69,42 @@ uint64_t rs_wl_rand(struct rs_wl_rng *r);
 double rs_wl_randf(struct rs_wl_rng *r);          /* uniform in [0, 1) */
 uint64_t rs_wl_randn(struct rs_wl_rng *r, uint64_t n); /* uniform in [0, n) */
 
+/* ---- internal helpers shared by the workload files (common.c) ---- */
+#define RS_WL_EXIT_OK 0
+#define RS_WL_EXIT_MISMATCH 1
+#define RS_WL_EXIT_USAGE 2
+#define RS_WL_EXIT_RUNTIME 3
+#define RS_WL_MAX_REL_ERR 1e-4
+int rs__wl_parse_u64(const char *wl, const char *flag, const char *arg, uint64_t lo, uint64_t hi, uint64_t *out);
+double rs__wl_rel_err(double got, double want, double floor);
+uint64_t rs__wl_round64(uint64_t bytes);
+int rs__wl_submit_failed(rs_client *c, const char *wl, int64_t rc, const char *what);
+int rs__wl_finish(rs_client *c, struct rs_wl_result *r, uint64_t t0_ns, uint64_t submitted, int64_t first_seq);
+struct rs__wl_pa {
+	const char *socket; /* --socket; NULL: $RINGSCHED_SOCKET, then the default */
+	int verify;         /* --verify */
+	uint64_t seed;      /* --seed */
+	uint32_t batch, heads, head_dim, block_size;
+	uint32_t context;     /* longest sequence, tokens */
+	uint32_t min_context; /* shortest; lengths are uniform in [min_context, context] */
+	uint32_t kv_blocks;   /* blocks in the KV cache; 0 = batch * table_cols (upstream's layout) */
+	uint32_t q_tile;      /* heads per task; 0 = min(heads, 128) (upstream) */
+	uint32_t group;       /* unroll: KV blocks per task group; batch: sequences per chunk; else unused */
+	/* derived by rs__wl_pa_parse */
+	uint32_t table_cols; /* block-table entries per sequence: ceil(context / block_size) */
+	double scale;        /* 1/sqrt(head_dim) */
+	/* tensors in session memory (rs__wl_pa_setup) */
+	float *q;              /* batch*heads x head_dim */
+	float *key_cache;      /* kv_blocks*block_size x head_dim */
+	float *value_cache;    /* kv_blocks*block_size x head_dim */
+	int32_t *block_table;  /* batch x table_cols */
+	int32_t *context_lens; /* batch */
+	float *out;            /* batch*heads x head_dim */
+};
+int rs__wl_pa_parse(int argc, char **argv, const char *wl, const struct rs__wl_pa *cases, unsigned n_cases,
+		    const char *group_help, uint32_t group_max, struct rs__wl_pa *p);
+uint64_t rs__wl_pa_arena_bytes(const struct rs__wl_pa *p);
+int rs__wl_pa_setup(rs_client *c, struct rs__wl_pa *p);
+int rs__wl_pa_verify(const struct rs__wl_pa *p, double *max_rel_err);
+
 #endif /* RS_WORKLOADS_H */

@@ -1,0 +1,328 @@
+/*
+ * alternating_matmul_add.c — independent tasks alternating batched matmuls and batched adds, the upstream
+ * alternating_matmul_add graph: the raw submit/dispatch throughput case.
+ *
+ * A, B, C hold batch x M square tiles; X, Y, Z hold batch x N tiles. The matmul tiles are cut into groups
+ * of matmul_batch tiles and the add tiles into groups of add_batch; the client submits group 0 of each,
+ * then group 1 of each, and so on:
+ *   batch_matmul [IN A group, IN B group, OUT C group]    C_i = A_i · B_i for the group's tiles
+ *   add_out      [IN X group, IN Y group, OUT Z group]    Z = X + Y
+ * No task depends on another. Upstream Case1: batch 500, M = N = 4, groups of 4 → 500 + 500 = 1 000
+ * tasks on 128 x 128 tiles; the default keeps the task count with 32 x 32 tiles.
+ *
+ * Runs in the client process on one thread (one rs_client handle); see workloads.h for exit codes.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workloads.h"
+
+#define WL "alternating_matmul_add"
+
+/* Largest size flag accepted: far beyond any case, small enough for a view's 32-bit shape. */
+#define AM_DIM_MAX 65536u
+
+/* Arena head-room over the exact tensor bytes (allocator rounding). */
+#define AM_ARENA_SLACK (1u << 20)
+
+/*
+ * Floor of the relative error: a matmul element sums `tile` products of U(-1, 1) values (magnitude
+ * ~sqrt(tile)/3, rounding error ~1e-6); one that cancels below 1 in magnitude is judged by its absolute
+ * error against 1. Adds round once, so any floor works for them.
+ */
+#define AM_ERR_FLOOR 1.0
+
+struct am_size {
+	uint32_t batch;        /* batches */
+	uint32_t m;            /* matmul tiles per batch */
+	uint32_t n;            /* add tiles per batch */
+	uint32_t matmul_batch; /* matmul tiles per task */
+	uint32_t add_batch;    /* add tiles per task */
+	uint32_t tile;         /* tile edge */
+};
+
+/* Case 0: the default (upstream Case1's 1 000 tasks on 32 x 32 tiles). Cases 1-2: upstream's. */
+static const struct am_size am_cases[] = {
+	{ .batch = 500, .m = 4, .n = 4, .matmul_batch = 4, .add_batch = 4, .tile = 32 },
+	{ .batch = 500, .m = 4, .n = 4, .matmul_batch = 4, .add_batch = 4, .tile = 128 },
+	{ .batch = 512, .m = 2, .n = 5, .matmul_batch = 4, .add_batch = 5, .tile = 128 },
+};
+#define AM_N_CASES (sizeof(am_cases) / sizeof(am_cases[0]))
+
+struct am_run {
+	const char *socket;
+	int verify;
+	uint64_t seed;
+	struct am_size sz;
+	float *A, *B, *C, *X, *Y, *Z;
+};
+
+static void am_usage(FILE *f)
+{
+	const struct am_size *d = &am_cases[0];
+	fprintf(f,
+		"usage: " WL " [options]\n"
+		"  --socket PATH       daemon socket (default: $RINGSCHED_SOCKET, then the system socket)\n"
+		"  --batch N           batches (default %u)\n"
+		"  --m N               matmul tiles per batch (default %u)\n"
+		"  --n N               add tiles per batch (default %u)\n"
+		"  --matmul-batch N    matmul tiles per task (default %u)\n"
+		"  --add-batch N       add tiles per task (default %u)\n"
+		"  --tile N            tile edge (default %u)\n"
+		"  --case N            1 = upstream Case1 (500 x 4 + 4, groups of 4, 128 x 128 tiles), 2 = Case2\n"
+		"                      (512 x 2 + 5, groups of 4 and 5), 0 = the defaults; the other flags override it\n"
+		"  --verify            check C and Z against a double-precision reference\n"
+		"  --seed N            input data seed (default 1)\n"
+		"  --help\n",
+		d->batch, d->m, d->n, d->matmul_batch, d->add_batch, d->tile);
+}
+
+/* 0 run, 1 help shown, else an exit code. */
+static int am_parse(int argc, char **argv, struct am_run *r)
+{
+	enum { O_SOCKET = 1000, O_BATCH, O_M, O_N, O_MMB, O_ADDB, O_TILE, O_CASE, O_VERIFY, O_SEED, O_HELP };
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, O_SOCKET },     { "batch", required_argument, NULL, O_BATCH },
+		{ "m", required_argument, NULL, O_M },               { "n", required_argument, NULL, O_N },
+		{ "matmul-batch", required_argument, NULL, O_MMB }, { "add-batch", required_argument, NULL, O_ADDB },
+		{ "tile", required_argument, NULL, O_TILE },         { "case", required_argument, NULL, O_CASE },
+		{ "verify", no_argument, NULL, O_VERIFY },           { "seed", required_argument, NULL, O_SEED },
+		{ "help", no_argument, NULL, O_HELP },               { NULL, 0, NULL, 0 },
+	};
+	uint64_t v[O_HELP - O_SOCKET + 1] = { 0 }, case_no = 0;
+	int opt;
+
+	memset(r, 0, sizeof(*r));
+	r->seed = 1;
+	optind = 0; /* glibc: 0 fully re-initialises getopt */
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case O_SOCKET:
+			r->socket = optarg;
+			break;
+		case O_BATCH:
+		case O_M:
+		case O_N:
+		case O_MMB:
+		case O_ADDB:
+			if (rs__wl_parse_u64(WL, longopts[opt - O_SOCKET].name, optarg, 1, AM_DIM_MAX, &v[opt - O_SOCKET]))
+				return RS_WL_EXIT_USAGE;
+			break;
+		case O_TILE:
+			if (rs__wl_parse_u64(WL, "tile", optarg, 1, AM_DIM_MAX / 16, &v[opt - O_SOCKET]))
+				return RS_WL_EXIT_USAGE;
+			break;
+		case O_CASE:
+			if (rs__wl_parse_u64(WL, "case", optarg, 0, AM_N_CASES - 1, &case_no))
+				return RS_WL_EXIT_USAGE;
+			break;
+		case O_VERIFY:
+			r->verify = 1;
+			break;
+		case O_SEED:
+			if (rs__wl_parse_u64(WL, "seed", optarg, 0, UINT64_MAX, &r->seed))
+				return RS_WL_EXIT_USAGE;
+			break;
+		case O_HELP:
+			am_usage(stdout);
+			return 1;
+		default:
+			am_usage(stderr);
+			return RS_WL_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, WL ": unexpected argument '%s'\n", argv[optind]);
+		am_usage(stderr);
+		return RS_WL_EXIT_USAGE;
+	}
+	r->sz = am_cases[case_no];
+	if (v[O_BATCH - O_SOCKET])
+		r->sz.batch = (uint32_t)v[O_BATCH - O_SOCKET];
+	if (v[O_M - O_SOCKET])
+		r->sz.m = (uint32_t)v[O_M - O_SOCKET];
+	if (v[O_N - O_SOCKET])
+		r->sz.n = (uint32_t)v[O_N - O_SOCKET];
+	if (v[O_MMB - O_SOCKET])
+		r->sz.matmul_batch = (uint32_t)v[O_MMB - O_SOCKET];
+	if (v[O_ADDB - O_SOCKET])
+		r->sz.add_batch = (uint32_t)v[O_ADDB - O_SOCKET];
+	if (v[O_TILE - O_SOCKET])
+		r->sz.tile = (uint32_t)v[O_TILE - O_SOCKET];
+	/* As upstream: the tiles must split into whole groups. */
+	if (((uint64_t)r->sz.batch * r->sz.m) % r->sz.matmul_batch || ((uint64_t)r->sz.batch * r->sz.n) % r->sz.add_batch) {
+		fprintf(stderr, WL ": batch x m (%" PRIu64 ") must be a multiple of --matmul-batch %u and batch x n (%" PRIu64
+				") of --add-batch %u\n",
+			(uint64_t)r->sz.batch * r->sz.m, r->sz.matmul_batch, (uint64_t)r->sz.batch * r->sz.n, r->sz.add_batch);
+		return RS_WL_EXIT_USAGE;
+	}
+	uint64_t te = (uint64_t)r->sz.tile * r->sz.tile;
+	if ((uint64_t)r->sz.batch * r->sz.m * te > UINT32_MAX || (uint64_t)r->sz.batch * r->sz.n * te > UINT32_MAX ||
+	    (uint64_t)r->sz.matmul_batch * r->sz.tile > UINT32_MAX) {
+		fprintf(stderr, WL ": a tensor would exceed 2^32 elements\n");
+		return RS_WL_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int am_setup(rs_client *c, struct am_run *r)
+{
+	struct rs_wl_rng rng = { .s = r->seed };
+	size_t te = (size_t)r->sz.tile * r->sz.tile;
+	size_t nm = (size_t)r->sz.batch * r->sz.m * te, na = (size_t)r->sz.batch * r->sz.n * te;
+
+	r->A = rs_alloc(c, nm * sizeof(float));
+	r->B = rs_alloc(c, nm * sizeof(float));
+	r->C = rs_alloc(c, nm * sizeof(float));
+	r->X = rs_alloc(c, na * sizeof(float));
+	r->Y = rs_alloc(c, na * sizeof(float));
+	r->Z = rs_alloc(c, na * sizeof(float));
+	if (!r->A || !r->B || !r->C || !r->X || !r->Y || !r->Z) {
+		fprintf(stderr, WL ": rs_alloc of the inputs failed: %s\n", rs_last_error());
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nm; i++) {
+		r->A[i] = (float)(2.0 * rs_wl_randf(&rng) - 1.0);
+		r->B[i] = (float)(2.0 * rs_wl_randf(&rng) - 1.0);
+	}
+	for (size_t i = 0; i < na; i++) {
+		r->X[i] = (float)(2.0 * rs_wl_randf(&rng) - 1.0);
+		r->Y[i] = (float)(2.0 * rs_wl_randf(&rng) - 1.0);
+	}
+	memset(r->C, 0, nm * sizeof(float));
+	memset(r->Z, 0, na * sizeof(float));
+	return 0;
+}
+
+/* Submit every group, alternating. Returns 0 or an exit code; *n counts tasks. */
+static int am_submit(rs_client *c, const struct am_run *r, int k_mm, int k_add, uint64_t *n, int64_t *first_seq)
+{
+	size_t T = r->sz.tile, te = T * T;
+	size_t mm_groups = (size_t)r->sz.batch * r->sz.m / r->sz.matmul_batch;
+	size_t add_groups = (size_t)r->sz.batch * r->sz.n / r->sz.add_batch;
+	size_t groups = mm_groups > add_groups ? mm_groups : add_groups;
+	size_t mm_rows = (size_t)r->sz.matmul_batch * T, add_rows = (size_t)r->sz.add_batch * T;
+	int64_t seq;
+
+	for (size_t g = 0; g < groups; g++) {
+		if (g < mm_groups) {
+			size_t off = g * r->sz.matmul_batch * te;
+			const rs_arg mm[] = { rs_in(rs_view_2d(r->A + off, RS_F32, mm_rows, T, T)),
+					      rs_in(rs_view_2d(r->B + off, RS_F32, mm_rows, T, T)),
+					      rs_out(rs_view_2d(r->C + off, RS_F32, mm_rows, T, T)),
+					      rs_u64(r->sz.matmul_batch) };
+			if ((seq = rs_submit(c, k_mm, mm, 4)) < 0)
+				return rs__wl_submit_failed(c, WL, seq, "batch_matmul");
+			if (*first_seq == 0)
+				*first_seq = seq;
+			(*n)++;
+		}
+		if (g < add_groups) {
+			size_t off = g * r->sz.add_batch * te;
+			const rs_arg add[] = { rs_in(rs_view_2d(r->X + off, RS_F32, add_rows, T, T)),
+					       rs_in(rs_view_2d(r->Y + off, RS_F32, add_rows, T, T)),
+					       rs_out(rs_view_2d(r->Z + off, RS_F32, add_rows, T, T)) };
+			if ((seq = rs_submit(c, k_add, add, 3)) < 0)
+				return rs__wl_submit_failed(c, WL, seq, "add_out");
+			if (*first_seq == 0)
+				*first_seq = seq;
+			(*n)++;
+		}
+	}
+	return 0;
+}
+
+/* One mismatch line (the first few) and the running worst error. */
+static void am_check(const char *what, size_t i, double got, double want, double *worst, int *ok, int *reported)
+{
+	double err = rs__wl_rel_err(got, want, AM_ERR_FLOOR);
+	if (err > *worst)
+		*worst = err;
+	if (!(err <= RS_WL_MAX_REL_ERR)) {
+		*ok = 0;
+		if ((*reported)++ < 3)
+			fprintf(stderr, WL ": verify: %s[%zu] = %.9g, reference %.9g\n", what, i, got, want);
+	}
+}
+
+/* C_i = A_i B_i and Z = X + Y in double, without BLAS. */
+static int am_verify(const struct am_run *r, double *max_rel_err)
+{
+	size_t T = r->sz.tile, te = T * T;
+	size_t mm_tiles = (size_t)r->sz.batch * r->sz.m, add_elems = (size_t)r->sz.batch * r->sz.n * te;
+	double *acc = malloc(te * sizeof(double));
+	double worst = 0.0;
+	int ok = 1, reported = 0;
+
+	if (!acc) {
+		fprintf(stderr, WL ": verify: out of memory\n");
+		*max_rel_err = 0.0;
+		return 0;
+	}
+	for (size_t t = 0; t < mm_tiles; t++) {
+		const float *a = r->A + t * te, *b = r->B + t * te;
+		memset(acc, 0, te * sizeof(double));
+		for (size_t i = 0; i < T; i++)
+			for (size_t l = 0; l < T; l++) {
+				double ail = a[i * T + l];
+				for (size_t j = 0; j < T; j++)
+					acc[i * T + j] += ail * b[l * T + j];
+			}
+		for (size_t e = 0; e < te; e++)
+			am_check("C", t * te + e, r->C[t * te + e], acc[e], &worst, &ok, &reported);
+	}
+	for (size_t i = 0; i < add_elems; i++)
+		am_check("Z", i, r->Z[i], (double)r->X[i] + (double)r->Y[i], &worst, &ok, &reported);
+	free(acc);
+	*max_rel_err = worst;
+	return ok;
+}
+
+int rs_wl_alternating_matmul_add(int argc, char **argv)
+{
+	struct am_run r;
+	struct rs_wl_result res = { .workload = WL, .verified = -1 };
+	rs_options opt = { .name = WL };
+	rs_client *c;
+	uint64_t t0, n = 0, te;
+	int64_t first_seq = 0;
+	int k_mm, k_add, rc;
+
+	if ((rc = am_parse(argc, argv, &r)))
+		return rc == 1 ? RS_WL_EXIT_OK : rc;
+
+	te = (uint64_t)r.sz.tile * r.sz.tile;
+	opt.arena_bytes = 3 * rs__wl_round64((uint64_t)r.sz.batch * r.sz.m * te * 4) +
+			  3 * rs__wl_round64((uint64_t)r.sz.batch * r.sz.n * te * 4) + AM_ARENA_SLACK;
+	if (!(c = rs_wl_connect(r.socket, &opt)))
+		return RS_WL_EXIT_RUNTIME;
+	if ((k_mm = rs_kernel(c, "batch_matmul")) < 0 || (k_add = rs_kernel(c, "add_out")) < 0) {
+		fprintf(stderr, WL ": the daemon lacks the batch_matmul/add_out kernels: %s\n", rs_strerror(-RS_ENOKERNEL));
+		rc = RS_WL_EXIT_RUNTIME;
+		goto out_disconnect;
+	}
+	if (am_setup(c, &r) < 0) {
+		rc = RS_WL_EXIT_RUNTIME;
+		goto out_disconnect;
+	}
+
+	t0 = rs_wl_now_ns();
+	if ((rc = am_submit(c, &r, k_mm, k_add, &n, &first_seq)))
+		goto out_disconnect;
+	if ((rc = rs__wl_finish(c, &res, t0, n, first_seq)))
+		goto out_disconnect;
+
+	if (r.verify) {
+		res.verified = am_verify(&r, &res.max_rel_err);
+		if (!res.verified)
+			rc = RS_WL_EXIT_MISMATCH;
+	}
+	rs_wl_report(stdout, &res);
+out_disconnect:
+	rs_disconnect(c);
+	return rc;
+}
