@@ -127,6 +127,11 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 
 	while ((unsigned)n < RS_SCHED_BATCH &&
 	       (rs_readyq_pop(&s->ready[1], &slot) || rs_readyq_pop(&s->ready[0], &slot))) {
+		/* About to be busy in a kernel while more work is queued: make sure a sleeping scheduler takes it
+		 * (one wake-up may still be in flight for an earlier push). */
+		if ((rs_readyq_maybe_nonempty(&s->ready[0]) || rs_readyq_maybe_nonempty(&s->ready[1])) &&
+		    atomic_load_explicit(&d->sched_ec.waiters, memory_order_relaxed))
+			rs_wake_scheduler(d);
 		run_task(d, self, s, slot, &kernel_ns);
 		n++;
 	}
@@ -156,6 +161,9 @@ static void sleep_scheduler(struct rs_daemon *d, struct rs_thread *self, struct 
 	if (any_ready(list) || atomic_load_explicit(&d->sessions, memory_order_acquire) != list ||
 	    atomic_load_explicit(&d->stop, memory_order_relaxed)) {
 		rs_ec_cancel(&d->sched_ec);
+		/* A waker may have counted us as a sleeper and taken the wake token; we will not be in
+		 * futex_wait to receive it, so hand the token back (at worst this allows one extra wake). */
+		atomic_store_explicit(&d->sched_waking, 0, memory_order_release);
 		return;
 	}
 	atomic_store_explicit(&self->qs, 0, memory_order_release); /* offline: holds no session pointer */
@@ -165,7 +173,7 @@ static void sleep_scheduler(struct rs_daemon *d, struct rs_thread *self, struct 
 	/* more ready work than this thread's next batch: pass the wake-up on */
 	struct rs_session_list *now = atomic_load_explicit(&d->sessions, memory_order_acquire);
 	for (uint32_t i = 0; now && i < now->n; i++)
-		if (rs_readyq_depth(&now->s[i]->ready[0]) + rs_readyq_depth(&now->s[i]->ready[1]) > RS_SCHED_BATCH) {
+		if (rs_readyq_depth(&now->s[i]->ready[0]) + rs_readyq_depth(&now->s[i]->ready[1]) > 1) {
 			rs_wake_scheduler(d);
 			break;
 		}

@@ -282,47 +282,34 @@ static int am_verify(const struct am_run *r, double *max_rel_err)
 	return ok;
 }
 
+static int am_setup_cb(rs_client *c, void *ctx)
+{
+	return am_setup(c, ctx);
+}
+
+static int am_submit_cb(rs_client *c, void *ctx, const int *ids, uint64_t *n, int64_t *first_seq)
+{
+	return am_submit(c, ctx, ids[0], ids[1], n, first_seq);
+}
+
+static int am_verify_cb(void *ctx, double *max_rel_err)
+{
+	return am_verify(ctx, max_rel_err);
+}
+
 int rs_wl_alternating_matmul_add(int argc, char **argv)
 {
+	static const char *const kernels[] = { "batch_matmul", "add_out", NULL };
+	static const struct rs__wl_ops ops = { WL, kernels, am_setup_cb, am_submit_cb, am_verify_cb };
 	struct am_run r;
-	struct rs_wl_result res = { .workload = WL, .verified = -1 };
 	rs_options opt = { .name = WL };
-	rs_client *c;
-	uint64_t t0, n = 0, te;
-	int64_t first_seq = 0;
-	int k_mm, k_add, rc;
+	uint64_t te;
+	int rc;
 
 	if ((rc = am_parse(argc, argv, &r)))
 		return rc == 1 ? RS_WL_EXIT_OK : rc;
-
 	te = (uint64_t)r.sz.tile * r.sz.tile;
 	opt.arena_bytes = 3 * rs__wl_round64((uint64_t)r.sz.batch * r.sz.m * te * 4) +
 			  3 * rs__wl_round64((uint64_t)r.sz.batch * r.sz.n * te * 4) + AM_ARENA_SLACK;
-	if (!(c = rs_wl_connect(r.socket, &opt)))
-		return RS_WL_EXIT_RUNTIME;
-	if ((k_mm = rs_kernel(c, "batch_matmul")) < 0 || (k_add = rs_kernel(c, "add_out")) < 0) {
-		fprintf(stderr, WL ": the daemon lacks the batch_matmul/add_out kernels: %s\n", rs_strerror(-RS_ENOKERNEL));
-		rc = RS_WL_EXIT_RUNTIME;
-		goto out_disconnect;
-	}
-	if (am_setup(c, &r) < 0) {
-		rc = RS_WL_EXIT_RUNTIME;
-		goto out_disconnect;
-	}
-
-	t0 = rs_wl_now_ns();
-	if ((rc = am_submit(c, &r, k_mm, k_add, &n, &first_seq)))
-		goto out_disconnect;
-	if ((rc = rs__wl_finish(c, &res, t0, n, first_seq)))
-		goto out_disconnect;
-
-	if (r.verify) {
-		res.verified = am_verify(&r, &res.max_rel_err);
-		if (!res.verified)
-			rc = RS_WL_EXIT_MISMATCH;
-	}
-	rs_wl_report(stdout, &res);
-out_disconnect:
-	rs_disconnect(c);
-	return rc;
+	return rs__wl_drive(&ops, &r, r.socket, &opt, r.verify);
 }

@@ -52,9 +52,6 @@ static const struct rs__wl_pa bpa_cases[] = {
 	  .group = BPA_CHUNK },
 };
 
-struct bpa_kernels {
-	int qk, sf, pv, up;
-};
 
 static uint64_t bpa_outer_bytes(const struct rs__wl_pa *p)
 {
@@ -81,7 +78,7 @@ struct bpa_chunk {
 };
 
 /* Block position bn of a chunk: one inner scope, four tasks. Returns 0 or an exit code. */
-static int bpa_submit_step(rs_client *c, const struct rs__wl_pa *p, const struct bpa_kernels *k,
+static int bpa_submit_step(rs_client *c, const struct rs__wl_pa *p, const struct rs__wl_pa_kernels *k,
 			   const struct bpa_chunk *ch, size_t bn, size_t max_bn, int64_t *first_seq)
 {
 	size_t rows = ch->rows, D = p->head_dim, bs = p->block_size;
@@ -128,7 +125,7 @@ static int bpa_submit_step(rs_client *c, const struct rs__wl_pa *p, const struct
 }
 
 /* One chunk of one query tile: the outer scope. Returns 0 or an exit code; *n counts submitted tasks. */
-static int bpa_submit_chunk(rs_client *c, const struct rs__wl_pa *p, const struct bpa_kernels *k, size_t start,
+static int bpa_submit_chunk(rs_client *c, const struct rs__wl_pa *p, const struct rs__wl_pa_kernels *k, size_t start,
 			    uint32_t tile, uint64_t *n, int64_t *first_seq)
 {
 	size_t qt = p->q_tile, D = p->head_dim, H = p->heads, bs = p->block_size;
@@ -169,55 +166,37 @@ static int bpa_submit_chunk(rs_client *c, const struct rs__wl_pa *p, const struc
 	return 0;
 }
 
+static int bpa_submit(rs_client *c, void *ctx, const int *ids, uint64_t *n, int64_t *first_seq)
+{
+	const struct rs__wl_pa *p = ctx;
+	struct rs__wl_pa_kernels k = rs__wl_pa_kernels_of(ids);
+	int rc;
+
+	for (uint32_t t = 0; t < p->heads / p->q_tile; t++)
+		for (size_t start = 0; start < p->batch; start += p->group)
+			if ((rc = bpa_submit_chunk(c, p, &k, start, t, n, first_seq)))
+				return rc;
+	return 0;
+}
+
 int rs_wl_batch_paged_attention(int argc, char **argv)
 {
+	static const char *const kernels[] = { "qk_matmul_batch", "softmax_prepare", "pv_matmul_batch",
+					       "online_update", NULL };
+	static const struct rs__wl_ops ops = { WL, kernels, rs__wl_pa_setup_cb, bpa_submit, rs__wl_pa_verify_cb };
 	struct rs__wl_pa p;
-	struct bpa_kernels k;
-	struct rs_wl_result res = { .workload = WL, .verified = -1 };
 	rs_options opt = { .name = WL };
-	rs_client *c;
-	uint64_t t0, n = 0, outer, inner;
-	int64_t first_seq = 0;
+	uint64_t outer, inner;
 	int rc;
 
 	rc = rs__wl_pa_parse(argc, argv, WL, bpa_cases, sizeof(bpa_cases) / sizeof(bpa_cases[0]),
 			     "sequences per chunk (upstream IN_CORE_BATCH)", BPA_CHUNK_MAX, &p);
 	if (rc)
 		return rc == 1 ? RS_WL_EXIT_OK : rc;
-
 	outer = bpa_outer_bytes(&p) * BPA_OUTER_AHEAD;
 	inner = bpa_inner_bytes(&p) * BPA_INNER_AHEAD;
 	opt.arena_bytes = rs__wl_pa_arena_bytes(&p) + BPA_ARENA_SLACK;
 	opt.heap_depths = 2; /* depth 0: the chunks' accumulators; depth 1: the block steps' intermediates */
 	opt.heap_bytes = outer > inner ? outer : inner;
-	if (!(c = rs_wl_connect(p.socket, &opt)))
-		return RS_WL_EXIT_RUNTIME;
-	if ((k.qk = rs_kernel(c, "qk_matmul_batch")) < 0 || (k.sf = rs_kernel(c, "softmax_prepare")) < 0 ||
-	    (k.pv = rs_kernel(c, "pv_matmul_batch")) < 0 || (k.up = rs_kernel(c, "online_update")) < 0) {
-		fprintf(stderr, WL ": the daemon lacks the attention kernels: %s\n", rs_strerror(-RS_ENOKERNEL));
-		rc = RS_WL_EXIT_RUNTIME;
-		goto out_disconnect;
-	}
-	if (rs__wl_pa_setup(c, &p) < 0) {
-		rc = RS_WL_EXIT_RUNTIME;
-		goto out_disconnect;
-	}
-
-	t0 = rs_wl_now_ns();
-	for (uint32_t t = 0; t < p.heads / p.q_tile; t++)
-		for (size_t start = 0; start < p.batch; start += p.group)
-			if ((rc = bpa_submit_chunk(c, &p, &k, start, t, &n, &first_seq)))
-				goto out_disconnect;
-	if ((rc = rs__wl_finish(c, &res, t0, n, first_seq)))
-		goto out_disconnect;
-
-	if (p.verify) {
-		res.verified = rs__wl_pa_verify(&p, &res.max_rel_err);
-		if (!res.verified)
-			rc = RS_WL_EXIT_MISMATCH;
-	}
-	rs_wl_report(stdout, &res);
-out_disconnect:
-	rs_disconnect(c);
-	return rc;
+	return rs__wl_drive(&ops, &p, p.socket, &opt, p.verify);
 }

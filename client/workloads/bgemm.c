@@ -254,50 +254,43 @@ static int bg_verify(const struct bg_run *r, double *max_rel_err)
 	return ok;
 }
 
+static int bg_setup_cb(rs_client *c, void *ctx)
+{
+	return bg_setup(c, ctx);
+}
+
+static int bg_submit_cb(rs_client *c, void *ctx, const int *ids, uint64_t *n, int64_t *first_seq)
+{
+	const struct bg_run *r = ctx;
+	int rc;
+
+	for (size_t g = 0; g < r->sz.groups; g++)
+		if ((rc = bg_submit_group(c, r, ids[0], ids[1], g, first_seq)))
+			return rc;
+	*n = 2ull * r->sz.groups * r->sz.grid_k;
+	return 0;
+}
+
+static int bg_verify_cb(void *ctx, double *max_rel_err)
+{
+	return bg_verify(ctx, max_rel_err);
+}
+
 int rs_wl_bgemm(int argc, char **argv)
 {
+	static const char *const kernels[] = { "gemm", "add", NULL };
+	static const struct rs__wl_ops ops = { WL, kernels, bg_setup_cb, bg_submit_cb, bg_verify_cb };
 	struct bg_run r;
-	struct rs_wl_result res = { .workload = WL, .verified = -1 };
 	rs_options opt = { .name = WL };
-	rs_client *c;
-	uint64_t t0, scope_bytes;
-	int64_t first_seq = 0;
-	int k_gemm, k_add, rc;
+	uint64_t scope_bytes;
+	int rc;
 
 	if ((rc = bg_parse(argc, argv, &r)))
 		return rc == 1 ? RS_WL_EXIT_OK : rc;
-
 	scope_bytes = (uint64_t)r.sz.grid_k * rs__wl_round64(bg_tile_elems(&r) * sizeof(float));
 	opt.arena_bytes = rs__wl_round64((uint64_t)r.sz.groups * r.sz.grid_k * bg_tile_elems(&r) * 4) * 2 +
 			  rs__wl_round64((uint64_t)r.sz.groups * bg_tile_elems(&r) * 4) + BG_ARENA_SLACK;
 	opt.heap_depths = 1;
 	opt.heap_bytes = scope_bytes * BG_SCOPES_AHEAD;
-	if (!(c = rs_wl_connect(r.socket, &opt)))
-		return RS_WL_EXIT_RUNTIME;
-	if ((k_gemm = rs_kernel(c, "gemm")) < 0 || (k_add = rs_kernel(c, "add")) < 0) {
-		fprintf(stderr, WL ": the daemon lacks the gemm/add kernels: %s\n", rs_strerror(-RS_ENOKERNEL));
-		rc = RS_WL_EXIT_RUNTIME;
-		goto out_disconnect;
-	}
-	if (bg_setup(c, &r) < 0) {
-		rc = RS_WL_EXIT_RUNTIME;
-		goto out_disconnect;
-	}
-
-	t0 = rs_wl_now_ns();
-	for (size_t g = 0; g < r.sz.groups; g++)
-		if ((rc = bg_submit_group(c, &r, k_gemm, k_add, g, &first_seq)))
-			goto out_disconnect;
-	if ((rc = rs__wl_finish(c, &res, t0, 2ull * r.sz.groups * r.sz.grid_k, first_seq)))
-		goto out_disconnect;
-
-	if (r.verify) {
-		res.verified = bg_verify(&r, &res.max_rel_err);
-		if (!res.verified)
-			rc = RS_WL_EXIT_MISMATCH;
-	}
-	rs_wl_report(stdout, &res);
-out_disconnect:
-	rs_disconnect(c);
-	return rc;
+	return rs__wl_drive(&ops, &r, r.socket, &opt, r.verify);
 }

@@ -201,6 +201,42 @@ int rs__wl_finish(rs_client *c, struct rs_wl_result *r, uint64_t t0_ns, uint64_t
 	return RS_WL_EXIT_OK;
 }
 
+int rs__wl_drive(const struct rs__wl_ops *ops, void *ctx, const char *socket, const rs_options *opt, int verify)
+{
+	struct rs_wl_result res = { .workload = ops->name, .verified = -1 };
+	int ids[8];
+	uint64_t t0, n = 0;
+	int64_t first_seq = 0;
+	int rc = RS_WL_EXIT_RUNTIME;
+	rs_client *c = rs_wl_connect(socket, opt);
+
+	if (!c)
+		return RS_WL_EXIT_RUNTIME;
+	for (unsigned i = 0; ops->kernels[i]; i++) {
+		if (i >= sizeof(ids) / sizeof(ids[0]) || (ids[i] = rs_kernel(c, ops->kernels[i])) < 0) {
+			fprintf(stderr, "%s: the daemon lacks the %s kernel: %s\n", ops->name, ops->kernels[i],
+				rs_strerror(-RS_ENOKERNEL));
+			goto out_disconnect;
+		}
+	}
+	if (ops->setup(c, ctx) < 0)
+		goto out_disconnect;
+	t0 = rs_wl_now_ns();
+	if ((rc = ops->submit(c, ctx, ids, &n, &first_seq)))
+		goto out_disconnect;
+	if ((rc = rs__wl_finish(c, &res, t0, n, first_seq)))
+		goto out_disconnect;
+	if (verify) {
+		res.verified = ops->verify(ctx, &res.max_rel_err);
+		if (!res.verified)
+			rc = RS_WL_EXIT_MISMATCH;
+	}
+	rs_wl_report(stdout, &res);
+out_disconnect:
+	rs_disconnect(c);
+	return rc;
+}
+
 /* ---- the paged-attention problem ---- */
 
 static void pa_usage(FILE *f, const char *wl, const struct rs__wl_pa *cases, unsigned n_cases, const char *group_help)
@@ -520,4 +556,14 @@ out_free:
 	free(l);
 	*max_rel_err = worst;
 	return ok;
+}
+
+int rs__wl_pa_setup_cb(rs_client *c, void *ctx)
+{
+	return rs__wl_pa_setup(c, ctx);
+}
+
+int rs__wl_pa_verify_cb(void *ctx, double *max_rel_err)
+{
+	return rs__wl_pa_verify(ctx, max_rel_err);
 }

@@ -46,9 +46,6 @@ static const struct rs__wl_pa pa_cases[] = {
 	{ .batch = 64, .heads = 64, .head_dim = 256, .block_size = 64, .context = 8192, .min_context = 8192 },
 };
 
-struct pa_kernels {
-	int qk, sf, pv, up;
-};
 
 static uint64_t pa_outer_bytes(const struct rs__wl_pa *p)
 {
@@ -63,7 +60,7 @@ static uint64_t pa_inner_bytes(const struct rs__wl_pa *p)
 }
 
 /* One block's inner scope: four tasks. Returns 0 or an exit code. */
-static int pa_submit_block(rs_client *c, const struct rs__wl_pa *p, const struct pa_kernels *k, rs_view qv,
+static int pa_submit_block(rs_client *c, const struct rs__wl_pa *p, const struct rs__wl_pa_kernels *k, rs_view qv,
 			   rs_view outv, rs_view btv, float *mi, float *li, float *oi, size_t bn, size_t nblocks,
 			   size_t len, int64_t *first_seq)
 {
@@ -118,7 +115,7 @@ static int pa_submit_block(rs_client *c, const struct rs__wl_pa *p, const struct
 }
 
 /* One query tile's outer scope. Returns 0 or an exit code; *n counts submitted tasks. */
-static int pa_submit_tile(rs_client *c, const struct rs__wl_pa *p, const struct pa_kernels *k, uint32_t b,
+static int pa_submit_tile(rs_client *c, const struct rs__wl_pa *p, const struct rs__wl_pa_kernels *k, uint32_t b,
 			  uint32_t tile, uint64_t *n, int64_t *first_seq)
 {
 	size_t qt = p->q_tile, D = p->head_dim, bs = p->block_size;
@@ -147,54 +144,35 @@ static int pa_submit_tile(rs_client *c, const struct rs__wl_pa *p, const struct 
 	return 0;
 }
 
+static int pa_submit(rs_client *c, void *ctx, const int *ids, uint64_t *n, int64_t *first_seq)
+{
+	const struct rs__wl_pa *p = ctx;
+	struct rs__wl_pa_kernels k = rs__wl_pa_kernels_of(ids);
+	int rc;
+
+	for (uint32_t b = 0; b < p->batch; b++)
+		for (uint32_t t = 0; t < p->heads / p->q_tile; t++)
+			if ((rc = pa_submit_tile(c, p, &k, b, t, n, first_seq)))
+				return rc;
+	return 0;
+}
+
 int rs_wl_paged_attention(int argc, char **argv)
 {
+	static const char *const kernels[] = { "qk_matmul", "softmax_prepare", "pv_matmul", "online_update", NULL };
+	static const struct rs__wl_ops ops = { WL, kernels, rs__wl_pa_setup_cb, pa_submit, rs__wl_pa_verify_cb };
 	struct rs__wl_pa p;
-	struct pa_kernels k;
-	struct rs_wl_result res = { .workload = WL, .verified = -1 };
 	rs_options opt = { .name = WL };
-	rs_client *c;
-	uint64_t t0, n = 0, outer, inner;
-	int64_t first_seq = 0;
+	uint64_t outer, inner;
 	int rc;
 
 	rc = rs__wl_pa_parse(argc, argv, WL, pa_cases, sizeof(pa_cases) / sizeof(pa_cases[0]), NULL, 0, &p);
 	if (rc)
 		return rc == 1 ? RS_WL_EXIT_OK : rc;
-
 	outer = pa_outer_bytes(&p) * PA_OUTER_AHEAD;
 	inner = pa_inner_bytes(&p) * PA_INNER_AHEAD;
 	opt.arena_bytes = rs__wl_pa_arena_bytes(&p) + PA_ARENA_SLACK;
 	opt.heap_depths = 2; /* depth 0: the tiles' accumulators; depth 1: the blocks' intermediates */
 	opt.heap_bytes = outer > inner ? outer : inner;
-	if (!(c = rs_wl_connect(p.socket, &opt)))
-		return RS_WL_EXIT_RUNTIME;
-	if ((k.qk = rs_kernel(c, "qk_matmul")) < 0 || (k.sf = rs_kernel(c, "softmax_prepare")) < 0 ||
-	    (k.pv = rs_kernel(c, "pv_matmul")) < 0 || (k.up = rs_kernel(c, "online_update")) < 0) {
-		fprintf(stderr, WL ": the daemon lacks the attention kernels: %s\n", rs_strerror(-RS_ENOKERNEL));
-		rc = RS_WL_EXIT_RUNTIME;
-		goto out_disconnect;
-	}
-	if (rs__wl_pa_setup(c, &p) < 0) {
-		rc = RS_WL_EXIT_RUNTIME;
-		goto out_disconnect;
-	}
-
-	t0 = rs_wl_now_ns();
-	for (uint32_t b = 0; b < p.batch; b++)
-		for (uint32_t t = 0; t < p.heads / p.q_tile; t++)
-			if ((rc = pa_submit_tile(c, &p, &k, b, t, &n, &first_seq)))
-				goto out_disconnect;
-	if ((rc = rs__wl_finish(c, &res, t0, n, first_seq)))
-		goto out_disconnect;
-
-	if (p.verify) {
-		res.verified = rs__wl_pa_verify(&p, &res.max_rel_err);
-		if (!res.verified)
-			rc = RS_WL_EXIT_MISMATCH;
-	}
-	rs_wl_report(stdout, &res);
-out_disconnect:
-	rs_disconnect(c);
-	return rc;
+	return rs__wl_drive(&ops, &p, p.socket, &opt, p.verify);
 }

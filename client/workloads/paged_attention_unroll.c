@@ -48,9 +48,6 @@ static const struct rs__wl_pa pau_cases[] = {
 	  .group = PAU_GROUP_MAX },
 };
 
-struct pau_kernels {
-	int qk, sf, pv, up;
-};
 
 /* Scratch bytes of one scope: the tile's accumulators and every group's intermediates. */
 static uint64_t pau_scope_bytes(const struct rs__wl_pa *p)
@@ -65,7 +62,7 @@ static uint64_t pau_scope_bytes(const struct rs__wl_pa *p)
 }
 
 /* Submit one query tile's scope. Returns 0 or an exit code; *n counts submitted tasks. */
-static int pau_submit_tile(rs_client *c, const struct rs__wl_pa *p, const struct pau_kernels *k, uint32_t b,
+static int pau_submit_tile(rs_client *c, const struct rs__wl_pa *p, const struct rs__wl_pa_kernels *k, uint32_t b,
 			   uint32_t tile, uint64_t *n, int64_t *first_seq)
 {
 	size_t qt = p->q_tile, D = p->head_dim, bs = p->block_size;
@@ -135,53 +132,33 @@ static int pau_submit_tile(rs_client *c, const struct rs__wl_pa *p, const struct
 	return 0;
 }
 
+static int pau_submit(rs_client *c, void *ctx, const int *ids, uint64_t *n, int64_t *first_seq)
+{
+	const struct rs__wl_pa *p = ctx;
+	struct rs__wl_pa_kernels k = rs__wl_pa_kernels_of(ids);
+	int rc;
+
+	for (uint32_t b = 0; b < p->batch; b++)
+		for (uint32_t t = 0; t < p->heads / p->q_tile; t++)
+			if ((rc = pau_submit_tile(c, p, &k, b, t, n, first_seq)))
+				return rc;
+	return 0;
+}
+
 int rs_wl_paged_attention_unroll(int argc, char **argv)
 {
+	static const char *const kernels[] = { "qk_matmul", "softmax_prepare", "pv_matmul", "online_update", NULL };
+	static const struct rs__wl_ops ops = { WL, kernels, rs__wl_pa_setup_cb, pau_submit, rs__wl_pa_verify_cb };
 	struct rs__wl_pa p;
-	struct pau_kernels k;
-	struct rs_wl_result res = { .workload = WL, .verified = -1 };
 	rs_options opt = { .name = WL };
-	rs_client *c;
-	uint64_t t0, n = 0;
-	int64_t first_seq = 0;
 	int rc;
 
 	rc = rs__wl_pa_parse(argc, argv, WL, pau_cases, sizeof(pau_cases) / sizeof(pau_cases[0]),
 			     "KV blocks per task group (upstream N_UNROLL)", PAU_GROUP_MAX, &p);
 	if (rc)
 		return rc == 1 ? RS_WL_EXIT_OK : rc;
-
 	opt.arena_bytes = rs__wl_pa_arena_bytes(&p) + PAU_ARENA_SLACK;
 	opt.heap_depths = 1;
 	opt.heap_bytes = pau_scope_bytes(&p) * PAU_SCOPES_AHEAD;
-	if (!(c = rs_wl_connect(p.socket, &opt)))
-		return RS_WL_EXIT_RUNTIME;
-	if ((k.qk = rs_kernel(c, "qk_matmul")) < 0 || (k.sf = rs_kernel(c, "softmax_prepare")) < 0 ||
-	    (k.pv = rs_kernel(c, "pv_matmul")) < 0 || (k.up = rs_kernel(c, "online_update")) < 0) {
-		fprintf(stderr, WL ": the daemon lacks the attention kernels: %s\n", rs_strerror(-RS_ENOKERNEL));
-		rc = RS_WL_EXIT_RUNTIME;
-		goto out_disconnect;
-	}
-	if (rs__wl_pa_setup(c, &p) < 0) {
-		rc = RS_WL_EXIT_RUNTIME;
-		goto out_disconnect;
-	}
-
-	t0 = rs_wl_now_ns();
-	for (uint32_t b = 0; b < p.batch; b++)
-		for (uint32_t t = 0; t < p.heads / p.q_tile; t++)
-			if ((rc = pau_submit_tile(c, &p, &k, b, t, &n, &first_seq)))
-				goto out_disconnect;
-	if ((rc = rs__wl_finish(c, &res, t0, n, first_seq)))
-		goto out_disconnect;
-
-	if (p.verify) {
-		res.verified = rs__wl_pa_verify(&p, &res.max_rel_err);
-		if (!res.verified)
-			rc = RS_WL_EXIT_MISMATCH;
-	}
-	rs_wl_report(stdout, &res);
-out_disconnect:
-	rs_disconnect(c);
-	return rc;
+	return rs__wl_drive(&ops, &p, p.socket, &opt, p.verify);
 }

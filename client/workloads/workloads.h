@@ -107,4 +107,31 @@ uint64_t rs__wl_pa_arena_bytes(const struct rs__wl_pa *p);
 int rs__wl_pa_setup(rs_client *c, struct rs__wl_pa *p);
 int rs__wl_pa_verify(const struct rs__wl_pa *p, double *max_rel_err);
 
+/*
+ * The run every workload shares: connect with opt, look up the kernels, set up the inputs, submit (timed
+ * from the first submit), wait for everything, verify if asked, print the report line, disconnect. Returns
+ * the process exit code.
+ */
+struct rs__wl_ops {
+	const char *name;
+	const char *const *kernels; /* kernel names, NULL-terminated; their ids are passed to submit */
+	int (*setup)(rs_client *c, void *ctx);  /* < 0 on failure (already reported) */
+	int (*submit)(rs_client *c, void *ctx, const int *kernel_ids, uint64_t *tasks, int64_t *first_seq);
+	int (*verify)(void *ctx, double *max_rel_err); /* 1 ok, 0 mismatch */
+};
+int rs__wl_drive(const struct rs__wl_ops *ops, void *ctx, const char *socket, const rs_options *opt, int verify);
+
+/* The four kernel ids of a paged-attention graph, in the order of rs__wl_ops.kernels. */
+struct rs__wl_pa_kernels {
+	int qk, sf, pv, up;
+};
+static inline struct rs__wl_pa_kernels rs__wl_pa_kernels_of(const int *ids)
+{
+	struct rs__wl_pa_kernels k = { ids[0], ids[1], ids[2], ids[3] };
+	return k;
+}
+/* setup / verify callbacks of the paged-attention workloads (ctx is a struct rs__wl_pa). */
+int rs__wl_pa_setup_cb(rs_client *c, void *ctx);
+int rs__wl_pa_verify_cb(void *ctx, double *max_rel_err);
+
 #endif /* RS_WORKLOADS_H */
