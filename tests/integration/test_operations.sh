@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# test_operations.sh — the daemon's operational surface (DESIGN §8) and the no-lock fast path.
+#
+#   flags                  --version, --help, unknown flag -> exit 2
+#   check_config           the shipped conf/ringschedd.conf validates; a broken file is refused with FILE:LINE
+#   status_and_kernels     `ringsched status` and `ringsched kernels` answer with the documented fields
+#   sighup_reload          SIGHUP applies a hot key (log level) and names a key that needs a restart
+#   sighup_bad_file        SIGHUP with a broken file keeps the running configuration and the daemon serves
+#   plugin_loaded          a kernel plugin listed in kernels.plugins is offered and runs (example.relu)
+#   plugin_refused         a malformed plugin stops the daemon at start with a message naming the file
+#   second_daemon_refused  a second daemon on a live socket refuses to start
+#   sigterm_drains         SIGTERM while tasks run: the daemon finishes them, then exits 0
+#   no_lock_on_fast_path   the objects of submit -> wire -> run -> complete reference no mutex/condvar/sem
+#   install_tree           make install DESTDIR=... installs daemon, CLI, library, header, .pc, unit, config
+source "$(dirname "$0")/lib.sh"
+rs_init operations
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+D="$RS_DAEMON_BIN"
+
+# ---- flags
+out=$("$D" --version 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q "ringschedd 0.1.0" <<<"$out"; then rs_pass flags_version; else rs_fail flags_version "rc $rc: $out"; fi
+"$D" --help | grep -q -- "--check-config" && rs_pass flags_help || rs_fail flags_help "no --check-config in --help"
+"$D" --no-such-flag >/dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] && rs_pass flags_unknown || rs_fail flags_unknown "exit $rc, want 2"
+
+# ---- config checking
+out=$("$D" --check-config --config "$SRC/conf/ringschedd.conf" 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q "is valid" <<<"$out"; then rs_pass check_config_shipped; else rs_fail check_config_shipped "rc $rc: $out"; fi
+printf 'threads: {\n  schedulers = 2;\n  schedulrs = 3;\n};\n' >"$RS_TMP/bad.conf"
+out=$("$D" --check-config --config "$RS_TMP/bad.conf" 2>&1); rc=$?
+rs_log "broken config: $out"
+if [ $rc -ne 0 ] && grep -q "bad.conf:3:" <<<"$out" && grep -q "schedulrs" <<<"$out"; then
+	rs_pass check_config_reports_file_and_line
+else
+	rs_fail check_config_reports_file_and_line "rc $rc: $out"
+fi
+
+# ---- a running daemon with a config file we can edit for SIGHUP
+conf="$RS_TMP/live.conf"
+printf 'daemon: { log_level = "info"; };\nthreads: { schedulers = 2; wiring = "dedicated"; };\nidle: { spin_us = 5; };\nkernels: { plugins = [ "%s/plugins/example.so" ]; };\n' "$RS_BUILD" >"$conf"
+if ! rs_daemon_start "$(cat "$conf")"; then rs_fail daemon_start "see log"; rs_finish; fi
+status=$(rs_cli status)
+rs_log "status: $(tr '\n' ';' <<<"$status")"
+ok=1
+for f in version schedulers wiring sessions tasks_completed; do grep -q "^$f: " <<<"$status" || ok=0; done
+kernels=$(rs_cli kernels)
+for k in noop spin fill copy add scale axpy gemm qk_matmul online_update; do grep -q "^$k " <<<"$kernels" || ok=0; done
+[ $ok -eq 1 ] && rs_pass status_and_kernels || rs_fail status_and_kernels "missing fields or kernels"
+if grep -q "^example.relu " <<<"$kernels"; then
+	out=$(timeout 30 "$RS_ITEST/plugin_check" --socket "$RS_SOCK" 2>&1); rc=$?
+	if [ $rc -eq 0 ]; then rs_pass plugin_loaded; else rs_log "$out"; rs_fail plugin_loaded "relu run: rc $rc"; fi
+else
+	rs_fail plugin_loaded "example.relu not offered"
+fi
+
+# SIGHUP: hot key applied, restart key named
+sed -i 's/log_level = "info"/log_level = "debug"/; s/schedulers = 2/schedulers = 3/' "$RS_DCONF"
+kill -HUP "$RS_DPID"
+if rs_wait_until 10 grep -q "SIGHUP: reloaded" "$RS_DLOG" && grep "SIGHUP: reloaded" "$RS_DLOG" | grep -q "log level debug" &&
+	grep "SIGHUP: reloaded" "$RS_DLOG" | grep -q "threads.schedulers"; then
+	rs_pass sighup_reload
+else
+	rs_fail sighup_reload "$(grep SIGHUP "$RS_DLOG")"
+fi
+echo 'daemon: { log_level = ' >"$RS_DCONF"
+kill -HUP "$RS_DPID"
+if rs_wait_until 10 grep -q "keeping the running configuration" "$RS_DLOG" && rs_cli status >/dev/null; then
+	rs_pass sighup_bad_file
+else
+	rs_fail sighup_bad_file "$(grep SIGHUP "$RS_DLOG" | tail -2)"
+fi
+
+# a second daemon on the same live socket must not displace the first
+out=$(timeout 10 "$D" --socket "$RS_SOCK" 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q "already listening" <<<"$out" && rs_cli status >/dev/null; then
+	rs_pass second_daemon_refused
+else
+	rs_fail second_daemon_refused "rc $rc: $out"
+fi
+
+# SIGTERM while tasks run: drained, then a clean exit
+rs_bg timeout 60 "$RS_ITEST/load_client" --socket "$RS_SOCK" --kernel spin --spin-ns 2000000 --chains 2 --tasks 1000
+lpid=$RS_BG_LAST
+rs_wait_until 10 bash -c "$(declare -f rs_cli rs_status_field); RS_CLI_TIMEOUT=$RS_CLI_TIMEOUT RS_CLI_BIN=$RS_CLI_BIN RS_SOCK=$RS_SOCK; [ \"\$(rs_status_field sessions)\" = 1 ]"
+if rs_daemon_stop; then
+	if grep -q "draining in-flight work" "$RS_DLOG"; then rs_pass sigterm_drains; else rs_fail sigterm_drains "no drain logged"; fi
+else
+	rs_fail sigterm_drains "daemon did not exit cleanly"
+fi
+rs_kill_pid "$lpid"
+
+# a malformed plugin refuses the start, naming the file
+printf 'kernels: { plugins = [ "%s/tests/plugins/bad_abi.so" ]; };\n' "$RS_BUILD" >"$RS_TMP/badplugin.conf"
+out=$(timeout 10 "$D" --socket "$RS_TMP/bp.sock" --config "$RS_TMP/badplugin.conf" 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q "bad_abi.so" <<<"$out"; then rs_pass plugin_refused; else rs_fail plugin_refused "rc $rc: $out"; fi
+
+# ---- no lock on the fast path: the objects that submit, wire, run and complete reference none
+objs=""
+for o in daemon/wiring daemon/sched daemon/complete daemon/validate client/client client/deps client/overlap client/mem; do
+	objs="$objs $RS_BUILD/obj/$o.o"
+done
+locks=$(nm -u $objs 2>/dev/null | grep -E "pthread_(mutex|cond|rwlock|spin)_|sem_(wait|post)|flock" | sort -u)
+if [ -z "$locks" ]; then rs_pass no_lock_on_fast_path; else rs_fail no_lock_on_fast_path "references: $locks"; fi
+
+# ---- install tree
+dest="$RS_TMP/root"
+if make -s -C "$SRC" BUILD="$RS_BUILD" install PREFIX=/usr/local DESTDIR="$dest" >"$RS_TMP/install.log" 2>&1; then
+	missing=""
+	for f in usr/local/sbin/ringschedd usr/local/bin/ringsched usr/local/lib/libringsched.so.0 usr/local/lib/libringsched.a \
+		usr/local/include/ringsched.h usr/local/lib/pkgconfig/ringsched.pc usr/local/lib/systemd/system/ringschedd.service \
+		etc/ringsched/ringschedd.conf; do
+		[ -e "$dest/$f" ] || missing="$missing $f"
+	done
+	if [ -z "$missing" ] && grep -q "ExecStart=/usr/local/sbin/ringschedd" "$dest/usr/local/lib/systemd/system/ringschedd.service"; then
+		rs_pass install_tree
+	else
+		rs_fail install_tree "missing:$missing"
+	fi
+else
+	rs_fail install_tree "$(tail -5 "$RS_TMP/install.log")"
+fi
+rs_finish
