@@ -42,22 +42,31 @@ void rs_wake_wiring(struct rs_daemon *d)
 
 void rs_wake_scheduler(struct rs_daemon *d)
 {
-	/* eventcount waker side: the ready push is published; pairs with the fences in rs_ec_prepare and
-	 * sleep_folded */
+	/* Eventcount waker side: the ready push is published; the fence pairs with the one a sleeper issues
+	 * between announcing itself (parked = 1) and re-checking the queues (sched.c). */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&d->folded_parked, memory_order_relaxed)) {
+	if (atomic_load_explicit(&d->n_spinning, memory_order_relaxed))
+		return; /* a spinning scheduler will take the work (it re-checks after it stops spinning) */
+	if (atomic_load_explicit(&d->folded_parked, memory_order_relaxed) &&
+	    atomic_exchange_explicit(&d->folded_parked, 0, memory_order_acq_rel)) {
 		uint64_t one = 1;
 		ssize_t n = write(d->wiring_efd, &one, sizeof(one));
 		(void)n;
+		return;
 	}
-	/* One wake in flight at a time: a woken scheduler clears `waking` and, if it finds more than its own
-	 * share of work, wakes the next one. Without this, every push while a sleeper is still on its way
-	 * out of futex_wait would cost another system call. */
-	if (atomic_load_explicit(&d->sched_ec.waiters, memory_order_relaxed) &&
-	    !atomic_load_explicit(&d->sched_waking, memory_order_relaxed) &&
-	    !atomic_exchange_explicit(&d->sched_waking, 1, memory_order_acq_rel)) {
-		atomic_fetch_add_explicit(&d->sched_ec.epoch, 1, memory_order_release);
-		rs_futex(&d->sched_ec.epoch, FUTEX_WAKE_PRIVATE, 1, NULL);
+	if (!atomic_load_explicit(&d->n_parked, memory_order_relaxed))
+		return;
+	/* claim exactly one parked scheduler; further pushes find it claimed and spend no system call */
+	for (uint32_t i = 0; i < d->n_schedulers; i++) {
+		struct rs_thread *t = &d->threads[i];
+		uint32_t one = 1;
+		if (atomic_load_explicit(&t->parked, memory_order_relaxed) &&
+		    atomic_compare_exchange_strong_explicit(&t->parked, &one, 0, memory_order_acq_rel,
+							    memory_order_relaxed)) {
+			atomic_fetch_sub_explicit(&d->n_parked, 1, memory_order_relaxed);
+			rs_futex(&t->parked, FUTEX_WAKE_PRIVATE, 1, NULL);
+			return;
+		}
 	}
 }
 
@@ -173,8 +182,10 @@ void rs_daemon_stop_threads(struct rs_daemon *d)
 	atomic_store(&d->stop, 1);
 	for (int round = 0; round < 2; round++) {
 		/* wake everyone: futex sleepers and whoever sleeps in the wiring epoll */
-		atomic_fetch_add(&d->sched_ec.epoch, 1);
-		rs_futex(&d->sched_ec.epoch, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+		for (uint32_t i = 0; i < d->n_threads; i++) {
+			atomic_store(&d->threads[i].parked, 0);
+			rs_futex(&d->threads[i].parked, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+		}
 		uint64_t one = 1;
 		ssize_t n = write(d->wiring_efd, &one, sizeof(one));
 		(void)n;

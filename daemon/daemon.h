@@ -167,6 +167,8 @@ struct rs_thread {
 	_Atomic uint64_t n_failed;
 	_Atomic uint64_t n_cancelled;
 	uint32_t counter_slot;          /* its rs_cq_counters line in every session */
+	_Alignas(64) _Atomic uint32_t parked; /* 1 while it sleeps (or is about to) on this futex word; a waker
+	                                         or the thread itself claims it back with CAS 1 -> 0 */
 	_Atomic uint64_t run_start_ns;  /* 0, or when the running kernel started (watchdog) */
 	_Atomic uint64_t run_session;   /* session id of the running kernel (watchdog) */
 	_Atomic uint64_t run_seq;
@@ -189,10 +191,13 @@ struct rs_daemon {
 	_Alignas(64) _Atomic(struct rs_session_list *) sessions; /* M publishes (release), threads acquire */
 	_Alignas(64) _Atomic uint64_t qs_epoch;                 /* M advances after an unlink */
 
-	struct rs_eventcount sched_ec;  /* schedulers sleeping on the futex */
-	_Alignas(64) _Atomic uint32_t sched_waking; /* a futex wake is in flight (cleared by the woken thread) */
+	/* Parked schedulers: each sleeps on its own futex word (rs_thread.parked). A waker claims one parked
+	 * thread by CAS 1 -> 0 and wakes exactly that one, so a wake is never lost and never spent twice. */
+	_Alignas(64) _Atomic uint32_t n_parked; /* threads with parked == 1 (claimers decrement) */
+	_Atomic uint32_t n_spinning;            /* schedulers idle-spinning: they find new work without a wake */
 	_Alignas(64) _Atomic uint32_t wiring_sleeping; /* W: 1 while it (or folded scheduler 0) sleeps in epoll */
-	_Atomic uint32_t folded_parked; /* folded scheduler 0 parked in epoll as a scheduler, too */
+	_Atomic uint32_t folded_parked; /* folded scheduler 0 parked in epoll as a scheduler, too (a waker
+	                                   claims it by exchange 1 -> 0, then writes the wiring eventfd) */
 	int wiring_epfd;                /* doorbells + wiring_efd */
 	int wiring_efd;                 /* internal wake-up eventfd for the wiring thread */
 

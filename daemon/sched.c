@@ -23,6 +23,8 @@
 /* Tasks popped from one session before the fair choice is made again. Small: fairness and latency over
  * amortisation (each pop is one CAS). */
 #define RS_SCHED_BATCH 4u
+/* Schedulers that may idle-spin at once; the rest park immediately. */
+#define RS_MAX_SPINNERS 1u
 /* Spin iterations between clock reads while idle. */
 #define RS_SCHED_SPIN_CHECK 64u
 
@@ -130,7 +132,7 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 		/* About to be busy in a kernel while more work is queued: make sure a sleeping scheduler takes it
 		 * (one wake-up may still be in flight for an earlier push). */
 		if ((rs_readyq_maybe_nonempty(&s->ready[0]) || rs_readyq_maybe_nonempty(&s->ready[1])) &&
-		    atomic_load_explicit(&d->sched_ec.waiters, memory_order_relaxed))
+		    atomic_load_explicit(&d->n_parked, memory_order_relaxed))
 			rs_wake_scheduler(d);
 		run_task(d, self, s, slot, &kernel_ns);
 		n++;
@@ -153,24 +155,41 @@ static int any_ready(struct rs_session_list *list)
 	return 0;
 }
 
-/* Sleep of a plain scheduler: eventcount on the daemon's futex. */
+/* Take our own parked flag back (a waker may have claimed it first: then it already counted us out). */
+static void unpark_self(struct rs_daemon *d, struct rs_thread *self)
+{
+	uint32_t one = 1;
+
+	if (atomic_compare_exchange_strong_explicit(&self->parked, &one, 0, memory_order_acq_rel, memory_order_relaxed))
+		atomic_fetch_sub_explicit(&d->n_parked, 1, memory_order_relaxed);
+}
+
+/*
+ * Sleep of a plain scheduler (eventcount): announce (parked = 1, n_parked + 1), full fence, re-check every
+ * queue, then futex_wait on our own word while it is still 1. A waker claims us with CAS 1 -> 0 before its
+ * futex_wake, so the wait either sees 0 and returns at once or is woken; a spurious return (signal, ptrace)
+ * claims itself back. No state is shared between wake-ups, so none can be stranded.
+ */
 static void sleep_scheduler(struct rs_daemon *d, struct rs_thread *self, struct rs_session_list *list)
 {
-	uint32_t e = rs_ec_prepare(&d->sched_ec);
-
+	atomic_store_explicit(&self->parked, 1, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&d->n_parked, 1, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst); /* pairs with the fence in rs_wake_scheduler */
 	if (any_ready(list) || atomic_load_explicit(&d->sessions, memory_order_acquire) != list ||
 	    atomic_load_explicit(&d->stop, memory_order_relaxed)) {
-		rs_ec_cancel(&d->sched_ec);
-		/* A waker may have counted us as a sleeper and taken the wake token; we will not be in
-		 * futex_wait to receive it, so hand the token back (at worst this allows one extra wake). */
-		atomic_store_explicit(&d->sched_waking, 0, memory_order_release);
+		unpark_self(d, self);
 		return;
 	}
 	atomic_store_explicit(&self->qs, 0, memory_order_release); /* offline: holds no session pointer */
-	rs_ec_wait(&d->sched_ec, e, -1);
-	atomic_store_explicit(&d->sched_waking, 0, memory_order_release);
+	while (atomic_load_explicit(&self->parked, memory_order_acquire) &&
+	       !atomic_load_explicit(&d->stop, memory_order_relaxed)) {
+		rs_futex(&self->parked, FUTEX_WAIT_PRIVATE, 1, NULL);
+		if (atomic_load_explicit(&d->sessions, memory_order_acquire) != list)
+			break;
+	}
+	unpark_self(d, self);
 	qs_online(d, self);
-	/* more ready work than this thread's next batch: pass the wake-up on */
+	/* more ready work than this thread's next task: pass the wake-up on */
 	struct rs_session_list *now = atomic_load_explicit(&d->sessions, memory_order_acquire);
 	for (uint32_t i = 0; now && i < now->n; i++)
 		if (rs_readyq_depth(&now->s[i]->ready[0]) + rs_readyq_depth(&now->s[i]->ready[1]) > 1) {
@@ -222,7 +241,10 @@ void *rs_scheduler_thread_main(void *arg)
 			work += rs_wiring_round(d, self, list);
 		work += run_batch(d, self, list);
 		if (work) {
-			idle_since = 0;
+			if (idle_since) {
+				idle_since = 0;
+				atomic_fetch_sub_explicit(&d->n_spinning, 1, memory_order_relaxed);
+			}
 			continue;
 		}
 		if (++spins % RS_SCHED_SPIN_CHECK) {
@@ -230,16 +252,32 @@ void *rs_scheduler_thread_main(void *arg)
 			continue;
 		}
 		uint64_t now = rs_now_ns();
-		if (!idle_since)
+		if (!idle_since) {
+			/* One spinner is enough to pick up new work within microseconds (wakers then skip the
+			 * futex); more would only burn CPU the clients need, so the others park at once. */
+			if (atomic_fetch_add_explicit(&d->n_spinning, 1, memory_order_seq_cst) >= RS_MAX_SPINNERS) {
+				atomic_fetch_sub_explicit(&d->n_spinning, 1, memory_order_seq_cst);
+				if (self->is_wiring)
+					sleep_folded(d, self, list);
+				else
+					sleep_scheduler(d, self, list);
+				continue;
+			}
 			idle_since = now;
+		}
 		if (now - idle_since < (uint64_t)d->cfg.spin_us * 1000)
 			continue;
+		/* stop counting as a spinner BEFORE announcing the sleep: a waker that saw us spinning skipped
+		 * the wake, and our re-check after the sleep announcement's fence then sees its work */
+		atomic_fetch_sub_explicit(&d->n_spinning, 1, memory_order_seq_cst);
+		idle_since = 0;
 		if (self->is_wiring)
 			sleep_folded(d, self, list);
 		else
 			sleep_scheduler(d, self, list);
-		idle_since = 0;
 	}
+	if (idle_since)
+		atomic_fetch_sub_explicit(&d->n_spinning, 1, memory_order_relaxed);
 	atomic_store_explicit(&self->qs, 0, memory_order_release);
 	return NULL;
 }
