@@ -31,6 +31,8 @@
 #define DRAIN_POLL_MS 10
 #define WATCHDOG_PERIOD_MS 1000
 #define CANCEL_FLUSH_MS 2000 /* after the stop deadline: time for cancelled tasks to complete */
+#define ACCEPT_BACKOFF_MS 100 /* pause of the listener when the process runs out of descriptors */
+#define SPARE_CONNECTIONS 64  /* connections beyond quota.max_sessions (status queries, attaching clients) */
 
 struct rs_conn {
 	int fd;
@@ -52,6 +54,9 @@ struct rs_server {
 	char path[108];
 	char config_file[RS_CONFIG_PATH_MAX];
 	struct rs_conn *conns;
+	uint32_t n_conns;
+	struct event *ev_accept_resume;
+	struct rs_ratelimit accept_rl;
 	struct event *ev_sig[3];
 	struct event *ev_reclaim;
 	struct event *ev_watchdog;
@@ -375,6 +380,7 @@ static void conn_close(struct rs_conn *c)
 	for (struct rs_conn **pp = &srv->conns; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
+			srv->n_conns--;
 			break;
 		}
 	if (c->s)
@@ -470,9 +476,29 @@ static void listen_cb(evutil_socket_t lfd, short what, void *arg)
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* out of descriptors: a level-triggered listener would spin on the pending
+				 * connection, so stop listening for a moment */
+				uint32_t suppressed = 0;
+				if (rs_ratelimit_ok(&srv->accept_rl, 1000, &suppressed))
+					rs_log_warn("accept: %s; pausing new connections for %d ms (%u more)",
+						    strerror(errno), ACCEPT_BACKOFF_MS, suppressed);
+				event_del(srv->ev_listen);
+				struct timeval tv = { 0, ACCEPT_BACKOFF_MS * 1000 };
+				evtimer_add(srv->ev_accept_resume, &tv);
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				rs_log_warn("accept: %s", strerror(errno));
+			}
 			return;
+		}
+		if (srv->n_conns >= srv->d->cfg.max_sessions + SPARE_CONNECTIONS) {
+			/* connections that never attach must not exhaust the daemon's descriptors */
+			uint32_t suppressed = 0;
+			if (rs_ratelimit_ok(&srv->accept_rl, 1000, &suppressed))
+				rs_log_warn("refusing a connection: %u open (quota.max_sessions %u + %u spare)",
+					    srv->n_conns, srv->d->cfg.max_sessions, SPARE_CONNECTIONS);
+			close(fd);
+			continue;
 		}
 		struct ucred cred = { 0 };
 		socklen_t cl = sizeof(cred);
@@ -498,6 +524,7 @@ static void listen_cb(evutil_socket_t lfd, short what, void *arg)
 		}
 		c->next = srv->conns;
 		srv->conns = c;
+		srv->n_conns++;
 		rs_log_debug("connection from pid %d uid %u gid %u (%s)", (int)cred.pid, (unsigned)cred.uid,
 			     (unsigned)cred.gid, c->allowed ? "allowed" : "not allowed to attach");
 	}
@@ -591,6 +618,15 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	struct timeval tv = { 0, DRAIN_POLL_MS * 1000 };
 	evtimer_add(srv->ev_drain, &tv);
+}
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rs_server *srv = arg;
+	(void)fd;
+	(void)what;
+	if (!srv->stopping && srv->lfd >= 0)
+		event_add(srv->ev_listen, NULL);
 }
 
 static void begin_stop(struct rs_server *srv, const char *why)
@@ -729,7 +765,9 @@ int rs_server_create(struct rs_server **out, struct rs_daemon *d, const char *so
 	srv->ev_reclaim = evtimer_new(srv->base, reclaim_cb, srv);
 	srv->ev_drain = evtimer_new(srv->base, drain_cb, srv);
 	srv->ev_watchdog = evtimer_new(srv->base, watchdog_cb, srv);
+	srv->ev_accept_resume = evtimer_new(srv->base, accept_resume_cb, srv);
 	if (!srv->ev_listen || !srv->ev_stop || !srv->ev_reclaim || !srv->ev_drain || !srv->ev_watchdog ||
+	    !srv->ev_accept_resume ||
 	    event_add(srv->ev_listen, NULL) < 0 || event_add(srv->ev_stop, NULL) < 0) {
 		snprintf(err, err_len, "libevent: cannot register events");
 		goto out_free;
@@ -787,7 +825,7 @@ void rs_server_destroy(struct rs_server *srv)
 		rs_daemon_reap_lists(srv->d, 1);
 	}
 	struct event *evs[] = { srv->ev_listen, srv->ev_stop, srv->ev_reclaim, srv->ev_drain, srv->ev_watchdog,
-				srv->ev_sig[0], srv->ev_sig[1], srv->ev_sig[2] };
+				srv->ev_accept_resume, srv->ev_sig[0], srv->ev_sig[1], srv->ev_sig[2] };
 	for (unsigned i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);

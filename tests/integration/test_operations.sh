@@ -10,6 +10,8 @@
 #   plugin_refused         a malformed plugin stops the daemon at start with a message naming the file
 #   second_daemon_refused  a second daemon on a live socket refuses to start
 #   sigterm_drains         SIGTERM while tasks run: the daemon finishes them, then exits 0
+#   connection_flood       connections that never attach are capped (quota.max_sessions + spare) and the
+#                          daemon keeps serving
 #   no_lock_on_fast_path   the objects of submit -> wire -> run -> complete reference no mutex/condvar/sem
 #   install_tree           make install DESTDIR=... installs daemon, CLI, library, header, .pc, unit, config
 source "$(dirname "$0")/lib.sh"
@@ -77,6 +79,16 @@ if [ $rc -ne 0 ] && grep -q "already listening" <<<"$out" && rs_cli status >/dev
 	rs_pass second_daemon_refused
 else
 	rs_fail second_daemon_refused "rc $rc: $out"
+fi
+
+# a flood of connections that never attach: capped, and the daemon still serves
+out=$(timeout 30 "$RS_ITEST/conn_flood" --socket "$RS_SOCK" --count 400 --hold-ms 1500 2>&1)
+rs_log "$out"
+held=$(sed -nE 's/.* ([0-9]+) still held open.*/\1/p' <<<"$out")
+if [ -n "$held" ] && [ "$held" -le $((256 + 64)) ] && grep -q "refusing a connection" "$RS_DLOG" && rs_cli status >/dev/null; then
+	rs_pass connection_flood
+else
+	rs_fail connection_flood "held ${held:-?} (cap 320); $(grep -c 'refusing a connection' "$RS_DLOG") refusals logged"
 fi
 
 # SIGTERM while tasks run: drained, then a clean exit
