@@ -672,6 +672,7 @@ static void reload(struct rs_server *srv)
 	}
 	int n = rs_config_apply_hot(&srv->d->cfg, &fresh, restart, sizeof(restart));
 	rs_log_set_level(srv->d->cfg.log_level);
+	atomic_store_explicit(&srv->d->profiling, srv->d->cfg.profiling, memory_order_relaxed);
 	rs_registry_cap_scalar(srv->d->reg, "spin", 0, srv->d->cfg.spin_max_ns);
 	rs_log_info("SIGHUP: reloaded %s (log level %s, profiling %s)%s%s", srv->config_file,
 		    rs_log_level_name(srv->d->cfg.log_level), srv->d->cfg.profiling ? "on" : "off",

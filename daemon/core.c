@@ -88,6 +88,7 @@ int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, 
 
 	memset(d, 0, sizeof(*d));
 	d->cfg = *cfg;
+	atomic_init(&d->profiling, cfg->profiling);
 	d->start_ns = rs_now_ns();
 	d->wiring_epfd = -1;
 	d->wiring_efd = -1;

@@ -178,7 +178,8 @@ struct rs_thread {
 };
 
 struct rs_daemon {
-	struct rs_config cfg;
+	struct rs_config cfg;           /* M owns it; workers read only keys that SIGHUP never changes */
+	_Atomic int profiling;          /* hot key profiling.enabled, as workers read it (M stores on SIGHUP) */
 	struct rs_registry *reg;
 	uint64_t start_ns;
 

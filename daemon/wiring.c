@@ -218,7 +218,8 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 		struct rs_wtask *t = &s->tasks[slot];
 		int rc = rs_validate_and_build(s, &desc, seq, t);
 		t->reject_code = rc;
-		t->t_submit = d->cfg.profiling ? (desc.submit_ns ? desc.submit_ns : 1) : 0;
+		t->t_submit = atomic_load_explicit(&d->profiling, memory_order_relaxed) ?
+				      (desc.submit_ns ? desc.submit_ns : 1) : 0;
 		if (t->t_submit)
 			t->t_wired = rs_now_ns();
 		/* a fresh, empty wake list tagged with this seq; registrants learn of seq only after this store is
