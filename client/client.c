@@ -464,19 +464,22 @@ static uint64_t deps_floor(const rs_client *c)
 	return c->ack;
 }
 
-/* Read results up to the published watermark, then let the daemon reuse their slots. */
+/*
+ * Read the results of the contiguous completed prefix after ack (from the seq-tagged flags: a slot is not
+ * reused before ack passes it, so flags[s] >> 2 == s exactly when task s is complete), then let the daemon
+ * reuse their slots. O(1) when nothing new completed.
+ */
 static void harvest(rs_client *c)
 {
-	/* pairs with the wiring thread's store-release of the watermark */
-	uint64_t wm = __atomic_load_n(&c->cqc->watermark, __ATOMIC_ACQUIRE);
+	uint64_t wm = c->ack;
 
-	if (wm >= c->next_seq)
-		wm = c->next_seq - 1; /* never trust more than we submitted */
-	if (wm <= c->ack)
-		return;
-	for (uint64_t s = c->ack + 1; s <= wm; s++) {
-		uint64_t f = atomic_load_explicit(&c->flags[s & c->window_mask], memory_order_relaxed);
-		if (RS_FLAG_SEQ(f) != s || RS_FLAG_STATE(f) == RS_TASK_OK)
+	for (uint64_t s = c->ack + 1; s < c->next_seq; s++) {
+		/* pairs with the completer's store-release of the flag (RS_CQ_FLAG) */
+		uint64_t f = atomic_load_explicit(&c->flags[s & c->window_mask], memory_order_acquire);
+		if (RS_FLAG_SEQ(f) != s)
+			break;
+		wm = s;
+		if (RS_FLAG_STATE(f) == RS_TASK_OK)
 			continue;
 		const struct rs_task_status *st = &c->status[s & c->window_mask];
 		struct fail_rec r = { .seq = (int64_t)s, .state = (int)RS_FLAG_STATE(f) };
@@ -503,6 +506,8 @@ static void harvest(rs_client *c)
 		if (!c->first_unreported || (int64_t)s < c->first_unreported)
 			c->first_unreported = (int64_t)s;
 	}
+	if (wm == c->ack)
+		return;
 	c->ack = wm;
 	/* the daemon may now reuse these slots (pairs with the wiring thread's acquire load of ack) */
 	__atomic_store_n(&c->sqc->wait.ack, wm, __ATOMIC_RELEASE);
@@ -543,6 +548,62 @@ static int daemon_gone(rs_client *c)
 	return 0;
 }
 
+static int task_complete(rs_client *c, uint64_t seq)
+{
+	/* pairs with the completer's store-release of the flag (RS_CQ_FLAG) */
+	uint64_t f = atomic_load_explicit(&c->flags[seq & c->window_mask], memory_order_acquire);
+	return RS_FLAG_SEQ(f) >= seq;
+}
+
+/*
+ * The completion whose completer should wake us (rs_sq_wait.wait_seq):
+ *   TASK (X)   X itself;
+ *   ALL (X)    X while it is incomplete (a chain then costs one wake-up), else the first incomplete task;
+ *   PROGRESS   the first incomplete task;
+ *   SPACE      none: the wiring thread wakes us once the ring drained to want_head.
+ * But the wiring thread wires seq s only once our ack has reached s - window (a result is not overwritten
+ * before we read it). If what we wait for lies beyond that, waiting for it alone would deadlock: then we
+ * wake for a task an eighth of a window past the stall point, harvest a batch, and look again. Decided from
+ * the seq we need, not from where the wiring thread is now, so its progress after this check cannot strand
+ * us; only a wired task (<= sq_head) is chosen, since only those complete without our help.
+ */
+static uint64_t wake_seq(rs_client *c, uint32_t kind, uint64_t arg)
+{
+	uint64_t first = c->ack + 1 < c->next_seq ? c->ack + 1 : 0;
+	uint64_t need, reach;
+
+	switch (kind) {
+	case RS_WAIT_TASK:
+		need = reach = arg;
+		break;
+	case RS_WAIT_ALL: {
+		uint64_t f = atomic_load_explicit(&c->flags[arg & c->window_mask], memory_order_acquire);
+		need = RS_FLAG_SEQ(f) < arg ? arg : first;
+		reach = arg;
+		break;
+	}
+	case RS_WAIT_SPACE:
+		need = 0;
+		reach = arg;
+		break;
+	default:
+		need = reach = first;
+		break;
+	}
+	if (reach > c->lay.window && c->ack < reach - c->lay.window) {
+		uint64_t head = __atomic_load_n(&c->cqc->sq_head, __ATOMIC_ACQUIRE);
+		uint64_t target = reach - c->lay.window + c->lay.window / 8;
+		if (target > head)
+			target = head;
+		if (target > c->ack)
+			need = target;
+	}
+	/* a completion that already happened wakes nobody: then wait for the first task we lack */
+	if (need && task_complete(c, need))
+		need = first;
+	return need;
+}
+
 /*
  * Wait until cond(c, arg) holds: spin, then sleep on the completion eventfd and the control socket with the
  * eventcount protocol (pair RS_CLIENT_WAIT). timeout_ms < 0: forever.
@@ -560,22 +621,25 @@ static int wait_until(rs_client *c, int (*cond)(rs_client *, uint64_t), uint64_t
 			cpu_relax();
 			continue;
 		}
+		if (now_ns() >= deadline)
+			return -RS_ETIMEDOUT;
 		/* announce, fence, re-check, sleep */
 		struct rs_sq_wait *w = &c->sqc->wait;
 		__atomic_store_n(&w->gen, __atomic_load_n(&w->gen, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&w->kind, kind, __ATOMIC_RELAXED);
-		__atomic_store_n(&w->wait_seq, arg, __ATOMIC_RELAXED);
+		uint64_t ws = wake_seq(c, kind, arg);
+		__atomic_store_n(&w->wait_seq, ws, __ATOMIC_RELAXED);
+		__atomic_store_n(&w->want_head, kind == RS_WAIT_SPACE ? arg : 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&w->waiting, 1, __ATOMIC_RELAXED);
-		ring_doorbell_if_sleeping(c); /* includes the full fence; a sleeping wiring thread must publish */
+		ring_doorbell_if_sleeping(c); /* includes the full fence (pair RS_CLIENT_WAIT) */
 		harvest(c);
 		int ok = cond(c, arg);
-		if (!ok) {
+		/* the eventcount re-check covers what the waker signals: if the completion we wait for has
+		 * already happened, nobody will write the eventfd for it, so look again instead of sleeping */
+		int woken = ok || (ws && task_complete(c, ws));
+		if (!woken) {
 			uint64_t now = now_ns();
-			if (now >= deadline) {
-				__atomic_store_n(&w->waiting, 0, __ATOMIC_RELAXED);
-				return -RS_ETIMEDOUT;
-			}
-			uint64_t left_ms = (deadline - now) / 1000000ull + 1;
+			uint64_t left_ms = now < deadline ? (deadline - now) / 1000000ull + 1 : 1;
 			struct pollfd pf[2] = { { .fd = c->completion, .events = POLLIN },
 						{ .fd = c->sock, .events = POLLIN } };
 			int r = poll(pf, 2, left_ms > 1000 ? 1000 : (int)left_ms);
@@ -592,6 +656,10 @@ static int wait_until(rs_client *c, int (*cond)(rs_client *, uint64_t), uint64_t
 		__atomic_store_n(&w->waiting, 0, __ATOMIC_RELAXED);
 		if (ok)
 			return 0;
+		if (woken) {
+			spins = 64; /* go straight back to the announce/re-check step after one more look */
+			continue;
+		}
 		spins = 0;
 		start = now_ns();
 	}
@@ -606,7 +674,7 @@ static int cond_task(rs_client *c, uint64_t seq)
 	return RS_FLAG_SEQ(f) >= seq;
 }
 
-static int cond_watermark(rs_client *c, uint64_t seq)
+static int cond_all(rs_client *c, uint64_t seq)
 {
 	return c->ack >= seq;
 }
@@ -658,7 +726,7 @@ int rs_wait(rs_client *c, int64_t task, int timeout_ms)
 
 static int wait_all_quiet(rs_client *c, int timeout_ms)
 {
-	return wait_until(c, cond_watermark, c->next_seq - 1, RS_WAIT_WATERMARK, timeout_ms);
+	return wait_until(c, cond_all, c->next_seq - 1, RS_WAIT_ALL, timeout_ms);
 }
 
 int rs_wait_all(rs_client *c, int timeout_ms)
@@ -859,7 +927,7 @@ void *rs_scratch(rs_client *c, size_t bytes)
 			errno = EDEADLK;
 			return NULL;
 		}
-		int rc = wait_until(c, cond_progress, c->ack, RS_WAIT_WATERMARK, (int)(c->timeout_ms - elapsed_ms));
+		int rc = wait_until(c, cond_progress, c->ack, RS_WAIT_PROGRESS, (int)(c->timeout_ms - elapsed_ms));
 		if (rc == -RS_EDAEMON) {
 			set_error("rs_scratch: the daemon is gone");
 			errno = EPIPE;
@@ -1105,7 +1173,7 @@ int64_t rs_submit_ex(rs_client *c, const rs_task *t)
 					  (long long)c->first_unreported);
 				return -RS_EFAILED;
 			}
-			rc = wait_until(c, cond_progress, c->ack, RS_WAIT_WATERMARK, c->timeout_ms);
+			rc = wait_until(c, cond_progress, c->ack, RS_WAIT_PROGRESS, c->timeout_ms);
 			if (rc)
 				return rc;
 		}

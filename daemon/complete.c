@@ -181,14 +181,28 @@ static void kick_client(struct rs_session *s, uint64_t seq)
 	const struct rs_sq_wait *w = &s->sqc->wait;
 
 	/* eventcount waker side (pair RS_CLIENT_WAIT): our flag store, full fence, then the client's line */
-	if (!__atomic_load_n(&w->waiting, __ATOMIC_RELAXED))
-		return;
-	if (__atomic_load_n(&w->kind, __ATOMIC_RELAXED) != RS_WAIT_TASK ||
-	    __atomic_load_n(&w->wait_seq, __ATOMIC_RELAXED) != seq)
+	if (!__atomic_load_n(&w->waiting, __ATOMIC_RELAXED) || __atomic_load_n(&w->wait_seq, __ATOMIC_RELAXED) != seq)
 		return;
 	uint64_t one = 1;
 	ssize_t n = write(s->completion_fd, &one, sizeof(one));
 	(void)n; /* EAGAIN: the counter is saturated, the client is awake anyway */
+}
+
+/*
+ * The wiring thread sleeps on a window stall at P and wants to wake once P and a later Q have both drained
+ * (a batch of free slots). The completer of P checks Q, the completer of any seq >= Q checks P; after the
+ * full fence that follows their drained stores, at least one of two racing completers sees the other's.
+ */
+static int drain_wakes(struct rs_session *s, uint64_t seq)
+{
+	uint64_t p = atomic_load_explicit(&s->wiring_wait_drain, memory_order_relaxed);
+
+	if (!p || seq < p)
+		return 0;
+	uint64_t q = atomic_load_explicit(&s->wiring_wait_drain_batch, memory_order_relaxed);
+	if (seq == p)
+		return atomic_load_explicit(&s->drained[q & s->window_mask], memory_order_relaxed) == q;
+	return seq >= q && atomic_load_explicit(&s->drained[p & s->window_mask], memory_order_relaxed) == p;
 }
 
 void rs_task_complete(struct rs_session *s, uint32_t slot, unsigned state, int32_t code, uint64_t cause,
@@ -249,8 +263,7 @@ void rs_task_complete(struct rs_session *s, uint32_t slot, unsigned state, int32
 
 		/* eventcount waker side for the wiring thread's sleep requests and the client's wait line */
 		atomic_thread_fence(memory_order_seq_cst);
-		if (atomic_load_explicit(&s->wiring_wait_complete, memory_order_relaxed) == seq ||
-		    atomic_load_explicit(&s->wiring_wait_drain, memory_order_relaxed) == seq)
+		if (drain_wakes(s, seq))
 			rs_wake_wiring(s->d);
 		kick_client(s, seq);
 

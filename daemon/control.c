@@ -582,9 +582,8 @@ static int all_sessions_idle(struct rs_daemon *d)
 	for (uint32_t i = 0; i < l->n; i++) {
 		struct rs_session *s = l->s[i];
 		uint64_t head = __atomic_load_n(&s->cqc->sq_head, __ATOMIC_ACQUIRE);
-		uint64_t wm = __atomic_load_n(&s->cqc->watermark, __ATOMIC_ACQUIRE);
 		uint64_t tail = __atomic_load_n(&s->sqc->tail, __ATOMIC_ACQUIRE);
-		if (wm < head || (tail > head && tail - head <= s->lay.ring_entries))
+		if (session_completed(s) < head || (tail > head && tail - head <= s->lay.ring_entries))
 			return 0;
 	}
 	return 1;

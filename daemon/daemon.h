@@ -122,13 +122,13 @@ struct rs_session {
 	uint64_t forget_seen;           /* last forget_upto acted on */
 	uint32_t state;                 /* enum rs_session_state, mirrored to the CQ */
 	uint64_t stall_drain;           /* window stall: waiting for this seq to drain (0 = none) */
-	int ack_stalled;                /* window stall: waiting for the client to harvest */
 	uint32_t kicked_gen;            /* client sleep generation the wiring thread already woke */
 
 	/* wiring-thread sleep requests: nonzero only while the wiring thread prepares to sleep or sleeps.
 	 * W stores, full fence, re-checks; S (completer) publishes, full fence, loads (eventcount). */
-	_Alignas(64) _Atomic uint64_t wiring_wait_complete; /* wake when this seq completes */
-	_Atomic uint64_t wiring_wait_drain;                 /* wake when this seq has drained */
+	_Alignas(64) _Atomic uint64_t wiring_wait_drain;                 /* window stall on this seq (P) ... */
+	_Atomic uint64_t wiring_wait_drain_batch;           /* ... wake once P and this later seq (Q) have
+	                                                       drained: a batch of slots, not one per wake */
 
 	/* cross-thread session state */
 	_Alignas(64) _Atomic int dead;          /* M sets on hang-up; S/W then cancel instead of running */
@@ -197,6 +197,7 @@ struct rs_daemon {
 	_Alignas(64) _Atomic uint32_t n_parked; /* threads with parked == 1 (claimers decrement) */
 	_Atomic uint32_t n_spinning;            /* schedulers idle-spinning: they find new work without a wake */
 	_Alignas(64) _Atomic uint32_t wiring_sleeping; /* W: 1 while it (or folded scheduler 0) sleeps in epoll */
+	int wiring_sleep_ms;            /* W: epoll timeout of the next sleep (-1, or short while stalled) */
 	_Atomic uint32_t folded_parked; /* folded scheduler 0 parked in epoll as a scheduler, too (a waker
 	                                   claims it by exchange 1 -> 0, then writes the wiring eventfd) */
 	int wiring_epfd;                /* doorbells + wiring_efd */

@@ -213,7 +213,7 @@ static void sleep_folded(struct rs_daemon *d, struct rs_thread *self, struct rs_
 		return;
 	}
 	atomic_store_explicit(&self->qs, 0, memory_order_release);
-	int n = epoll_wait(d->wiring_epfd, evs, 16, -1);
+	int n = epoll_wait(d->wiring_epfd, evs, 16, d->wiring_sleep_ms);
 	if (n < 0 && errno != EINTR)
 		rs_log_error("scheduler 0: epoll_wait: %s", strerror(errno));
 	atomic_store_explicit(&d->folded_parked, 0, memory_order_relaxed);

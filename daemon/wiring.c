@@ -8,11 +8,13 @@
  *     one window earlier has drained and the client has harvested it), copies the descriptor ONCE into private
  *     memory, validates it and prebuilds its payload (validate.c), and classifies it (complete.c);
  *   - store-releases sq_head after a batch (pairs with the client's load-acquire; RS_CQ_SQ_HEAD);
- *   - advances the watermark over the contiguous completed prefix and publishes it in batches of K, but always
- *     when the session drains or the client waits (a batch with no escape hangs small graphs — upstream bug).
- * Before sleeping it posts precise wake requests (the seq whose completion would advance the watermark, the seq
- * whose drain would end a window stall), sets need_wakeup in every CQ, issues a full fence and re-checks
- * everything (eventcount; pairs with the completers' and clients' fences).
+ *   - advances the watermark over the contiguous completed prefix and publishes it in batches of K and when
+ *     the session drains. No wait depends on it: clients derive completion from the seq-tagged flags and are
+ *     woken by the completer of the task they wait for, so batched publication can never hang a small graph
+ *     (the upstream bug) and the wiring thread is never woken just to publish.
+ * Before sleeping it posts a precise wake request for a window stall (a batch of slots must drain), sets
+ * need_wakeup in every CQ, issues a full fence and re-checks everything (eventcount; pairs with the
+ * completers' and clients' fences). Clients ring the doorbell for new descriptors and for a new ack.
  *
  * Runs on its own thread, or folded into scheduler 0 (rs_wiring_round called from sched.c).
  */
@@ -28,6 +30,10 @@
 /* Descriptors consumed per session per round before moving on: keeps one busy session from starving the
  * others' wiring and bounds the time between watermark publications. */
 #define WIRING_BUDGET 64u
+/* On a window stall the wiring thread sleeps until 1/WINDOW_WAKE_FRACTION of the window is free (waking per
+ * freed slot costs a system call per task when the window is the bottleneck), but at most STALL_SLEEP_MS. */
+#define WINDOW_WAKE_FRACTION 8u
+#define STALL_SLEEP_MS 20
 
 static int failed_set_insert(struct rs_failed_set *fs, uint64_t seq)
 {
@@ -71,40 +77,31 @@ static void set_state(struct rs_session *s, uint32_t state)
 	__atomic_store_n(&s->cqc->state, state, __ATOMIC_RELEASE);
 }
 
-static void kick_client_if(struct rs_session *s, int space_event)
+/* Wake a client waiting for ring space once the ring has drained to its want_head (once per sleep). */
+static void kick_space_waiter(struct rs_session *s)
 {
 	const struct rs_sq_wait *w = &s->sqc->wait;
 
-	/* eventcount waker side (pair RS_CLIENT_WAIT): publication, full fence, then the client's wait line */
+	/* eventcount waker side (pair RS_CLIENT_WAIT): sq_head stored, full fence, then the client's line */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (!__atomic_load_n(&w->waiting, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&w->waiting, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&w->kind, __ATOMIC_RELAXED) != RS_WAIT_SPACE ||
+	    s->next_seq - 1 < __atomic_load_n(&w->want_head, __ATOMIC_RELAXED))
 		return;
-	uint32_t kind = __atomic_load_n(&w->kind, __ATOMIC_RELAXED);
-	uint64_t want = __atomic_load_n(&w->wait_seq, __ATOMIC_RELAXED);
 	uint32_t gen = __atomic_load_n(&w->gen, __ATOMIC_RELAXED);
-	int wake = (kind == RS_WAIT_SPACE && (s->next_seq - 1 >= want || !space_event)) ||
-		   (kind == RS_WAIT_WATERMARK && s->wm >= want) || (kind == RS_WAIT_TASK && s->wm >= want) ||
-		   (!space_event && s->ack_stalled);
-	/* one kick per client sleep: every further write would be a wasted system call */
-	if (wake && gen != s->kicked_gen) {
-		s->kicked_gen = gen;
-		uint64_t one = 1;
-		ssize_t n = write(s->completion_fd, &one, sizeof(one));
-		(void)n;
-	}
+	if (gen == s->kicked_gen)
+		return; /* one kick per client sleep: every further write would be a wasted system call */
+	s->kicked_gen = gen;
+	uint64_t one = 1;
+	ssize_t n = write(s->completion_fd, &one, sizeof(one));
+	(void)n;
 }
 
 static void publish_watermark(struct rs_session *s)
 {
-	/* pairs with the client's load-acquire of the watermark (RS_CQ_WATERMARK) */
+	/* informational (status, stats): clients derive completion from the flags themselves */
 	__atomic_store_n(&s->cqc->watermark, s->wm, __ATOMIC_RELEASE);
 	s->wm_published = s->wm;
-	kick_client_if(s, 0);
-}
-
-static int client_waiting(struct rs_session *s)
-{
-	return __atomic_load_n(&s->sqc->wait.waiting, __ATOMIC_RELAXED) != 0;
 }
 
 /* Advance the private watermark over completed tasks; publish per the batching rule. Returns 1 if it moved. */
@@ -121,8 +118,7 @@ static int advance_watermark(struct rs_session *s)
 	}
 	int moved = wm != s->wm;
 	s->wm = wm;
-	if (wm != s->wm_published &&
-	    (wm - s->wm_published >= s->publish_batch || wm == last || client_waiting(s)))
+	if (wm != s->wm_published && (wm - s->wm_published >= s->publish_batch || wm == last))
 		publish_watermark(s);
 	return moved;
 }
@@ -141,13 +137,9 @@ static int window_open(struct rs_session *s, uint64_t seq)
 		return 0;
 	}
 	s->stall_drain = 0;
-	if (__atomic_load_n(&s->sqc->wait.ack, __ATOMIC_ACQUIRE) < prev) {
-		/* the client has not harvested prev's result yet; only this session waits */
-		s->ack_stalled = 1;
-		return 0;
-	}
-	s->ack_stalled = 0;
-	return 1;
+	/* the client has not harvested prev's result yet: only this session waits (the client rings the
+	 * doorbell when it advances ack while we sleep) */
+	return __atomic_load_n(&s->sqc->wait.ack, __ATOMIC_ACQUIRE) >= prev;
 }
 
 /* Retire the previous occupant of a slot before reuse: remember it in the failed set if it failed. */
@@ -253,13 +245,9 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 		/* descriptors consumed: the client may reuse their slots (pairs with its load-acquire) */
 		__atomic_store_n(&s->cqc->sq_head, s->next_seq - 1, __ATOMIC_RELEASE);
 		__atomic_store_n(&s->cqc->tasks_wired, s->next_seq - 1, __ATOMIC_RELAXED);
-		kick_client_if(s, 1);
+		kick_space_waiter(s);
 	}
 	work += advance_watermark(s);
-	if (!work && s->wm != s->wm_published && client_waiting(s)) {
-		publish_watermark(s);
-		work = 1;
-	}
 	return work;
 }
 
@@ -282,13 +270,6 @@ static int session_has_work(struct rs_session *s)
 	uint64_t tail = __atomic_load_n(&s->sqc->tail, __ATOMIC_ACQUIRE);
 	if ((int64_t)(tail - (s->next_seq - 1)) > 0 && window_open(s, s->next_seq))
 		return 1;
-	if (s->wm < s->next_seq - 1) {
-		uint64_t f = atomic_load_explicit(&s->flags[(s->wm + 1) & s->window_mask], memory_order_acquire);
-		if (RS_FLAG_SEQ(f) >= s->wm + 1)
-			return 1;
-	}
-	if (s->wm != s->wm_published && client_waiting(s))
-		return 1;
 	uint64_t forget = __atomic_load_n(&s->sqc->wait.forget_upto, __ATOMIC_RELAXED);
 	return forget > s->forget_seen && forget < s->next_seq && s->state == RS_SESSION_FAILED;
 }
@@ -297,11 +278,19 @@ int rs_wiring_prepare_sleep(struct rs_daemon *d, struct rs_session_list *list)
 {
 	uint32_t n = list ? list->n : 0;
 
+	d->wiring_sleep_ms = -1;
 	for (uint32_t i = 0; i < n; i++) {
 		struct rs_session *s = list->s[i];
 		__atomic_store_n(&s->cqc->need_wakeup, 1, __ATOMIC_RELAXED);
-		atomic_store_explicit(&s->wiring_wait_complete, s->wm < s->next_seq - 1 ? s->wm + 1 : 0,
-				      memory_order_relaxed);
+		if (s->stall_drain) {
+			/* wake for a batch of free window slots, not for each one; a long task at Q must not hold
+			 * the session's wiring back indefinitely, so such a sleep also has a short timeout */
+			uint64_t q = s->stall_drain + s->window / WINDOW_WAKE_FRACTION;
+			if (q > s->next_seq - 1)
+				q = s->next_seq - 1;
+			atomic_store_explicit(&s->wiring_wait_drain_batch, q, memory_order_relaxed);
+			d->wiring_sleep_ms = STALL_SLEEP_MS;
+		}
 		atomic_store_explicit(&s->wiring_wait_drain, s->stall_drain, memory_order_relaxed);
 	}
 	atomic_store_explicit(&d->wiring_sleeping, 1, memory_order_seq_cst);
@@ -323,7 +312,6 @@ void rs_wiring_after_sleep(struct rs_daemon *d, struct rs_session_list *list)
 	atomic_store_explicit(&d->wiring_sleeping, 0, memory_order_relaxed);
 	for (uint32_t i = 0; list && i < list->n; i++) {
 		struct rs_session *s = list->s[i];
-		atomic_store_explicit(&s->wiring_wait_complete, 0, memory_order_relaxed);
 		atomic_store_explicit(&s->wiring_wait_drain, 0, memory_order_relaxed);
 		__atomic_store_n(&s->cqc->need_wakeup, 0, __ATOMIC_RELAXED);
 	}
@@ -365,7 +353,7 @@ void *rs_wiring_thread_main(void *arg)
 		if (!rs_wiring_prepare_sleep(d, list))
 			continue;
 		atomic_store_explicit(&self->qs, 0, memory_order_release); /* offline: holds no session pointer */
-		int n = epoll_wait(d->wiring_epfd, evs, 16, -1);
+		int n = epoll_wait(d->wiring_epfd, evs, 16, d->wiring_sleep_ms);
 		if (n < 0 && errno != EINTR)
 			rs_log_error("wiring thread: epoll_wait: %s", strerror(errno));
 		rs_drain_eventfd(d->wiring_efd);

@@ -187,26 +187,33 @@ struct rs_sq_header {
 };
 _Static_assert(sizeof(struct rs_sq_header) == 256, "rs_sq_header is 256 bytes");
 
-/* What the client waits for (rs_sq_wait.kind). */
+/* What the client waits for (rs_sq_wait.kind; informational except RS_WAIT_SPACE). */
 enum rs_wait_kind {
 	RS_WAIT_NONE = 0,
-	RS_WAIT_TASK = 1,      /* the flag of wait_seq */
-	RS_WAIT_WATERMARK = 2, /* watermark >= wait_seq */
-	RS_WAIT_SPACE = 3,     /* sq_head >= wait_seq (ring space), or the watermark advancing */
+	RS_WAIT_TASK = 1,     /* one task's completion (wait_seq) */
+	RS_WAIT_ALL = 2,      /* every task up to a seq: wait_seq names the one it needs next */
+	RS_WAIT_SPACE = 3,    /* ring space: the wiring thread wakes it once sq_head >= want_head */
+	RS_WAIT_PROGRESS = 4, /* any completion past its ack (scratch retirement, access-map room) */
 };
 
-/* Client-written wait line (eventcount waiter record, pair RS_CLIENT_WAIT). */
+/*
+ * Client-written wait line (eventcount waiter record, pair RS_CLIENT_WAIT). The completer of wait_seq writes
+ * the completion eventfd if waiting is set; for RS_WAIT_SPACE the wiring thread does once it has consumed up
+ * to want_head. The client derives everything else (its ack, completeness of a range) from the flags itself,
+ * so no wait depends on the wiring thread publishing a watermark.
+ */
 struct rs_sq_wait {
 	uint32_t waiting;  /* client: 1 while it sleeps or is about to */
 	uint32_t kind;     /* client: enum rs_wait_kind */
-	uint64_t wait_seq; /* client: the seq it waits for */
+	uint64_t wait_seq; /* client: the completion that wakes it (0 = none) */
 	uint64_t ack;      /* client: every task <= ack has been harvested; the daemon may reuse their slots */
 	uint64_t forget_upto; /* client: the daemon may forget failed tasks <= forget_upto: every task that could
 	                         name one of them as a producer without the client knowing it failed is complete,
 	                         and the client submits later dependents with RS_DESC_CANCEL */
 	uint32_t gen;      /* client: bumped before each sleep; the wiring thread kicks each sleep at most once */
 	uint32_t pad;
-	uint8_t reserved[24];
+	uint64_t want_head; /* client, RS_WAIT_SPACE: wake once sq_head >= want_head */
+	uint8_t reserved[16];
 };
 _Static_assert(sizeof(struct rs_sq_wait) == RS_CACHELINE, "rs_sq_wait is one cache line");
 

@@ -213,6 +213,17 @@ static int rd_parse(int argc, char **argv, struct rd_config *cfg)
 			if (i + 1 < argc)
 				val = argv[++i];
 		}
+		static const char *const known[] = { "--socket", "--tasks", "--clients", "--seed", "--tiles",
+						     "--matrices", "--dim", "--wait-ms", "--ring-entries", "--window",
+						     "--heap-bytes", "--arena-bytes", "--timeout-ms" };
+		bool is_known = false;
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			is_known |= strcmp(name, known[k]) == 0;
+		if (!is_known) {
+			fprintf(stderr, "random-dag: unknown option '%s'\n", a);
+			rd_usage(stderr);
+			return -EINVAL;
+		}
 		if (!val) {
 			fprintf(stderr, "random-dag: %s needs a value\n", name);
 			return -EINVAL;

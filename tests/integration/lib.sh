@@ -105,9 +105,13 @@ rs_kill_pid() {
 
 rs_cleanup() {
 	local rc=$?
-	local pid
+	local pid live
+	# only pids still in the job table: a reaped child's pid may already belong to someone else
+	live=" $(jobs -p | tr '\n' ' ') "
 	for pid in "${RS_BG_PIDS[@]}"; do
-		rs_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+		if [[ "$live" == *" $pid "* ]] && rs_alive "$pid"; then
+			kill -KILL "$pid" 2>/dev/null
+		fi
 	done
 	if [ -n "$RS_DPID" ] && rs_alive "$RS_DPID"; then
 		echo "# cleanup: killing daemon $RS_DPID"

@@ -41,7 +41,7 @@ rs_alive "$D" || { rs_fail daemon_alive "the daemon died on malformed descriptor
 stop="$RS_TMP/stop-hostile"
 hostile_loop() {
 	local i=0
-	while [ ! -e "$stop" ] && [ $i -lt 200 ]; do
+	while [ ! -e "$stop" ] && [ "$i" -lt 200 ]; do
 		i=$((i + 1))
 		timeout "$T" "$ADV" --socket "$RS_SOCK" scribble --rounds 1 --seed "$((i * 7919))" >>"$RS_TMP/scribble.log" 2>&1 ||
 			echo "scribble round $i: exit $?" >>"$RS_TMP/scribble.log"

@@ -4,8 +4,8 @@
 #
 # Matrix: scheduler threads 1, 2, 4 x wiring "shared", "dedicated" x 1 and 4 concurrent client processes —
 # every combination, one daemon per (schedulers, wiring), both client counts against it. Each client submits
-# >= 20 000 tasks (sanitizer builds: fewer). Runs alternate between `ringsched run random-dag` (the CLI) and
-# the standalone build/workloads/random-dag. A run passes when it exits 0, prints the summary line
+# 50 000 tasks (>= 20 000 required; sanitizer builds: 2 500). Runs alternate between the CLI (`ringsched run
+# random-dag`) and the standalone build/workloads/random-dag. A run passes when it exits 0, prints the summary line
 # "all results match the oracle" and one "matches the oracle" line per client.
 source "$(dirname "$0")/lib.sh"
 rs_init random_dag
