@@ -110,8 +110,11 @@ int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, 
 	rs_registry_cap_scalar(d->reg, "spin", 0, cfg->spin_max_ns);
 
 	d->n_schedulers = cfg->schedulers ? cfg->schedulers : rs_default_schedulers();
+	/* Folded wiring runs between scheduler 0's kernels: while it runs a long one nothing is wired. With a
+	 * single scheduler that costs nothing (no other thread could run the new work); with more it would
+	 * leave them idle, so "auto" folds only a lone scheduler on a machine too small for an extra thread. */
 	d->wiring_shared = cfg->wiring == RS_WIRING_SHARED ||
-			   (cfg->wiring == RS_WIRING_AUTO && rs_default_wiring_shared());
+			   (cfg->wiring == RS_WIRING_AUTO && rs_default_wiring_shared() && d->n_schedulers == 1);
 	d->n_threads = d->n_schedulers + (d->wiring_shared ? 0 : 1);
 	d->threads = calloc(d->n_threads, sizeof(*d->threads));
 	if (!d->threads) {
@@ -172,6 +175,10 @@ int rs_daemon_start_threads(struct rs_daemon *d)
 			return -rc;
 		}
 	}
+	if (d->wiring_shared && d->n_schedulers > 1)
+		rs_log_warn("threads.wiring = \"shared\" with %u schedulers: new tasks are not wired while scheduler 0 "
+			    "runs a kernel, so long kernels leave the other schedulers idle; \"dedicated\" avoids that",
+			    d->n_schedulers);
 	rs_log_info("%u scheduler thread%s, wiring thread %s, idle spin %u us", d->n_schedulers,
 		    d->n_schedulers == 1 ? "" : "s", d->wiring_shared ? "folded into scheduler 0" : "dedicated",
 		    d->cfg.spin_us);
