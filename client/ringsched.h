@@ -130,7 +130,10 @@ void *rs_alloc(rs_client *c, size_t bytes);
 /* Free a buffer; deferred until every task submitted so far has completed. */
 void rs_free(rs_client *c, void *p);
 /* Scratch in the innermost open scope's heap (64-byte aligned); valid until that scope closes and its tasks
- * complete. Waits for older scopes to retire; NULL with rs_last_error() set on timeout or -RS_EDEADLK. */
+ * complete. Waits for older scopes to retire. On failure returns NULL, sets rs_last_error() (naming the
+ * sizes and the fix) and errno: EDEADLK when the request can never fit (the open scopes' live scratch plus
+ * the request exceed the heap; the -RS_EDEADLK condition), ETIMEDOUT when older scopes did not retire within
+ * the session timeout, EINVAL with no open scope, EPIPE when the daemon is gone. */
 void *rs_scratch(rs_client *c, size_t bytes);
 /* Open / close a scope. Scopes nest up to the session's heap_depths. */
 int rs_scope_begin(rs_client *c);

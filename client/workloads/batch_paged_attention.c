@@ -84,7 +84,6 @@ static int bpa_submit_step(rs_client *c, const struct rs__wl_pa *p, const struct
 	size_t rows = ch->rows, D = p->head_dim, bs = p->block_size;
 	rs_view kv = rs_view_2d(p->key_cache, RS_F32, (size_t)p->kv_blocks * bs, D, D);
 	rs_view vv = rs_view_2d(p->value_cache, RS_F32, (size_t)p->kv_blocks * bs, D, D);
-	int64_t seq;
 	int rc;
 
 	if ((rc = rs_scope_begin(c)) < 0)
@@ -109,16 +108,9 @@ static int bpa_submit_step(rs_client *c, const struct rs__wl_pa *p, const struct
 			      rs_inout(ch->li), rs_inout(ch->oi), rs_inout(ch->out),    rs_u64(bn == 0),
 			      rs_u64(bn + 1 == max_bn) };
 
-	if ((seq = rs_submit(c, k->qk, qk, sizeof(qk) / sizeof(qk[0]))) < 0)
-		return rs__wl_submit_failed(c, WL, seq, "qk_matmul_batch");
-	if (*first_seq == 0)
-		*first_seq = seq;
-	if ((seq = rs_submit(c, k->sf, sf, sizeof(sf) / sizeof(sf[0]))) < 0)
-		return rs__wl_submit_failed(c, WL, seq, "softmax_prepare");
-	if ((seq = rs_submit(c, k->pv, pvm, sizeof(pvm) / sizeof(pvm[0]))) < 0)
-		return rs__wl_submit_failed(c, WL, seq, "pv_matmul_batch");
-	if ((seq = rs_submit(c, k->up, up, sizeof(up) / sizeof(up[0]))) < 0)
-		return rs__wl_submit_failed(c, WL, seq, "online_update");
+	if ((rc = rs__wl_pa_submit_step(c, WL, k, RS__WL_PA_ARGS(qk), RS__WL_PA_ARGS(sf), RS__WL_PA_ARGS(pvm),
+						 RS__WL_PA_ARGS(up), first_seq)))
+		return rc;
 	if ((rc = rs_scope_end(c)) < 0)
 		return rs__wl_submit_failed(c, WL, rc, "inner scope_end");
 	return 0;

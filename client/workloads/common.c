@@ -567,3 +567,25 @@ int rs__wl_pa_verify_cb(void *ctx, double *max_rel_err)
 {
 	return rs__wl_pa_verify(ctx, max_rel_err);
 }
+
+int rs__wl_pa_submit_step(rs_client *c, const char *wl, const struct rs__wl_pa_kernels *k, const rs_arg *qk,
+			  unsigned nqk, const rs_arg *sf, unsigned nsf, const rs_arg *pv, unsigned npv, const rs_arg *up,
+			  unsigned nup, int64_t *first_seq)
+{
+	const struct {
+		int kernel;
+		const rs_arg *args;
+		unsigned n;
+		const char *stage;
+	} steps[] = { { k->qk, qk, nqk, "qk" }, { k->sf, sf, nsf, "softmax" }, { k->pv, pv, npv, "pv" },
+		      { k->up, up, nup, "online_update" } };
+
+	for (unsigned i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		int64_t seq = rs_submit(c, steps[i].kernel, steps[i].args, steps[i].n);
+		if (seq < 0)
+			return rs__wl_submit_failed(c, wl, seq, steps[i].stage);
+		if (*first_seq == 0)
+			*first_seq = seq;
+	}
+	return 0;
+}

@@ -68,7 +68,6 @@ static int pa_submit_block(rs_client *c, const struct rs__wl_pa *p, const struct
 	size_t valid = len - bn * bs < bs ? len - bn * bs : bs;
 	rs_view kv = rs_view_2d(p->key_cache, RS_F32, (size_t)p->kv_blocks * bs, D, D);
 	rs_view vv = rs_view_2d(p->value_cache, RS_F32, (size_t)p->kv_blocks * bs, D, D);
-	int64_t seq;
 	int rc;
 
 	if ((rc = rs_scope_begin(c)) < 0)
@@ -99,16 +98,9 @@ static int pa_submit_block(rs_client *c, const struct rs__wl_pa *p, const struct
 			      rs_u64(bn == 0),
 			      rs_u64(bn + 1 == nblocks) };
 
-	if ((seq = rs_submit(c, k->qk, qk, sizeof(qk) / sizeof(qk[0]))) < 0)
-		return rs__wl_submit_failed(c, WL, seq, "qk_matmul");
-	if (*first_seq == 0)
-		*first_seq = seq;
-	if ((seq = rs_submit(c, k->sf, sf, sizeof(sf) / sizeof(sf[0]))) < 0)
-		return rs__wl_submit_failed(c, WL, seq, "softmax_prepare");
-	if ((seq = rs_submit(c, k->pv, pvm, sizeof(pvm) / sizeof(pvm[0]))) < 0)
-		return rs__wl_submit_failed(c, WL, seq, "pv_matmul");
-	if ((seq = rs_submit(c, k->up, up, sizeof(up) / sizeof(up[0]))) < 0)
-		return rs__wl_submit_failed(c, WL, seq, "online_update");
+	if ((rc = rs__wl_pa_submit_step(c, WL, k, RS__WL_PA_ARGS(qk), RS__WL_PA_ARGS(sf), RS__WL_PA_ARGS(pvm),
+						 RS__WL_PA_ARGS(up), first_seq)))
+		return rc;
 	if ((rc = rs_scope_end(c)) < 0)
 		return rs__wl_submit_failed(c, WL, rc, "inner scope_end");
 	return 0;

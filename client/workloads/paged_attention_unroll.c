@@ -74,7 +74,6 @@ static int pau_submit_tile(rs_client *c, const struct rs__wl_pa *p, const struct
 	rs_view kv = rs_view_2d(p->key_cache, RS_F32, (size_t)p->kv_blocks * bs, D, D);
 	rs_view vv = rs_view_2d(p->value_cache, RS_F32, (size_t)p->kv_blocks * bs, D, D);
 	rs_view btv = rs_view_1d(p->block_table + (size_t)b * p->table_cols, RS_I32, p->table_cols);
-	int64_t seq;
 	int rc;
 
 	if ((rc = rs_scope_begin(c)) < 0)
@@ -115,16 +114,9 @@ static int pau_submit_tile(rs_client *c, const struct rs__wl_pa *p, const struct
 				      rs_u64(g0 == 0),
 				      rs_u64(g0 + nb >= nblocks) };
 
-		if ((seq = rs_submit(c, k->qk, qk, sizeof(qk) / sizeof(qk[0]))) < 0)
-			return rs__wl_submit_failed(c, WL, seq, "qk_matmul");
-		if (*first_seq == 0)
-			*first_seq = seq;
-		if ((seq = rs_submit(c, k->sf, sf, sizeof(sf) / sizeof(sf[0]))) < 0)
-			return rs__wl_submit_failed(c, WL, seq, "softmax_prepare");
-		if ((seq = rs_submit(c, k->pv, pvx, sizeof(pvx) / sizeof(pvx[0]))) < 0)
-			return rs__wl_submit_failed(c, WL, seq, "pv_matmul");
-		if ((seq = rs_submit(c, k->up, up, sizeof(up) / sizeof(up[0]))) < 0)
-			return rs__wl_submit_failed(c, WL, seq, "online_update");
+		if ((rc = rs__wl_pa_submit_step(c, WL, k, RS__WL_PA_ARGS(qk), RS__WL_PA_ARGS(sf), RS__WL_PA_ARGS(pvx),
+							 RS__WL_PA_ARGS(up), first_seq)))
+			return rc;
 		*n += 4;
 	}
 	if ((rc = rs_scope_end(c)) < 0)

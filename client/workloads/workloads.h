@@ -130,6 +130,12 @@ static inline struct rs__wl_pa_kernels rs__wl_pa_kernels_of(const int *ids)
 	struct rs__wl_pa_kernels k = { ids[0], ids[1], ids[2], ids[3] };
 	return k;
 }
+/* Submit one attention step: qk, softmax, pv, online update, with their argument arrays. Records the first
+ * seq in *first_seq if it is 0. Returns 0 or an exit code (the failing stage is reported). */
+#define RS__WL_PA_ARGS(a) (a), (unsigned)(sizeof(a) / sizeof((a)[0]))
+int rs__wl_pa_submit_step(rs_client *c, const char *wl, const struct rs__wl_pa_kernels *k, const rs_arg *qk,
+			  unsigned nqk, const rs_arg *sf, unsigned nsf, const rs_arg *pv, unsigned npv, const rs_arg *up,
+			  unsigned nup, int64_t *first_seq);
 /* setup / verify callbacks of the paged-attention workloads (ctx is a struct rs__wl_pa). */
 int rs__wl_pa_setup_cb(rs_client *c, void *ctx);
 int rs__wl_pa_verify_cb(void *ctx, double *max_rel_err);
