@@ -193,6 +193,10 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 
 	/* pairs with the client's store-release of the tail (RS_SQ_TAIL) */
 	uint64_t tail = __atomic_load_n(&s->sqc->tail, __ATOMIC_ACQUIRE);
+	/* The client leaves out edges to producers it has seen complete. Acquiring their flags here, before
+	 * wiring what it submitted after, orders their writes before the new task inside the daemon too; the
+	 * order through the client process alone is real but invisible to ThreadSanitizer. */
+	work += advance_watermark(s);
 	uint64_t head = s->next_seq - 1;
 	uint64_t avail = (int64_t)(tail - head) > 0 ? tail - head : 0;
 	if (avail > s->lay.ring_entries)
