@@ -10,6 +10,8 @@
 #   plugin_refused         a malformed plugin stops the daemon at start with a message naming the file
 #   second_daemon_refused  a second daemon on a live socket refuses to start
 #   sigterm_drains         SIGTERM while tasks run: the daemon finishes them, then exits 0
+#   protocol_hostile       another ABI major is refused with a message; garbage and truncated control
+#                          messages close the connection; the daemon keeps serving
 #   connection_flood       connections that never attach are capped (quota.max_sessions + spare) and the
 #                          daemon keeps serving
 #   no_lock_on_fast_path   the objects of submit -> wire -> run -> complete reference no mutex/condvar/sem
@@ -80,6 +82,11 @@ if [ $rc -ne 0 ] && grep -q "already listening" <<<"$out" && rs_cli status >/dev
 else
 	rs_fail second_daemon_refused "rc $rc: $out"
 fi
+
+# hostile control messages
+out=$(timeout 30 "$RS_ITEST/proto_check" --socket "$RS_SOCK" 2>&1); rc=$?
+rs_log "$out"
+if [ $rc -eq 0 ] && rs_cli status >/dev/null; then rs_pass protocol_hostile; else rs_fail protocol_hostile "rc $rc"; fi
 
 # a flood of connections that never attach: capped, and the daemon still serves
 out=$(timeout 30 "$RS_ITEST/conn_flood" --socket "$RS_SOCK" --count 400 --hold-ms 1500 2>&1)
