@@ -128,6 +128,7 @@ $(CLIENT_A): $(CLIENT_OBJS) $(SHM_OBJS)
 $(CLIENT_SO): $(CLIENT_OBJS) $(SHM_OBJS)
 	$(call say,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,libringsched.so.0 -o $@ $^ $(ALL_LDFLAGS) $(CLIENT_LIBS)
+	$(Q)ln -sf libringsched.so $(BUILD)/libringsched.so.0
 
 $(WORKLOAD_A): $(WORKLOAD_OBJS)
 	$(call say,AR,$@)
@@ -219,7 +220,8 @@ install: all
 	install -m 0755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib/libringsched.so.0
 	ln -sf libringsched.so.0 $(DESTDIR)$(PREFIX)/lib/libringsched.so
 	install -m 0644 client/ringsched.h $(DESTDIR)$(PREFIX)/include/ringsched.h
-	install -m 0644 $(PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringsched.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' client/ringsched.pc.in > \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig/ringsched.pc
 	install -m 0644 kernels/rs_kernel.h $(DESTDIR)$(PREFIX)/include/rs_kernel.h
 	install -m 0644 shm/rs_abi.h $(DESTDIR)$(PREFIX)/include/rs_abi.h
 	test -e $(DESTDIR)/etc/ringsched/ringschedd.conf || \
