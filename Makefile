@@ -104,6 +104,9 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 DAEMON_LIBS := $(PKG_LIBS) $(BLAS_LIBS) -ldl -lm
 CLIENT_LIBS := -lm
 
+# keep every object: they are intermediates of the programs, and rebuilding them on each run wastes time
+.SECONDARY:
+
 .PHONY: all deps demo test unit-test integration-test inproc-test asan tsan bench install clean format
 all: $(DAEMON) $(CLI) $(CLIENT_A) $(CLIENT_SO) $(PC) $(PLUGINS) $(UNIT_BINS) $(ITEST_BINS) $(INPROC_BINS) \
 	$(WORKLOAD_BINS)
