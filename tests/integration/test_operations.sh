@@ -12,6 +12,8 @@
 #   sigterm_drains         SIGTERM while tasks run: the daemon finishes them, then exits 0
 #   protocol_hostile       another ABI major is refused with a message; garbage and truncated control
 #                          messages close the connection; the daemon keeps serving
+#   quota_per_uid          with quota.max_sessions_per_uid = 2, a third session of the same uid is refused
+#                          with a message naming the quota
 #   connection_flood       connections that never attach are capped (quota.max_sessions + spare) and the
 #                          daemon keeps serving
 #   no_lock_on_fast_path   the objects of submit -> wire -> run -> complete reference no mutex/condvar/sem
@@ -108,6 +110,16 @@ else
 	rs_fail sigterm_drains "daemon did not exit cleanly"
 fi
 rs_kill_pid "$lpid"
+
+# per-uid session quota (a daemon of its own)
+if rs_daemon_start "$(rs_config_gen 1 shared 'quota: { max_sessions_per_uid = 2; };')"; then
+	out=$(timeout 30 "$RS_ITEST/proto_check" --socket "$RS_SOCK" --quota 2 2>&1); rc=$?
+	rs_log "$out"
+	if [ $rc -eq 0 ]; then rs_pass quota_per_uid; else rs_fail quota_per_uid "rc $rc"; fi
+	rs_daemon_stop || rs_fail quota_daemon_clean_exit "daemon did not exit cleanly"
+else
+	rs_fail quota_per_uid "daemon did not start"
+fi
 
 # a malformed plugin refuses the start, naming the file
 printf 'kernels: { plugins = [ "%s/tests/plugins/bad_abi.so" ]; };\n' "$RS_BUILD" >"$RS_TMP/badplugin.conf"
