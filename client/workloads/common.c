@@ -589,3 +589,16 @@ int rs__wl_pa_submit_step(rs_client *c, const char *wl, const struct rs__wl_pa_k
 	}
 	return 0;
 }
+
+int rs__wl_pa_each_tile(rs_client *c, const struct rs__wl_pa *p, const int *ids, uint64_t *n, int64_t *first_seq,
+			rs__wl_pa_tile_fn tile)
+{
+	struct rs__wl_pa_kernels k = rs__wl_pa_kernels_of(ids);
+	int rc;
+
+	for (uint32_t b = 0; b < p->batch; b++)
+		for (uint32_t t = 0; t < p->heads / p->q_tile; t++)
+			if ((rc = tile(c, p, &k, b, t, n, first_seq)))
+				return rc;
+	return 0;
+}

@@ -126,15 +126,7 @@ static int pau_submit_tile(rs_client *c, const struct rs__wl_pa *p, const struct
 
 static int pau_submit(rs_client *c, void *ctx, const int *ids, uint64_t *n, int64_t *first_seq)
 {
-	const struct rs__wl_pa *p = ctx;
-	struct rs__wl_pa_kernels k = rs__wl_pa_kernels_of(ids);
-	int rc;
-
-	for (uint32_t b = 0; b < p->batch; b++)
-		for (uint32_t t = 0; t < p->heads / p->q_tile; t++)
-			if ((rc = pau_submit_tile(c, p, &k, b, t, n, first_seq)))
-				return rc;
-	return 0;
+	return rs__wl_pa_each_tile(c, ctx, ids, n, first_seq, pau_submit_tile);
 }
 
 int rs_wl_paged_attention_unroll(int argc, char **argv)

@@ -136,6 +136,11 @@ static inline struct rs__wl_pa_kernels rs__wl_pa_kernels_of(const int *ids)
 int rs__wl_pa_submit_step(rs_client *c, const char *wl, const struct rs__wl_pa_kernels *k, const rs_arg *qk,
 			  unsigned nqk, const rs_arg *sf, unsigned nsf, const rs_arg *pv, unsigned npv, const rs_arg *up,
 			  unsigned nup, int64_t *first_seq);
+/* Submit every (sequence, query tile) of a paged-attention problem through tile(). 0 or an exit code. */
+typedef int (*rs__wl_pa_tile_fn)(rs_client *c, const struct rs__wl_pa *p, const struct rs__wl_pa_kernels *k,
+				 uint32_t b, uint32_t tile, uint64_t *n, int64_t *first_seq);
+int rs__wl_pa_each_tile(rs_client *c, const struct rs__wl_pa *p, const int *ids, uint64_t *n, int64_t *first_seq,
+			rs__wl_pa_tile_fn tile);
 /* setup / verify callbacks of the paged-attention workloads (ctx is a struct rs__wl_pa). */
 int rs__wl_pa_setup_cb(rs_client *c, void *ctx);
 int rs__wl_pa_verify_cb(void *ctx, double *max_rel_err);
