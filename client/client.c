@@ -5,13 +5,14 @@
  * One rs_client is one session, used by one thread at a time. The submit path writes a descriptor into the
  * next ring slot and store-releases the tail (pair RS_SQ_TAIL); then, SQPOLL-style, a full fence and a load of
  * need_wakeup decide whether the doorbell eventfd must be written — the only system call on the fast path, and
- * only while the wiring thread sleeps. Waits poll the seq-tagged completion flag (pair RS_CQ_FLAG) or the
- * watermark (pair RS_CQ_WATERMARK), spin briefly, then sleep in one poll() on the completion eventfd AND the
- * control socket, so a dying daemon ends every wait with -RS_EDAEMON instead of a hang.
+ * only while the wiring thread sleeps. Waits poll the seq-tagged completion flags (pair RS_CQ_FLAG), spin
+ * briefly, then name in the wait line the one completion that must wake them and sleep in one poll() on the
+ * completion eventfd AND the control socket, so a dying daemon ends every wait with -RS_EDAEMON, not a hang.
  *
- * Harvest: the client reads the results of tasks up to the published watermark (failure records are copied
- * into a private map) and then advances `ack`; the daemon reuses a window slot only after ack passes it, so a
- * result is never overwritten before the client has read it.
+ * Harvest: the client reads the results of the contiguous completed prefix from the flags (failure records
+ * are copied into a private map) and then advances `ack`; the daemon reuses a window slot only after ack
+ * passes it, so a result is never overwritten before the client has read it. The published watermark is
+ * informational only (status, stats).
  */
 #include <errno.h>
 #include <poll.h>
@@ -77,7 +78,7 @@ struct rs_client {
 	int64_t first_unreported; /* lowest failed seq > reported, 0 = none */
 	uint64_t expired;       /* access map expired up to here */
 	/* Harvest points {ack, h}: when the client had harvested up to ack, it had submitted up to h. Once the
-	 * watermark passes h, every task that could name a failure <= ack without the client knowing is
+	 * harvested prefix passes h, every task that could name a failure <= ack without the client knowing is
 	 * complete, so the daemon may forget failures <= ack (rs_sq_wait.forget_upto). */
 	struct { uint64_t ack, h; } hp[HARVEST_POINTS];
 	unsigned hp_head, hp_n;
@@ -764,7 +765,7 @@ int rs_task_error(rs_client *c, int64_t task, rs_error *out)
 			return -EAGAIN; /* not complete yet */
 		if (RS_FLAG_STATE(f) == RS_TASK_OK)
 			return -ENOENT;
-		/* complete but not yet under the published watermark: read the records directly, following a
+		/* complete but not yet harvested (an earlier task is still running): read the records directly, following a
 		 * cancelled task's cause towards the root failure (causes are earlier tasks, so this ends) */
 		out->cancelled = RS_FLAG_STATE(f) == RS_TASK_CANCELLED;
 		uint64_t s = (uint64_t)task;

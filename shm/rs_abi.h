@@ -24,8 +24,10 @@
  *     load-acquires the flag before it reads the status (pair: RS_CQ_FLAG);
  *   - the daemon store-releases sq_head after copying descriptors; the client load-acquires it before it
  *     reuses a slot (pair: RS_CQ_SQ_HEAD);
- *   - the watermark is store-released by the wiring thread after every flag it covers was observed; the client
- *     load-acquires it (pair: RS_CQ_WATERMARK);
+ *   - the watermark is store-released by the wiring thread after every flag it covers was observed; it is
+ *     informational (status): clients derive completion from the flags themselves (pair: RS_CQ_WATERMARK);
+ *   - the client store-releases ack after reading results; the wiring thread load-acquires it before it
+ *     reuses a window slot (pair: RS_SQ_ACK);
  *   - doorbell: the client stores tail, full fence, loads need_wakeup; the wiring thread stores need_wakeup,
  *     full fence, re-loads every tail before it sleeps (SQPOLL's protocol; pair: RS_NEED_WAKEUP);
  *   - completion wait: the client stores its wait line, full fence, re-checks; the daemon publishes, full
