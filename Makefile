@@ -4,7 +4,6 @@
 #   make demo       run the daemon with its built-in default config and the verifying example workloads
 #   make test       unit + integration tests (plus the in-process protocol test)
 #   make asan/tsan  sanitizer builds (build-asan/, build-tsan/) running the integration tests
-#   make bench      benchmarks
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # Sources are discovered by directory, so a new module is a new file, not a Makefile edit:
@@ -75,7 +74,6 @@ WORKLOAD_SRCS := $(wildcard client/workloads/*.c)
 UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
 ITEST_SRCS   := $(wildcard tests/integration/*.c)
 INPROC_SRCS  := $(wildcard tests/inproc/*.c)
-BENCH_SRCS   := $(wildcard bench/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -99,7 +97,6 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(ITEST_SRCS))
 INPROC_BINS := $(patsubst tests/inproc/%.c,$(BUILD)/tests/inproc/%,$(INPROC_SRCS))
 WORKLOAD_BINS := $(patsubst client/workloads/main_%.c,$(BUILD)/workloads/%,$(WORKLOAD_MAINS))
-BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 
 DAEMON_LIBS := $(PKG_LIBS) $(BLAS_LIBS) -ldl -lm
 CLIENT_LIBS := -lm
@@ -107,7 +104,7 @@ CLIENT_LIBS := -lm
 # keep every object: they are intermediates of the programs, and rebuilding them on each run wastes time
 .SECONDARY:
 
-.PHONY: all deps demo test unit-test integration-test inproc-test asan tsan bench install clean format
+.PHONY: all deps demo test unit-test integration-test inproc-test asan tsan install clean format
 all: $(DAEMON) $(CLI) $(CLIENT_A) $(CLIENT_SO) $(PC) $(PLUGINS) $(UNIT_BINS) $(ITEST_BINS) $(INPROC_BINS) \
 	$(WORKLOAD_BINS)
 
@@ -180,11 +177,6 @@ $(BUILD)/tests/inproc/%: $(BUILD)/obj/tests/inproc/%.o $(CORE_LIB) $(WORKLOAD_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(DAEMON_LIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(WORKLOAD_A) $(CLIENT_A)
-	$(call say,LD,$@)
-	@mkdir -p $(dir $@)
-	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CLIENT_LIBS)
-
 # ---- running ----
 
 demo: all
@@ -209,9 +201,6 @@ asan:
 tsan:
 	$(MAKE) BUILD=build-tsan CC=clang SAN=thread OPT=-O1 all
 	RS_SANITIZER=tsan bash tests/run_sanitized.sh build-tsan
-
-bench: all $(BENCH_BINS)
-	@bash bench/run.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
