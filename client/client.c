@@ -470,7 +470,7 @@ static uint64_t deps_floor(const rs_client *c)
  * reused before ack passes it, so flags[s] >> 2 == s exactly when task s is complete), then let the daemon
  * reuse their slots. O(1) when nothing new completed.
  */
-static void harvest(rs_client *c)
+static int harvest_quiet(rs_client *c)
 {
 	uint64_t wm = c->ack;
 
@@ -508,7 +508,7 @@ static void harvest(rs_client *c)
 			c->first_unreported = (int64_t)s;
 	}
 	if (wm == c->ack)
-		return;
+		return 0;
 	c->ack = wm;
 	/* the daemon may now reuse these slots (pairs with the wiring thread's acquire load of ack) */
 	__atomic_store_n(&c->sqc->wait.ack, wm, __ATOMIC_RELEASE);
@@ -527,13 +527,21 @@ static void harvest(rs_client *c)
 		c->forget_upto = forget;
 		__atomic_store_n(&c->sqc->wait.forget_upto, forget, __ATOMIC_RELAXED);
 	}
-	ring_doorbell_if_sleeping(c);
 	rs_mem_retire(c->mem, wm);
 	uint64_t floor = deps_floor(c);
 	if (floor > c->expired && (floor - c->expired >= 64 || wm + 1 == c->next_seq)) {
 		rs_deps_expire(c->deps, floor);
 		c->expired = floor;
 	}
+	return 1;
+}
+
+/* Harvest, and if ack moved, wake a wiring thread that may be stalled on it (SQPOLL protocol). The submit
+ * path uses harvest_quiet: its tail publication that follows makes the same check once for both stores. */
+static void harvest(rs_client *c)
+{
+	if (harvest_quiet(c))
+		ring_doorbell_if_sleeping(c);
 }
 
 /* ---------------------------------------------------------------- waiting */
@@ -1028,7 +1036,7 @@ static struct rs_desc *slot_for(rs_client *c, uint64_t seq)
 static int reserve_slot(rs_client *c)
 {
 	if (c->next_seq - c->ack > c->lay.window / 2)
-		harvest(c);
+		harvest_quiet(c);
 	if (cond_ring_space(c, 0))
 		return 0;
 	/* sleep until half the ring is free: fewer, larger wake-ups (each costs the daemon a system call) */
@@ -1120,7 +1128,7 @@ int64_t rs_submit_ex(rs_client *c, const rs_task *t)
 	}
 
 	/* producers: inferred from the views, explicit deps, or everything outstanding for a barrier */
-	harvest(c);
+	harvest_quiet(c);
 	c->fanin.n = 0;
 	if (!(t->flags & RS_TASK_EXPLICIT_ONLY)) {
 		rc = rs_deps_collect(c->deps, views, nv, deps_floor(c), &c->fanin);
