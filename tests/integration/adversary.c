@@ -31,6 +31,7 @@
 
 #include "ringsched.h"
 #include "rs_abi.h"
+#include "itest.h"
 #include "testing.h" /* not public API */
 
 #define ADV_PASS 0
@@ -43,13 +44,6 @@
 #define ADV_SMALL_HEAP (64u << 10)
 
 static const char *socket_path;
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 static rs_client *adv_connect(const char *name, bool small)
 {

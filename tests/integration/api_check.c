@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include "ringsched.h"
+#define ITEST_FAIL API_FAIL
+#include "itest.h"
 
 #define API_PASS 0
 #define API_FAIL 1
@@ -47,28 +49,6 @@
 static rs_client *c;
 static const char *socket_path;
 static unsigned chain_len = DEFAULT_CHAIN;
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static double ms_since(uint64_t t0)
-{
-	return (double)(now_ns() - t0) / 1e6;
-}
-
-#define CHECK(cond, ...)                                                                                  \
-	do {                                                                                              \
-		if (!(cond)) {                                                                            \
-			printf("check failed (%s:%d): ", __FILE__, __LINE__);                             \
-			printf(__VA_ARGS__);                                                              \
-			printf("\n");                                                                     \
-			return API_FAIL;                                                                  \
-		}                                                                                         \
-	} while (0)
 
 static int kernel(const char *name)
 {

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "ringsched.h"
+#include "itest.h"
 
 #define DD_PASS 0
 #define DD_FAIL 1
@@ -41,13 +42,6 @@
 static pid_t daemon_pid;
 static unsigned kill_after_ms = DD_DEFAULT_KILL_AFTER_MS;
 static _Atomic uint64_t kill_ns; /* written by the killer thread, read by main after the join */
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 static void *killer(void *arg)
 {

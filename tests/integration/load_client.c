@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "ringsched.h"
+#include "itest.h"
 
 #define LOAD_OK 0
 #define LOAD_WRONG 1
@@ -38,13 +39,6 @@
 #define LOAD_BUF_FLOATS 256u      /* per-chain buffer */
 #define LOAD_MIX_SPIN_EVERY 4u    /* mix: a spin task every this many steps of a chain */
 #define LOAD_DEFAULT_WAIT_MS 600000
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
 
 struct load {
 	rs_client *c;

@@ -23,6 +23,8 @@
 
 #include "ringsched.h"
 #include "rs_abi.h"
+#define ITEST_FAIL MEM_FAIL
+#include "itest.h"
 #include "testing.h" /* not public API: rs__sq_base() to read the granted geometry */
 
 #define MEM_PASS 0
@@ -41,28 +43,6 @@
 
 static rs_client *c;
 static const char *socket_path;
-
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static double ms_since(uint64_t t0)
-{
-	return (double)(now_ns() - t0) / 1e6;
-}
-
-#define CHECK(cond, ...)                                                                                  \
-	do {                                                                                              \
-		if (!(cond)) {                                                                            \
-			printf("check failed (%s:%d): ", __FILE__, __LINE__);                             \
-			printf(__VA_ARGS__);                                                              \
-			printf("\n");                                                                     \
-			return MEM_FAIL;                                                                  \
-		}                                                                                         \
-	} while (0)
 
 static rs_client *connect_small(const char *name)
 {
