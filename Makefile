@@ -227,4 +227,7 @@ clean:
 format:
 	clang-format -i $(SHM_SRCS) $(KERNEL_SRCS) $(DCORE_SRCS) daemon/main.c $(CLIENT_SRCS) client/cli.c
 
+# Benchmarks (`make bench`, `make bench-quick`) and their peers live in their own make fragments.
+include $(wildcard bench/*.mk bench/peers/*.mk)
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
