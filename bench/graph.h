@@ -329,6 +329,52 @@ static inline uint64_t bg_busy(uint64_t iters, uint64_t x)
 	return x;
 }
 
+
+/*
+ * What a task computes, so every runtime's result can be checked against a sequential run (a benchmark that
+ * ran its tasks in a wrong order must not report a time). Buffers hold one uint64_t each. A task sums the
+ * values of the buffers it reads (IN), then sets every buffer it writes to bg_value(index, sum, old) with old
+ * = the buffer's previous value for INOUT and 0 for OUT. ringsched's built-in kernel `busy` does the same on
+ * i64 views (summing every element of its IN views; scalar 0 = grain, scalar 1 = index).
+ */
+static inline uint64_t bg_value(uint64_t index, uint64_t in_sum, uint64_t old)
+{
+	return (in_sum ^ (old * 0x9e3779b97f4a7c15ull)) + index + 1;
+}
+
+/* Run one task on buffers at base + b * stride_u64 (stride in uint64_t units: 8 for one 64-byte line each). */
+static inline void bg_run(const struct bg_task *t, uint64_t *base, size_t stride_u64)
+{
+	uint64_t sum = 0;
+
+	for (uint32_t k = 0; k < t->n; k++)
+		if (t->acc[k].mode == BG_IN)
+			sum += base[(size_t)t->acc[k].buf * stride_u64];
+	for (uint32_t k = 0; k < t->n; k++) {
+		uint64_t *v = &base[(size_t)t->acc[k].buf * stride_u64];
+		if (t->acc[k].mode == BG_OUT)
+			*v = bg_value(t->index, sum, 0);
+		else if (t->acc[k].mode == BG_INOUT)
+			*v = bg_value(t->index, sum, *v);
+	}
+}
+
+/* Sequential reference: the final value of every buffer (out[b], bg_buffers entries, zero-initialised). */
+static inline int bg_reference(const struct bg_params *p, uint64_t *out)
+{
+	struct bg_iter it;
+	struct bg_task *t = (struct bg_task *)malloc(sizeof(*t));
+
+	if (!t)
+		return -1;
+	memset(out, 0, bg_buffers(p) * sizeof(uint64_t));
+	bg_begin(&it, p);
+	while (bg_next(&it, t))
+		bg_run(t, out, 1);
+	free(t);
+	return 0;
+}
+
 #ifdef __cplusplus
 }
 #endif
