@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ringsched.h"
+#include "rs_kernel.h" /* RS_KVIEWS_VARIADIC in kernel listings */
 #include "rs_proto.h"
 #include "workloads.h"
 
@@ -101,8 +102,9 @@ static int cmd_kernels(const char *path)
 			return 1;
 		}
 		for (uint32_t i = 0; i < r->count; i++)
-			printf("%-24s views %u scalars %u  %s\n", r->k[i].name, r->k[i].n_views, r->k[i].n_scalars,
-			       r->k[i].doc);
+			printf("%-24s views %s%-2u scalars %u  %s\n", r->k[i].name,
+			       (r->k[i].n_views & RS_KVIEWS_VARIADIC) ? "0.." : "", rs_kviews_max(r->k[i].n_views),
+			       r->k[i].n_scalars, r->k[i].doc);
 		req.start += r->count;
 	} while (r->count && req.start < r->total);
 	close(fd);

@@ -38,6 +38,8 @@
 
 /* Default bound on spin's duration (1 s); the daemon tightens it from quota.spin_max_ns. */
 #define RS_SPIN_MAX_NS 1000000000ull
+/* Bound on busy's iteration count: about a second at ~1 ns per dependent multiply-add step. */
+#define RS_BUSY_MAX_ITERS 1000000000ull
 /* Bound on rendezvous' timeout (10 s): a probe that waits longer than that is a hung test, not a probe. */
 #define RS_RENDEZVOUS_MAX_TIMEOUT_NS 10000000000ull
 /* Concurrent rendezvous tokens the daemon tracks; a test uses one or two at a time. */
@@ -238,6 +240,52 @@ static int run_binary(const rs_kargs *a, const char *kernel, enum binary_op op, 
 static int k_noop(const rs_kargs *a)
 {
 	(void)a;
+	return 0;
+}
+
+/*
+ * busy(views..., iters, index): the benchmark task body (bench/graph.h: bg_busy then bg_run). `iters`
+ * iterations of a dependent integer recurrence (a calibrated busy-wait that the compiler cannot fold), then
+ * every element of every OUT/INOUT view becomes a function of the task index, the sum of every element of
+ * the IN views and (INOUT) its old value — so a benchmark can check that its graph ran in dependency order.
+ * Work: iters (bounded by scalar_max) plus one step per view element (bounded by the views' validated extent).
+ */
+static uint64_t busy_view(const rs_kview *v, uint64_t sum, uint64_t index)
+{
+	uint64_t in_sum = 0;
+
+	for (uint32_t i0 = 0; i0 < v->shape[0]; i0++)
+		for (uint32_t i1 = 0; i1 < v->shape[1]; i1++)
+			for (uint32_t i2 = 0; i2 < v->shape[2]; i2++)
+				for (uint32_t i3 = 0; i3 < v->shape[3]; i3++) {
+					int64_t *e = (int64_t *)v->data + (size_t)i0 * v->stride[0] +
+						     (size_t)i1 * v->stride[1] + (size_t)i2 * v->stride[2] +
+						     (size_t)i3 * v->stride[3];
+					uint64_t old = (uint64_t)*e;
+					if (v->mode == RS_MODE_IN)
+						in_sum += old;
+					else
+						*e = (int64_t)((sum ^ (v->mode == RS_MODE_INOUT ?
+									old * 0x9e3779b97f4a7c15ull : 0)) +
+							       index + 1);
+				}
+	return in_sum;
+}
+
+static int k_busy(const rs_kargs *a)
+{
+	uint64_t x = a->scalars[1], sum = 0;
+
+	for (uint64_t i = 0; i < a->scalars[0]; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		__asm__ __volatile__("" : "+r"(x));
+	}
+	for (uint32_t v = 0; v < a->n_views; v++)
+		if (a->views[v].mode == RS_MODE_IN)
+			sum += busy_view(&a->views[v], 0, 0);
+	for (uint32_t v = 0; v < a->n_views; v++)
+		if (a->views[v].mode != RS_MODE_IN)
+			busy_view(&a->views[v], sum, a->scalars[1]);
 	return 0;
 }
 
@@ -471,7 +519,10 @@ static const rs_kernel_desc builtin_kernels[] = {
 	{
 		.name = "noop",
 		.fn = k_noop,
-		.doc = "noop(): does nothing; for joins and overhead benchmarks",
+		.n_views = RS_KVIEWS_VARIADIC | RS_KMAX_VIEWS,
+		.modes = { RS_KMODE_ANY },
+		.doc = "noop(views: 0..16 of any mode and dtype): does nothing; for joins, dependency-only tasks and "
+		       "overhead benchmarks",
 	},
 	{
 		.name = "spin",
@@ -565,6 +616,17 @@ static const rs_kernel_desc builtin_kernels[] = {
 		.scalar_max = { 0, RS_RENDEZVOUS_MAX_TIMEOUT_NS },
 		.doc = "rendezvous(x: out f32 <=2-D, token: u64, timeout: u64 ns): x = 1 if another call with the "
 		       "same token overlapped this one, else 0",
+	},
+	{
+		.name = "busy",
+		.fn = k_busy,
+		.n_views = RS_KVIEWS_VARIADIC | RS_KMAX_VIEWS,
+		.n_scalars = 2,
+		.modes = { RS_KMODE_ANY },
+		.dtypes = { RS_DT_I64 },
+		.scalar_max = { RS_BUSY_MAX_ITERS },
+		.doc = "busy(views: 0..16 i64 of any mode, iters: u64, index: u64): iters steps of a busy loop, then "
+		       "each out/inout element = f(index, sum of in elements, old value); the benchmark task body",
 	},
 };
 

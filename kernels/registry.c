@@ -210,8 +210,9 @@ static int validate_desc(const rs_kernel_desc *k, unsigned index, char *why, siz
 		put_msg(why, why_len, "kernel %u '%s': NULL fn", index, shown);
 		return -EINVAL;
 	}
-	if (k->n_views > RS_KMAX_VIEWS) {
-		put_msg(why, why_len, "kernel %u '%s': n_views %u > %u", index, shown, k->n_views, RS_KMAX_VIEWS);
+	unsigned nv = rs_kviews_max(k->n_views), variadic = (k->n_views & RS_KVIEWS_VARIADIC) != 0;
+	if (nv > RS_KMAX_VIEWS) {
+		put_msg(why, why_len, "kernel %u '%s': n_views %u > %u", index, shown, nv, RS_KMAX_VIEWS);
 		return -EINVAL;
 	}
 	if (k->n_scalars > RS_KMAX_SCALARS) {
@@ -219,8 +220,9 @@ static int validate_desc(const rs_kernel_desc *k, unsigned index, char *why, siz
 			RS_KMAX_SCALARS);
 		return -EINVAL;
 	}
-	for (unsigned v = 0; v < k->n_views; v++) {
-		if (!mode_name(k->modes[v])) {
+	/* a variadic kernel's signature is entry 0, which may leave the mode open */
+	for (unsigned v = 0; v < (variadic ? 1u : nv); v++) {
+		if (!mode_name(k->modes[v]) && !(variadic && k->modes[v] == RS_KMODE_ANY)) {
 			put_msg(why, why_len, "kernel %u '%s': view %u mode %u is not in/out/inout", index, shown, v,
 				k->modes[v]);
 			return -EINVAL;
@@ -507,8 +509,13 @@ int rs_kernel_check_args(const rs_kernel_desc *k, const struct rs_view_desc *vie
 	char label[RS_ARG_NAME_LEN + 4];
 	char got[8], want[8];
 
-	if (n_views != k->n_views) {
-		put_msg(why, why_len, "%s: %u views given, kernel takes %u", k->name, n_views, k->n_views);
+	unsigned variadic = (k->n_views & RS_KVIEWS_VARIADIC) != 0, nv = rs_kviews_max(k->n_views);
+	/* where the scalars start among the doc line's arguments: a variadic kernel documents its views as one */
+	unsigned doc_scalar0 = variadic ? 1 : nv;
+
+	if (variadic ? n_views > nv : n_views != nv) {
+		put_msg(why, why_len, "%s: %u views given, kernel takes %s%u", k->name, n_views, variadic ? "0.." : "",
+			nv);
 		return -EINVAL;
 	}
 	if (n_scalars != k->n_scalars) {
@@ -517,24 +524,30 @@ int rs_kernel_check_args(const rs_kernel_desc *k, const struct rs_view_desc *vie
 	}
 	for (unsigned i = 0; i < n_views; i++) {
 		const struct rs_view_desc *v = &views[i];
-		unsigned ndim_max = k->ndim_max[i] ? k->ndim_max[i] : RS_KMAX_DIMS;
+		unsigned si = variadic ? 0 : i; /* signature entry */
+		unsigned ndim_max = k->ndim_max[si] ? k->ndim_max[si] : RS_KMAX_DIMS;
 
-		if (v->mode != k->modes[i]) {
-			doc_arg_label(k, i, label, sizeof(label));
+		if (variadic && k->modes[0] == RS_KMODE_ANY) {
+			if (!mode_name(v->mode)) {
+				put_msg(why, why_len, "%s: view %u mode %u is not in/out/inout", k->name, i, v->mode);
+				return -EINVAL;
+			}
+		} else if (v->mode != k->modes[si]) {
+			doc_arg_label(k, si, label, sizeof(label));
 			put_msg(why, why_len, "%s: view %u%s mode %s, kernel wants %s", k->name, i, label,
 				code_label(mode_name(v->mode), v->mode, got, sizeof(got)),
-				code_label(mode_name(k->modes[i]), k->modes[i], want, sizeof(want)));
+				code_label(mode_name(k->modes[si]), k->modes[si], want, sizeof(want)));
 			return -EINVAL;
 		}
-		if (k->dtypes[i] != RS_KDT_ANY && v->dtype != k->dtypes[i]) {
-			doc_arg_label(k, i, label, sizeof(label));
+		if (k->dtypes[si] != RS_KDT_ANY && v->dtype != k->dtypes[si]) {
+			doc_arg_label(k, si, label, sizeof(label));
 			put_msg(why, why_len, "%s: view %u%s dtype %s, kernel wants %s", k->name, i, label,
 				code_label(dtype_name(v->dtype), v->dtype, got, sizeof(got)),
-				code_label(dtype_name(k->dtypes[i]), k->dtypes[i], want, sizeof(want)));
+				code_label(dtype_name(k->dtypes[si]), k->dtypes[si], want, sizeof(want)));
 			return -EINVAL;
 		}
 		if (v->ndim < 1 || v->ndim > ndim_max) {
-			doc_arg_label(k, i, label, sizeof(label));
+			doc_arg_label(k, si, label, sizeof(label));
 			put_msg(why, why_len, "%s: view %u%s has %u dims, kernel allows 1..%u", k->name, i, label,
 				v->ndim, ndim_max);
 			return -EINVAL;
@@ -545,7 +558,7 @@ int rs_kernel_check_args(const rs_kernel_desc *k, const struct rs_view_desc *vie
 		uint64_t bound = __atomic_load_n(&k->scalar_max[i], __ATOMIC_RELAXED);
 
 		if (bound && scalars[i] > bound) {
-			doc_arg_label(k, k->n_views + i, label, sizeof(label));
+			doc_arg_label(k, doc_scalar0 + i, label, sizeof(label));
 			put_msg(why, why_len, "%s: scalar %u%s %llu exceeds limit %llu", k->name, i, label,
 				(unsigned long long)scalars[i], (unsigned long long)bound);
 			return -EINVAL;

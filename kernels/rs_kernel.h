@@ -27,6 +27,15 @@
 
 /* dtype and mode codes are those of shm/rs_abi.h: RS_DT_* and RS_MODE_*. */
 #define RS_KDT_ANY 0u /* signature wildcard: any dtype */
+#define RS_KMODE_ANY 0u /* signature wildcard in modes[0] of a variadic kernel: any access mode */
+
+/*
+ * Variadic kernels: n_views = RS_KVIEWS_VARIADIC | max takes 0..max views (max <= RS_KMAX_VIEWS). Every view
+ * is then checked against entry 0 of modes (RS_KMODE_ANY: any mode), dtypes and ndim_max; the kernel reads
+ * the actual count from rs_kargs.n_views. Tables of ABI version 1 without the bit are unaffected.
+ */
+#define RS_KVIEWS_VARIADIC 0x80000000u
+static inline unsigned rs_kviews_max(uint32_t n_views) { return n_views & ~RS_KVIEWS_VARIADIC; }
 
 /* A tensor view as the kernel sees it: data is a pointer into the daemon's mapping of the session. */
 typedef struct rs_kview {
@@ -54,7 +63,8 @@ typedef int (*rs_kernel_fn)(const rs_kargs *a);
 
 /*
  * One kernel's signature. The wiring thread checks each task against it, so a kernel sees exactly
- * n_views views with the given modes and dtypes and exactly n_scalars scalars.
+ * n_views views (or 0..max for a variadic kernel) with the given modes and dtypes and exactly n_scalars
+ * scalars.
  * scalar_max[i] (if nonzero) bounds scalar i (u64 compare): used for work-size scalars such as spin's
  * duration; the daemon may tighten it from its config.
  */

@@ -241,6 +241,31 @@ START_TEST(noop_returns_zero)
 }
 END_TEST
 
+/* busy is the benchmark task body: it must compute exactly what bench/graph.h's bg_run does. */
+START_TEST(busy_writes_what_the_benchmark_reference_computes)
+{
+	int64_t lines[4][8] = { { 5 }, { 7 }, { 11 }, { 13 } }; /* one value per 64-byte line, as the bench */
+	int64_t col[3] = { 1, 2, 3 };
+	rs_kargs a = { .n_views = 4, .n_scalars = 2, .scalars = { 1000, 41 } };
+	char err[ERR_LEN];
+
+	a.views[0] = (rs_kview){ .data = lines[0], .shape = { 2, 1, 1, 1 }, .stride = { 8, 0, 0, 0 },
+				 .dtype = RS_DT_I64, .ndim = 2, .mode = RS_MODE_IN }; /* lines 0 and 1 */
+	a.views[1] = (rs_kview){ .data = col, .shape = { 3, 1, 1, 1 }, .stride = { 1, 0, 0, 0 },
+				 .dtype = RS_DT_I64, .ndim = 1, .mode = RS_MODE_IN };
+	a.views[2] = (rs_kview){ .data = lines[2], .shape = { 1, 1, 1, 1 }, .dtype = RS_DT_I64, .ndim = 1,
+				 .mode = RS_MODE_OUT };
+	a.views[3] = (rs_kview){ .data = lines[3], .shape = { 1, 1, 1, 1 }, .dtype = RS_DT_I64, .ndim = 1,
+				 .mode = RS_MODE_INOUT };
+	ck_assert_int_eq(call("busy", &a, err), 0);
+	uint64_t sum = 5 + 7 + 1 + 2 + 3;
+	ck_assert_uint_eq((uint64_t)lines[2][0], sum + 41 + 1);
+	ck_assert_uint_eq((uint64_t)lines[3][0], (sum ^ (13ull * 0x9e3779b97f4a7c15ull)) + 41 + 1);
+	ck_assert_int_eq(lines[0][0], 5);
+	ck_assert_int_eq(col[2], 3);
+}
+END_TEST
+
 START_TEST(fill_matches_reference_on_strided_tiles)
 {
 	check_elementwise(&case_fill, 0);
@@ -642,6 +667,7 @@ static Suite *kernels_suite(void)
 	TCase *probes = tcase_create("probes");
 
 	tcase_add_test(ew, noop_returns_zero);
+	tcase_add_test(ew, busy_writes_what_the_benchmark_reference_computes);
 	tcase_add_test(ew, fill_matches_reference_on_strided_tiles);
 	tcase_add_test(ew, copy_matches_reference_on_strided_tiles);
 	tcase_add_test(ew, add_matches_reference_on_strided_tiles);

@@ -26,7 +26,7 @@
 
 /* Built-in kernels in registration order: their ids are their positions. */
 static const char *const builtin_names[] = {
-	"noop", "spin", "fill", "copy", "add", "scale", "axpy", "affine", "gemm", "fail", "rendezvous",
+	"noop", "spin", "fill", "copy", "add", "scale", "axpy", "affine", "gemm", "fail", "rendezvous", "busy",
 };
 #define N_BUILTIN_NAMES (sizeof(builtin_names) / sizeof(builtin_names[0]))
 
@@ -187,6 +187,47 @@ START_TEST(check_args_rejects_wrong_view_count)
 
 	ck_assert_int_eq(rs_kernel_check_args(kernel(r, "axpy"), v, 1, s, 1, why, sizeof(why)), -EINVAL);
 	ck_assert_str_eq(why, "axpy: 1 views given, kernel takes 2");
+	rs_registry_free(r);
+}
+END_TEST
+
+START_TEST(variadic_kernel_takes_zero_to_sixteen_views_of_any_mode)
+{
+	struct rs_registry *r = rs_registry_new();
+	struct rs_view_desc v[RS_KMAX_VIEWS + 1];
+	uint64_t s[2] = { 10, 1 };
+	char why[128] = "";
+
+	for (unsigned i = 0; i <= RS_KMAX_VIEWS; i++)
+		v[i] = view2d(i % 3 + 1, RS_DT_I64, 2, 2);
+	for (unsigned n = 0; n <= RS_KMAX_VIEWS; n++) {
+		int rc = rs_kernel_check_args(kernel(r, "busy"), v, n, s, 2, why, sizeof(why));
+		ck_assert_msg(rc == 0, "%u views: rc %d: %s", n, rc, why);
+	}
+	ck_assert_int_eq(rs_kernel_check_args(kernel(r, "busy"), v, RS_KMAX_VIEWS + 1, s, 2, why, sizeof(why)),
+			 -EINVAL);
+	ck_assert_str_eq(why, "busy: 17 views given, kernel takes 0..16");
+	ck_assert_int_eq(rs_kernel_check_args(kernel(r, "noop"), v, 5, NULL, 0, why, sizeof(why)), 0);
+	rs_registry_free(r);
+}
+END_TEST
+
+START_TEST(variadic_kernel_checks_every_view_against_its_signature)
+{
+	struct rs_registry *r = rs_registry_new();
+	struct rs_view_desc v[3] = { view2d(RS_MODE_IN, RS_DT_I64, 1, 1), view2d(RS_MODE_OUT, RS_DT_I64, 1, 1),
+				     view2d(RS_MODE_IN, RS_DT_F32, 1, 1) };
+	uint64_t s[2] = { 10, 1 };
+	char why[128] = "";
+
+	ck_assert_int_eq(rs_kernel_check_args(kernel(r, "busy"), v, 3, s, 2, why, sizeof(why)), -EINVAL);
+	ck_assert_str_eq(why, "busy: view 2 (views) dtype f32, kernel wants i64");
+	v[2] = view2d(7, RS_DT_I64, 1, 1);
+	ck_assert_int_eq(rs_kernel_check_args(kernel(r, "busy"), v, 3, s, 2, why, sizeof(why)), -EINVAL);
+	ck_assert_str_eq(why, "busy: view 2 mode 7 is not in/out/inout");
+	s[0] = 2000000000ull;
+	ck_assert_int_eq(rs_kernel_check_args(kernel(r, "busy"), v, 2, s, 2, why, sizeof(why)), -EINVAL);
+	ck_assert_str_eq(why, "busy: scalar 0 (iters) 2000000000 exceeds limit 1000000000");
 	rs_registry_free(r);
 }
 END_TEST
@@ -555,6 +596,8 @@ static Suite *registry_suite(void)
 	tcase_add_test(args, check_args_accepts_a_correct_task);
 	tcase_add_test(args, check_args_rejects_wrong_view_count);
 	tcase_add_test(args, check_args_rejects_wrong_scalar_count);
+	tcase_add_test(args, variadic_kernel_takes_zero_to_sixteen_views_of_any_mode);
+	tcase_add_test(args, variadic_kernel_checks_every_view_against_its_signature);
 	tcase_add_test(args, check_args_rejects_wrong_mode_naming_kernel_and_view);
 	tcase_add_test(args, check_args_rejects_wrong_dtype_naming_kernel_and_view);
 	tcase_add_test(args, check_args_rejects_too_many_dims);
