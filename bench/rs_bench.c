@@ -110,45 +110,103 @@ static rs_view line_view(struct gctx *g, uint32_t b, uint32_t rows)
 	return rs_view_2d(g->bufs + (size_t)b * LINE_U64, RS_I64, rows, 1, LINE_U64);
 }
 
-static int64_t submit_task(struct gctx *g, const struct bg_task *t)
+/*
+ * The graph is expanded into compact records before the clock starts (as the peers do, bench/peers/peer.h):
+ * the timed loop pays for building the rs_args and rs_submit, not for bg_next. A record is one view: a run
+ * of `rows` consecutive buffers from `buf` with one mode (rows > 1 only for IN).
+ */
+struct vrec {
+	uint32_t buf, rows;
+	uint8_t mode;
+};
+
+struct grecs {
+	uint64_t ntasks, grain;
+	uint32_t *nv;      /* views of task i */
+	uint64_t *off;     /* first record of task i in v */
+	struct vrec *v;
+	uint64_t nvrec, cap;
+};
+
+static void expand(const struct bg_params *p, struct bg_task *t, struct grecs *g)
+{
+	struct bg_iter it;
+
+	g->ntasks = bg_tasks(p);
+	g->grain = p->grain;
+	g->nv = malloc(g->ntasks * sizeof(*g->nv));
+	g->off = malloc(g->ntasks * sizeof(*g->off));
+	g->cap = 1024;
+	g->nvrec = 0;
+	g->v = malloc(g->cap * sizeof(*g->v));
+	if (!g->nv || !g->off || !g->v)
+		die("out of memory", 0);
+	bg_begin(&it, p);
+	while (bg_next(&it, t)) {
+		uint32_t nv = 0;
+		g->off[t->index] = g->nvrec;
+		for (uint32_t k = 0; k < t->n;) {
+			uint32_t b = t->acc[k].buf, rows = 1;
+			uint8_t m = t->acc[k].mode;
+			if (m == BG_IN)
+				while (k + rows < t->n && t->acc[k + rows].mode == BG_IN && t->acc[k + rows].buf == b + rows)
+					rows++;
+			if (nv == 16) {
+				fprintf(stderr, "rs_bench: task %" PRIu64 " needs more than 16 views\n", t->index);
+				exit(2);
+			}
+			if (g->nvrec == g->cap) {
+				g->cap *= 2;
+				g->v = realloc(g->v, g->cap * sizeof(*g->v));
+				if (!g->v)
+					die("out of memory", 0);
+			}
+			g->v[g->nvrec++] = (struct vrec){ .buf = b, .rows = rows, .mode = m };
+			nv++;
+			k += rows;
+		}
+		g->nv[t->index] = nv;
+	}
+}
+
+static void grecs_free(struct grecs *g)
+{
+	free(g->nv);
+	free(g->off);
+	free(g->v);
+}
+
+static int64_t submit_rec(struct gctx *g, const struct grecs *r, uint64_t i)
 {
 	rs_arg args[16 + 2];
 	unsigned na = 0;
+	uint32_t nv = r->nv[i];
+	const struct vrec *v = &r->v[r->off[i]];
 
-	if (t->n == 0 && t->grain == 0)
+	if (nv == 0 && r->grain == 0)
 		return rs_submit(g->c, g->k_noop, NULL, 0);
-	for (uint32_t k = 0; k < t->n;) {
-		uint32_t b = t->acc[k].buf, rows = 1;
-		uint8_t m = t->acc[k].mode;
-		if (m == BG_IN)
-			while (k + rows < t->n && t->acc[k + rows].mode == BG_IN && t->acc[k + rows].buf == b + rows)
-				rows++;
-		if (na == 16) {
-			fprintf(stderr, "rs_bench: task %" PRIu64 " needs more than 16 views\n", t->index);
-			exit(2);
-		}
-		rs_view v = line_view(g, b, rows);
-		args[na++] = m == BG_IN ? rs_in(v) : m == BG_OUT ? rs_out(v) : rs_inout(v);
-		k += rows;
+	for (uint32_t k = 0; k < nv; k++) {
+		rs_view vw = line_view(g, v[k].buf, v[k].rows);
+		args[na++] = v[k].mode == BG_IN ? rs_in(vw) : v[k].mode == BG_OUT ? rs_out(vw) : rs_inout(vw);
 	}
-	args[na++] = rs_u64(t->grain);
-	args[na++] = rs_u64(t->index);
+	args[na++] = rs_u64(r->grain);
+	args[na++] = rs_u64(i);
 	return rs_submit(g->c, g->k_busy, args, na);
 }
 
 /* Submits the whole graph and waits; returns wall ns, or exits on a failure. */
 static uint64_t run_graph(struct gctx *g, const struct bg_params *p, struct bg_task *t)
 {
-	struct bg_iter it;
+	struct grecs r;
 	uint64_t t0, t1;
 	int rc;
 
-	bg_begin(&it, p);
+	expand(p, t, &r);
 	t0 = now_ns();
-	while (bg_next(&it, t)) {
-		int64_t s = submit_task(g, t);
+	for (uint64_t i = 0; i < r.ntasks; i++) {
+		int64_t s = submit_rec(g, &r, i);
 		if (s < 0) {
-			fprintf(stderr, "rs_bench: rs_submit of task %" PRIu64 ": %s %s\n", t->index, rs_strerror((int)s),
+			fprintf(stderr, "rs_bench: rs_submit of task %" PRIu64 ": %s %s\n", i, rs_strerror((int)s),
 				rs_last_error());
 			exit(1);
 		}
@@ -159,6 +217,7 @@ static uint64_t run_graph(struct gctx *g, const struct bg_params *p, struct bg_t
 		fprintf(stderr, "rs_bench: rs_wait_all: %s %s\n", rs_strerror(rc), rs_last_error());
 		exit(1);
 	}
+	grecs_free(&r);
 	return t1 - t0;
 }
 
@@ -228,7 +287,9 @@ static int run_pattern(const struct bg_params *p)
 	printf("{\"runtime\":\"ringsched\",\"config\":\"%s\",\"pattern\":\"%s\",\"width\":%u,\"steps\":%u,\"n\":%" PRIu64
 	       ",\"grain\":%" PRIu64 ",\"tasks\":%" PRIu64 ",\"wall_ns\":%" PRIu64 ",\"ns_per_task\":%.1f,\"threads\":%u,"
 	       "\"verified\":%s}\n",
-	       g_config, bg_pattern_name(p->pattern), p->width, p->steps,
+	       g_config, bg_pattern_name(p->pattern),
+	       (p->pattern == BG_STENCIL || p->pattern == BG_FANOUT || p->pattern == BG_TREE) ? p->width : 0,
+	       (p->pattern == BG_STENCIL || p->pattern == BG_FANOUT) ? p->steps : 0,
 	       (p->pattern == BG_INDEPENDENT || p->pattern == BG_CHAIN || p->pattern == BG_RANDOM) ? p->n : 0, p->grain,
 	       tasks, wall, (double)wall / (double)(tasks ? tasks : 1), st.scheduler_threads, verified ? "true" : "false");
 	fflush(stdout);
