@@ -64,7 +64,10 @@ int main(int argc, char **argv)
 	struct pk_graph warm, g;
 	struct bg_params wp;
 	const char *wait = getenv("OMP_WAIT_POLICY");
-	const char *config = wait && !strcasecmp(wait, "active") ? "active" : "default";
+	/* "default" when OMP_WAIT_POLICY is unset; an explicit passive policy is not the default one (libgomp
+	 * and libomp spin a while before sleeping by default), so it is reported as "passive". */
+	const char *config = !wait ? "default" : !strcasecmp(wait, "active") ? "active"
+					      : !strcasecmp(wait, "passive") ? "passive" : "default";
 	int nthreads = pk_ncpu(), team = 0;
 	uint64_t wall;
 

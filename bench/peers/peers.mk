@@ -5,8 +5,7 @@
 #                      $(BUILD)/bench/peers/{omp-gomp,omp-llvm,tbb,starpu}
 
 PEERS_DIR   := $(BUILD)/bench/peers
-PEERS_BINS  := $(PEERS_DIR)/omp-gomp $(PEERS_DIR)/omp-llvm $(if $(wildcard bench/peers/tbb.cpp),$(PEERS_DIR)/tbb) \
-	$(if $(wildcard bench/peers/starpu.c),$(PEERS_DIR)/starpu)
+PEERS_BINS  := $(PEERS_DIR)/omp-gomp $(PEERS_DIR)/omp-llvm $(PEERS_DIR)/tbb $(PEERS_DIR)/starpu
 PEERS_HDRS  := bench/graph.h bench/peers/peer.h
 PEERS_WARN  := -Wall -Wextra -Werror -Wno-unknown-pragmas
 PEERS_FLAGS := -O2 -g -D_GNU_SOURCE -pthread $(PEERS_WARN)
