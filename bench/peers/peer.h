@@ -104,7 +104,13 @@ static inline void pk_parse(int argc, char **argv, struct pk_opts *o)
 		}
 		case 'n': o->p.n = pk_num(argv[0], optarg); break;
 		case 'w': w = pk_num(argv[0], optarg); break;
-		case 's': o->p.steps = (uint32_t)pk_num(argv[0], optarg); break;
+		case 's': {
+			uint64_t s = pk_num(argv[0], optarg);
+			if (s > UINT32_MAX)
+				pk_usage(argv[0]);
+			o->p.steps = (uint32_t)s;
+			break;
+		}
 		case 'g': o->p.grain = pk_num(argv[0], optarg); break;
 		case 'x': o->p.seed = pk_num(argv[0], optarg); break;
 		case 'l': o->lightweight = 1; break;
