@@ -169,7 +169,7 @@ class Daemon:
         rc, out, err = run([os.path.join(self.build, "ringschedd"), "--check-config", "--config", self.cfg],
                            timeout=20)
         if rc != 0:
-            return short_err(rc, err or out)
+            return short_err(rc, err or out).replace(self.cfg, "<%s config>" % self.name)
         return None
 
     def env(self):
@@ -609,7 +609,8 @@ def plot(a, res):
                 for p in m["points"]:
                     if p["efficiency"] is not None:
                         fh.write("%g %g\n" % (p["grain_us"], 100 * p["efficiency"]))
-            plots.append("'%s' using 1:2 with linespoints title '%s'" % (f, (rt + ":" + cfg).replace("_", "\\_")))
+            plots.append("'%s' using 1:2 with linespoints lw %d title '%s'" %
+                         (f, 3 if rt == "ringsched" else 1, (rt + ":" + cfg).replace("_", "\\_")))
         if not plots:
             return
         out = os.path.join(a.out, "efficiency.png")
@@ -761,6 +762,16 @@ def report(a, res, graph_pats, peers_avail, ipu, metg_info, elapsed):
         rows.append([pat, cfg, val, p90, mn, what])
     section("micro metrics (ns unless noted)", ["metric", "config", "median", "p90", "min", "what"], rows)
 
+    fails = []
+    for (rt, cfg, pat) in res.order:
+        c = res.cells[(rt, cfg, pat)]
+        if c["errors"]:
+            fails.append("%s %s %s: %d failed run(s): %s" % (rt, cfg, pat, len(c["errors"]), c["errors"][0][:160]))
+    for (rt, cfg), m in res.metg.items():
+        if m.get("error"):
+            fails.append("METG %s %s: %s" % (rt, cfg, m["error"][:160]))
+    if fails:
+        section("failures", ["what"], [[f] for f in fails])
     skipped = ["%s %s: %s" % (rt, cfg, why) for (rt, cfg), why in res.skipped.items()]
     foot = "\nskipped: " + ("; ".join(skipped) if skipped else "none")
     foot += "\nnotes: " + ("; ".join(LOG) if LOG else "none")
@@ -825,7 +836,7 @@ def main():
             d.cleanup()
         if why:
             res.skipped[("ringsched", cfg)] = "config rejected: " + why
-            note("skipping ringsched %s (config rejected: %s)" % (cfg, why))
+            say("skipping ringsched %s (config rejected: %s)" % (cfg, why))
         else:
             rs_ok.append((cfg, groups))
     peers_avail = []
@@ -835,7 +846,7 @@ def main():
             peers_avail.append(pe)
         else:
             res.skipped[(pe[0], pe[1])] = "binary %s missing" % os.path.relpath(exe, ROOT)
-            note("skipping %s %s (no %s)" % (pe[0], pe[1], os.path.relpath(exe, ROOT)))
+            say("skipping %s %s (no %s)" % (pe[0], pe[1], os.path.relpath(exe, ROOT)))
 
     ipu = calibrate(a)
     say("bg_busy: %.1f iterations/us; %d CPUs; %d round(s)" % (ipu, len(os.sched_getaffinity(0)), a.runs))
