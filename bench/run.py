@@ -61,6 +61,7 @@ MECHANISMS = [  # (label, off config, on config, published claim)
     ("watermark batching K=16", "publish-every-task", "default", "no published number"),
     ("dedicated wiring thread", "sched2-folded", "sched2-dedicated", "scheduler time -20 %"),
 ]
+MECH_OFF = [m[1] for m in MECHANISMS if m[2] == "default"]  # these also run the seed workloads
 METG_RS = ["default", "sched2-folded", "sched1-folded"]
 
 # peers: (runtime label, config label, binary, extra args, extra env; None value = unset)
@@ -380,7 +381,7 @@ def rs_group(a, res, cfg, groups, rnd, pats):
             if ensure():
                 client_run(res, "ringsched", cfg, lab, [rsb, "--submit-cost", str(v), "--config", cfg], env,
                            a.timeout)
-        if a.seeds_all or cfg == "default":
+        if a.seeds_all or cfg == "default" or cfg in MECH_OFF:
             for s in SEEDS:
                 if ensure():
                     seed_run(res, a.build, "ringsched", cfg, s, env, a.timeout * 2)
@@ -705,9 +706,8 @@ def report(a, res, graph_pats, peers_avail, ipu, metg_info, elapsed):
             "is still >= 50 %%, log-interpolated; null = never reached. bg_busy calibration: %.1f iterations/us." % ipu)
 
     # mechanisms
-    mpats = [p for p, _ in graph_pats] + ["submit_0views", "submit_1view", "submit_4views"]
-    if a.seeds_all:
-        mpats += ["seed_" + s for s in SEEDS]
+    mpats = [p for p, _ in graph_pats] + ["submit_0views", "submit_1view", "submit_4views"] + \
+        ["seed_" + s for s in SEEDS]
     rows = []
     for label, off, on, claim in MECHANISMS:
         r = [label, "%s vs %s" % (on, off)]
@@ -806,7 +806,9 @@ def write_files(a, res):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, 1 run (make bench-quick)")
-    ap.add_argument("--runs", type=int, help="timed runs per (runtime, config, pattern); default 5, quick 1")
+    ap.add_argument("--runs", type=int, help="timed runs per (runtime, config, pattern); default 7 when the first "
+                    "round shows they fit in the time budget, else 5; quick 1")
+    ap.add_argument("--budget", type=float, default=12.0, help="minutes the full run should stay under (default 12)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--timeout", type=int, help="seconds per client run (default 120, quick 40)")
@@ -814,6 +816,7 @@ def main():
     ap.add_argument("--no-metg", action="store_true")
     a = ap.parse_args()
     a.build = os.path.abspath(a.build)
+    auto_runs = a.runs is None and not a.quick
     a.runs = a.runs or (1 if a.quick else 5)
     a.timeout = a.timeout or (40 if a.quick else 120)
     a.idle_s = 2 if a.quick else 5
@@ -861,7 +864,8 @@ def main():
             groups.append(("peer",) + peers_avail[i])
     groups.append(("one-cpu",))
     groups.append(("futex",))
-    for rnd in range(a.runs):
+    rnd = 0
+    while rnd < a.runs:
         t_r = time.time()
         k = rnd % len(groups)
         for g in groups[k:] + groups[:k]:
@@ -875,7 +879,15 @@ def main():
                 client_run(res, "ringsched", "none", "futex_wake_floor",
                            [os.path.join(a.build, "bench", "rs_bench"), "--futex-floor", "--config", "none"],
                            None, a.timeout)
-        say("round %d/%d done in %.0f s" % (rnd + 1, a.runs, time.time() - t_r))
+        dt = time.time() - t_r
+        if auto_runs and rnd == 0:
+            # 7 rounds if they (plus the METG sweep, about 60 s, and a 10 % margin) fit the budget, else 5
+            proj = (time.time() - t_start) + 6 * dt * 1.1 + 60
+            a.runs = 7 if proj < a.budget * 60 else 5
+            say("round 1 took %.0f s: %d rounds (7 would end at about %.1f min; budget %.0f min)" %
+                (dt, a.runs, proj / 60, a.budget))
+        say("round %d/%d done in %.0f s" % (rnd + 1, a.runs, dt))
+        rnd += 1
 
     metg_info = (0, [])
     if not a.no_metg:
