@@ -552,14 +552,21 @@ def metg_phase(a, res, ipu, peers_avail):
         lst = raw.setdefault((rt, cfg), [])
         errs = []
         for g, iters, steps in pts:
-            rc, out, err = run(cmd + ["--pattern", "stencil", "--width", str(width), "--steps", str(steps),
-                                      "--grain", str(iters)], env=env, timeout=a.timeout)
-            j = last_json(out)
-            if rc != 0 or not j or j.get("verified") is False:
-                errs.append("grain %g us: %s" % (g, short_err(rc, err) if rc != 0 else "unverified/no JSON"))
+            walls, tasks = [], 0
+            for _ in range(a.metg_reps):  # median wall of metg_reps runs
+                rc, out, err = run(cmd + ["--pattern", "stencil", "--width", str(width), "--steps", str(steps),
+                                          "--grain", str(iters)], env=env, timeout=a.timeout)
+                j = last_json(out)
+                if rc != 0 or not j or j.get("verified") is False:
+                    errs.append("grain %g us: %s" % (g, short_err(rc, err) if rc != 0 else "unverified/no JSON"))
+                    walls = []
+                    break
+                tasks = j["tasks"]
+                walls.append(j["wall_ns"] / 1e3)
+            if not walls:
                 lst.append((g, None, None))
                 continue
-            tasks, wall_us = j["tasks"], j["wall_ns"] / 1e3
+            wall_us = statistics.median(walls)
             lst.append((g, wall_us * ncpu / tasks, tasks * g / (wall_us * ncpu)))
         res.metg[(rt, cfg)] = {"metg_us": None, "points": [], "error": "; ".join(errs)[:500] if errs else None}
 
@@ -699,8 +706,8 @@ def report(a, res, graph_pats, peers_avail, ipu, metg_info, elapsed):
         effs = {p["grain_us"]: p["efficiency"] for p in m["points"]}
         rows.append([colname(rt, cfg), "null" if m["metg_us"] is None else "%.2f" % m["metg_us"]] +
                     ["-" if effs.get(g) is None else "%.0f%%" % (100 * effs[g]) for g in grains])
-    section("METG(50 %%) in us (stencil width %d, %d CPUs; efficiency per grain)" % (metg_info[0],
-                                                                                   len(os.sched_getaffinity(0))),
+    section("METG(50 %%) in us (stencil width %d, %d CPUs; efficiency per grain, median wall of %d run(s))" %
+            (metg_info[0], len(os.sched_getaffinity(0)), a.metg_reps),
             ["runtime", "METG us"] + ["%gus" % g for g in grains], rows,
             "METG = smallest granularity (wall x cores / tasks) at which efficiency (tasks x grain / (wall x cores)) "
             "is still >= 50 %%, log-interpolated; null = never reached. bg_busy calibration: %.1f iterations/us." % ipu)
@@ -803,7 +810,13 @@ def write_files(a, res):
 
 # ---- main ----
 
+def on_sigterm(signum, frame):
+    raise SystemExit("bench/run.py: terminated by signal %d (daemons stopped, temp dirs removed)" % signum)
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGHUP, on_sigterm)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, 1 run (make bench-quick)")
     ap.add_argument("--runs", type=int, help="timed runs per (runtime, config, pattern); default 7 when the first "
@@ -820,6 +833,7 @@ def main():
     a.runs = a.runs or (1 if a.quick else 5)
     a.timeout = a.timeout or (40 if a.quick else 120)
     a.idle_s = 2 if a.quick else 5
+    a.metg_reps = 1 if a.quick else 3
     a.idle_reps = 3 if a.quick else 10
     os.makedirs(a.out, exist_ok=True)
     t_start = time.time()
@@ -881,8 +895,8 @@ def main():
                            None, a.timeout)
         dt = time.time() - t_r
         if auto_runs and rnd == 0:
-            # 7 rounds if they (plus the METG sweep, about 60 s, and a 10 % margin) fit the budget, else 5
-            proj = (time.time() - t_start) + 6 * dt * 1.1 + 60
+            # 7 rounds if they (plus the METG sweep, about 80 s, and a 10 % margin) fit the budget, else 5
+            proj = (time.time() - t_start) + 6 * dt * 1.1 + 80
             a.runs = 7 if proj < a.budget * 60 else 5
             say("round 1 took %.0f s: %d rounds (7 would end at about %.1f min; budget %.0f min)" %
                 (dt, a.runs, proj / 60, a.budget))
