@@ -67,12 +67,15 @@ static uint64_t quantile(uint64_t *v, size_t n, double q)
 	return v[i < n ? i : n - 1];
 }
 
-static rs_client *connect_or_die(void)
+/* arena_need: bytes the run will rs_alloc; 0 or anything the default 64M arena holds keeps the default. */
+static rs_client *connect_or_die(size_t arena_need)
 {
 	rs_options o;
 	rs_client *c;
 
 	memset(&o, 0, sizeof(o)); /* daemon defaults: ring 1024, window 4096, arena 64M (enough for 2^16 lines) */
+	if (arena_need > (32u << 20)) /* leave room for the allocator; multiple of 4096 */
+		o.arena_bytes = ((uint64_t)arena_need * 2 + 4095) & ~(uint64_t)4095;
 	o.name = "rs_bench";
 	o.timeout_ms = WAIT_MS;
 	c = rs_connect(NULL, &o);
@@ -259,7 +262,7 @@ static int run_pattern(const struct bg_params *p)
 
 	if (!t || !ref)
 		die("out of memory", 0);
-	g.c = connect_or_die();
+	g.c = connect_or_die((size_t)nb * LINE_U64 * sizeof(uint64_t));
 	g.k_noop = kernel_or_die(g.c, "noop");
 	g.k_busy = (p->pattern == BG_INDEPENDENT && p->grain == 0) ? -1 : kernel_or_die(g.c, "busy");
 	g.bufs = NULL;
@@ -342,7 +345,7 @@ static int submit_cost(int views)
 	rs_arg args[6];
 	int k, rc;
 
-	g.c = connect_or_die();
+	g.c = connect_or_die(0);
 	k = views == 0 ? kernel_or_die(g.c, "noop") : kernel_or_die(g.c, "busy");
 	g.bufs = rs_alloc(g.c, 2 * W * LINE_U64 * sizeof(uint64_t));
 	if (!g.bufs)
@@ -394,7 +397,7 @@ static int submit_cost(int views)
 /* Child of --roundtrip load: its own session running ~50 µs `busy` tasks continuously until killed. */
 static void load_child(int ready_fd, uint64_t iters)
 {
-	rs_client *c = connect_or_die();
+	rs_client *c = connect_or_die(0);
 	int k = kernel_or_die(c, "busy");
 	rs_arg args[2] = { rs_u64(iters), rs_u64(0) };
 	char x = 1;
@@ -444,7 +447,7 @@ static int roundtrip(const char *mode, uint64_t reps_idle, int n_given)
 		close(fds[0]);
 	}
 	v = calloc(reps, sizeof(*v));
-	c = connect_or_die();
+	c = connect_or_die(0);
 	k = kernel_or_die(c, "noop");
 	for (int w = 0; w < 200; w++) { /* warm-up */
 		int64_t s = rs_submit(c, k, NULL, 0);

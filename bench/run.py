@@ -687,6 +687,14 @@ def report(a, res, graph_pats, peers_avail, ipu, metg_info, elapsed):
         return short.get(rt, rt) + ("" if (cfg == "default" and rt != "ringsched") else ":" + cfg)
 
     rows = []
+    thr = []
+    for rt, cfg in cols:  # worker / scheduler threads each runtime reported
+        t = set()
+        for (r2, c2, _), c in res.cells.items():
+            if (r2, c2) == (rt, cfg):
+                t.update(c["extra"].get("threads", []))
+        thr.append("/".join(str(x) for x in sorted(t)) or "-")
+    rows.append(["(threads)"] + thr + [""])
     for lab in [p for p, _ in graph_pats] + ["seed_" + s for s in SEEDS]:
         r = [lab] + [cellstr(res, rt, cfg, lab) for rt, cfg in cols]
         rsv = None if res.failed("ringsched", "default", lab) else res.median("ringsched", "default", lab)
