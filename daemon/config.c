@@ -199,7 +199,7 @@ void rs_config_defaults(struct rs_config *c)
 	c->shutdown_grace_ms = 5000; /* well inside systemd's TimeoutStopSec=30 */
 	c->socket_mode = 0666;       /* access control is SO_PEERCRED against access.*, not file modes */
 
-	c->schedulers = 0; /* auto: usable CPUs - 1 (placement.c) */
+	c->schedulers = 0; /* auto: every usable CPU (placement.c) */
 	c->wiring = RS_WIRING_AUTO;
 	c->wiring_cpu = -1;
 	c->n_scheduler_cpus = 0;
@@ -466,8 +466,8 @@ static int check_cross(const struct rs_config *c, char *msg, size_t len)
 	}
 	if (c->wiring == RS_WIRING_SHARED && c->wiring_cpu >= 0) {
 		msgf(msg, len,
-		     "threads.wiring_cpu = %d has no effect with threads.wiring = \"shared\" (the wiring thread runs "
-		     "on scheduler 0: pin it with threads.scheduler_cpus[0])",
+		     "threads.wiring_cpu = %d has no effect with threads.wiring = \"shared\" (the schedulers take the "
+		     "wiring role: pin them with threads.scheduler_cpus)",
 		     c->wiring_cpu);
 		return -EINVAL;
 	}

@@ -33,7 +33,7 @@ struct rs_config {
 	uint32_t socket_mode;          /* daemon.socket_mode: permission bits of the socket (octal in file) */
 
 	/* threads */
-	uint32_t schedulers;           /* threads.schedulers: 0 = usable CPUs - 1 (at least 1) */
+	uint32_t schedulers;           /* threads.schedulers: 0 = every usable CPU */
 	int wiring;                    /* threads.wiring: "auto" | "shared" | "dedicated" */
 	int32_t wiring_cpu;            /* threads.wiring_cpu: -1 = no pinning */
 	int32_t scheduler_cpus[RS_CONFIG_MAX_CPUS]; /* threads.scheduler_cpus: list; empty = no pinning */

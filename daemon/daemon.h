@@ -7,7 +7,7 @@
  *                   period) and frees sessions only after every worker thread has passed a quiescent point
  *                   since the unlink (qsbr below).
  *   wiring thread   wiring.c: consumes submission rings, validates, prebuilds payloads, classifies, advances
- *                   and publishes watermarks. Folded into scheduler 0 when d->wiring_shared.
+ *                   and publishes watermarks. Folded (d->wiring_shared): a token an idle scheduler takes.
  *   schedulers      sched.c: pop ready tasks (fair across sessions), run kernels, complete (complete.c).
  *
  * Field ownership is written beside each field: "W" wiring thread, "S" any scheduler thread, "M" main thread,

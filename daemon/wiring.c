@@ -16,7 +16,8 @@
  * need_wakeup in every CQ, issues a full fence and re-checks everything (eventcount; pairs with the
  * completers' and clients' fences). Clients ring the doorbell for new descriptors and for a new ack.
  *
- * Runs on its own thread, or folded into scheduler 0 (rs_wiring_round called from sched.c).
+ * Runs on its own thread, or folded: any idle scheduler holding the wiring token calls rs_wiring_round
+ * (sched.c).
  */
 #include <errno.h>
 #include <stdio.h>
