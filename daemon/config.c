@@ -122,7 +122,6 @@ static const struct key_spec keys[] = {
 	SCALAR("session", "heap_bytes", KIND_SIZE, heap_bytes, RS_PAGE, SIZE_LIMIT, KEY_PAGES),
 	SCALAR("session", "heap_depths", KIND_U32, heap_depths, 1, RS_MAX_HEAP_DEPTHS, 0),
 	SCALAR("session", "arena_bytes", KIND_SIZE, arena_bytes, RS_PAGE, SIZE_LIMIT, KEY_PAGES),
-	SCALAR("session", "publish_batch", KIND_U32, publish_batch, 1, RS_MAX_WINDOW, 0),
 	SCALAR("session", "failed_set", KIND_U32, failed_set, FAILED_SET_MIN, FAILED_SET_MAX, KEY_POW2),
 
 	SCALAR("quota", "max_segment_bytes", KIND_SIZE, max_segment_bytes, RS_PAGE, SIZE_LIMIT, KEY_HOT),
@@ -212,7 +211,6 @@ void rs_config_defaults(struct rs_config *c)
 	c->heap_bytes = 8ull << 20;
 	c->heap_depths = 4;
 	c->arena_bytes = 64ull << 20;
-	c->publish_batch = 16; /* seed PR 906's K */
 	c->failed_set = 65536;
 
 	c->max_segment_bytes = 1ull << 30;
@@ -454,11 +452,6 @@ static int check_cross(const struct rs_config *c, char *msg, size_t len)
 	};
 	int rc;
 
-	if (c->publish_batch > c->task_window) {
-		msgf(msg, len, "session.publish_batch (%u) must not exceed session.task_window (%u)", c->publish_batch,
-		     c->task_window);
-		return -EINVAL;
-	}
 	if (c->max_sessions_per_uid > c->max_sessions) {
 		msgf(msg, len, "quota.max_sessions_per_uid (%u) must not exceed quota.max_sessions (%u)",
 		     c->max_sessions_per_uid, c->max_sessions);

@@ -49,7 +49,6 @@ struct rs_config {
 	uint64_t heap_bytes;           /* session.heap_bytes per scope depth */
 	uint32_t heap_depths;          /* session.heap_depths */
 	uint64_t arena_bytes;          /* session.arena_bytes */
-	uint32_t publish_batch;        /* session.publish_batch: watermark publication batch K */
 	uint32_t failed_set;           /* session.failed_set: capacity of the per-session failed-seq set */
 
 	/* quotas [hot] */
