@@ -109,6 +109,8 @@ struct rs_session {
 
 	/* private task table, indexed by seq & window_mask */
 	struct rs_wtask *tasks;
+	struct rs_desc *descs;          /* W writes, S reads: descriptor copies, only when payloads are built at
+	                                   dispatch (mechanisms.prebuilt_payload = false) */
 	_Atomic uint64_t *wake_head;    /* S/W: CAS by registrants, exchange by the completer */
 	_Atomic uint64_t *drained;      /* S: completer store-releases its seq after draining; W load-acquires */
 	struct rs_readyq ready[2];      /* [0] normal, [1] high priority */
@@ -261,10 +263,16 @@ void rs_wiring_after_sleep(struct rs_daemon *d, struct rs_session_list *list);
 void rs_wiring_after_partial_wake(struct rs_daemon *d, struct rs_session_list *list);
 void *rs_wiring_thread_main(void *arg);
 
+/* rs_wtask.flags bit beside the RS_DESC_* ones: kernel and views still to be checked and built at dispatch */
+#define RS_WTASK_BUILD_AT_DISPATCH 0x8000u
+
 /* ---- validate.c (W) ---- */
 /* Validate a copied descriptor against the session and kernel registry and build the task's payload.
  * 0, or a negative code with a one-line reason in t->reason. */
 int rs_validate_and_build(struct rs_session *s, const struct rs_desc *d, uint64_t expect_seq, struct rs_wtask *t);
+/* The kernel and view half of that: check them and build the payload. With mechanisms.prebuilt_payload =
+ * false the scheduler calls it at dispatch on the copy in s->descs (S). */
+int rs_build_payload(struct rs_session *s, const struct rs_desc *d, struct rs_wtask *t);
 
 /* ---- complete.c (S, W) ---- */
 /* Classify a newly wired task (W) or re-scan a woken waiter (S): ready, wait on a producer, or cancel. */
