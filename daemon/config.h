@@ -77,6 +77,8 @@ struct rs_config {
 	                                  daemon has wired the task (wiring on the submit path, before PR 496) */
 	bool prebuilt_payload;         /* mechanisms.prebuilt_payload: false = the scheduler checks the kernel and
 	                                  views and builds the payload at dispatch (before PR 280) */
+	bool wireless_readiness;       /* mechanisms.wireless_readiness: false = per-producer fan-out lists with
+	                                  consumer reference counts (the classic scheme, before PR 1107) */
 };
 
 /* Built-in defaults for every key. */

@@ -155,6 +155,10 @@ struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_at
 		goto out_unmap;
 	}
 	memset(s->tasks, 0, w * sizeof(struct rs_wtask));
+	if (!d->cfg.wireless_readiness && rs_fanout_init(s) != 0) {
+		snprintf(why, why_len, "out of memory for the fan-out lists of %zu tasks", (size_t)w);
+		goto out_unmap;
+	}
 	if (!d->cfg.prebuilt_payload) {
 		s->descs = calloc(w, sizeof(struct rs_desc));
 		if (!s->descs) {
@@ -246,6 +250,7 @@ void rs_session_destroy(struct rs_session *s)
 			close(fds[i]);
 	free(s->tasks);
 	free(s->descs);
+	rs_fanout_free(s);
 	free((void *)s->wake_head);
 	free((void *)s->drained);
 	free((void *)s->failed.keys);

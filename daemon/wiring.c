@@ -218,6 +218,8 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 		/* a fresh, empty wake list tagged with this seq; registrants learn of seq only after this store is
 		 * published by the ready push / wake-list CAS that follows */
 		atomic_store_explicit(&s->wake_head[slot], rs_wake_make(seq, RS_WAKE_EMPTY), memory_order_relaxed);
+		if (s->fan)
+			rs_fanout_reset(s, slot);
 		s->next_seq = seq + 1;
 		work++;
 

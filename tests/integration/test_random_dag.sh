@@ -7,8 +7,9 @@
 # 50 000 tasks (>= 20 000 required; sanitizer builds: 2 500). Runs alternate between the CLI (`ringsched run
 # random-dag`) and the standalone build/workloads/random-dag. A run passes when it exits 0, prints the summary line
 # "all results match the oracle" and one "matches the oracle" line per client. Two more daemons run the seeds'
-# mechanisms switched off (payloads built at dispatch; wiring on the submit path), the baselines make bench
-# measures: they must compute the same results.
+# mechanisms switched off (payloads built at dispatch; wiring on the submit path; locked fan-out lists with
+# reference counts instead of wireless readiness), the baselines make bench measures: they must compute the
+# same results.
 source "$(dirname "$0")/lib.sh"
 rs_init random_dag
 
@@ -27,6 +28,7 @@ for sched in 1 2 4; do
 done
 combos+=("2|shared|_payload_at_dispatch|mechanisms: { prebuilt_payload = false; };")
 combos+=("2|shared|_inline_wiring|mechanisms: { deferred_wiring = false; };")
+combos+=("4|shared|_fanout_readiness|mechanisms: { wireless_readiness = false; };")
 for combo in "${combos[@]}"; do
 	IFS='|' read -r sched wiring_name suffix extra <<<"$combo"
 	wiring=$wiring_name$suffix
