@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/membarrier.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +65,8 @@ struct rs_client {
 	int completion;
 	uint32_t rang_gen;       /* need_wakeup value the doorbell was last written for */
 	int sync_submit;         /* RS_FEAT_SYNC_SUBMIT: wait in rs_submit until the daemon wired the task */
+	int asym_fence;          /* RS_FEAT_ASYM_FENCE offered and this process registered for membarrier */
+	int sleep_gen;           /* RS_FEAT_SLEEP_GEN: need_wakeup is a generation, ring once per value */
 	uint8_t *sq;
 	size_t sq_bytes;
 	const uint8_t *cq;
@@ -106,6 +110,22 @@ struct rs_client {
 static __thread char last_error[512];
 static _Atomic unsigned fork_generation;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/*
+ * Asymmetric fence (RS_FEAT_ASYM_FENCE): the daemon issues membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)
+ * between storing need_wakeup and re-reading the tails before it sleeps. That runs a full barrier on every
+ * CPU running a thread of a registered process, so the submit path needs only a compiler barrier between its
+ * tail store and its need_wakeup load — the full fence that was there cost tens of ns per task (issue 6).
+ * Registration is per process and once.
+ */
+static int asym_fence_registered;
+static pthread_once_t asym_fence_once = PTHREAD_ONCE_INIT;
+
+static void asym_fence_register(void)
+{
+	asym_fence_registered =
+		syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+}
 
 static void on_fork_child(void)
 {
@@ -324,6 +344,11 @@ rs_client *rs_connect(const char *socket_path, const rs_options *opt)
 	c->doorbell = fds[RS_FD_DOORBELL];
 	c->completion = fds[RS_FD_COMPLETION];
 	c->sync_submit = (rep.features & RS_FEAT_SYNC_SUBMIT) != 0;
+	c->sleep_gen = (rep.features & RS_FEAT_SLEEP_GEN) != 0;
+	if (rep.features & RS_FEAT_ASYM_FENCE) {
+		pthread_once(&asym_fence_once, asym_fence_register);
+		c->asym_fence = asym_fence_registered;
+	}
 	c->sq_bytes = rep.sq_bytes;
 	c->cq_bytes = rep.cq_bytes;
 	c->sq = mmap(NULL, c->sq_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fds[RS_FD_SQ], 0);
@@ -447,19 +472,34 @@ static void fail_insert(rs_client *c, const struct fail_rec *r)
 	c->fails_n++;
 }
 
-static void ring_doorbell_if_sleeping(rs_client *c)
+static void ring_if_new_gen(rs_client *c)
 {
-	/* SQPOLL protocol (pair RS_NEED_WAKEUP): our store, full fence, then need_wakeup. Its value is the
-	 * daemon's sleep generation: one write per value wakes the sleeper; more would be wasted system calls
-	 * (while it slept, every submit used to write). */
-	atomic_thread_fence(memory_order_seq_cst);
+	/* need_wakeup is the daemon's sleep generation: one write per value wakes the sleeper; more would be
+	 * wasted system calls (while it slept, every submit used to write) */
 	uint32_t gen = __atomic_load_n(&c->cqc->need_wakeup, __ATOMIC_RELAXED);
-	if (gen && gen != c->rang_gen) {
+	if (gen && (gen != c->rang_gen || !c->sleep_gen)) {
 		c->rang_gen = gen;
 		uint64_t one = 1;
 		ssize_t n = write(c->doorbell, &one, sizeof(one));
 		(void)n;
 	}
+}
+
+static void ring_doorbell_if_sleeping(rs_client *c)
+{
+	/* SQPOLL protocol (pair RS_NEED_WAKEUP): our store, full fence, then need_wakeup */
+	atomic_thread_fence(memory_order_seq_cst);
+	ring_if_new_gen(c);
+}
+
+/* The submit path's doorbell check after its tail store (pair RS_NEED_WAKEUP). */
+static void ring_doorbell_after_tail(rs_client *c)
+{
+	if (c->asym_fence)
+		atomic_signal_fence(memory_order_seq_cst); /* the daemon's membarrier is the other half */
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+	ring_if_new_gen(c);
 }
 
 /*
@@ -1064,7 +1104,7 @@ static int64_t publish(rs_client *c)
 {
 	uint64_t seq = c->next_seq++;
 	__atomic_store_n(&c->sqc->tail, seq, __ATOMIC_RELEASE);
-	ring_doorbell_if_sleeping(c);
+	ring_doorbell_after_tail(c);
 	if (c->sync_submit) {
 		/* the measured baseline of deferred wiring: the submitter waits for the wiring of its task */
 		int rc = wait_until(c, cond_wired, seq, RS_WAIT_SPACE, c->timeout_ms);

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/membarrier.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -101,6 +103,10 @@ int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, 
 	atomic_init(&d->qs_epoch, 1);
 	if (openblas_set_num_threads)
 		openblas_set_num_threads(1);
+
+	/* the asymmetric fence of the doorbell protocol (RS_FEAT_ASYM_FENCE), where the kernel has it */
+	long mb = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	atomic_init(&d->asym_fence, mb > 0 && (mb & MEMBARRIER_CMD_GLOBAL_EXPEDITED));
 
 	d->reg = rs_registry_new();
 	if (!d->reg) {

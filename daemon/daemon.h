@@ -194,6 +194,9 @@ struct rs_thread {
 struct rs_daemon {
 	struct rs_config cfg;           /* M owns it; workers read only keys that SIGHUP never changes */
 	_Atomic int profiling;          /* hot key profiling.enabled, as workers read it (M stores on SIGHUP) */
+	_Atomic bool asym_fence;        /* membarrier GLOBAL_EXPEDITED works: sessions get RS_FEAT_ASYM_FENCE
+	                                   (M reads at attach; W clears it if the call ever fails) */
+	bool asym_fence_broken;         /* W: it failed later: sleeps are bounded (wiring.c) */
 	struct rs_registry *reg;
 	uint64_t start_ns;
 

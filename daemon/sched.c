@@ -339,8 +339,14 @@ void *rs_scheduler_thread_main(void *arg)
 		uint64_t now = rs_now_ns();
 		if (!idle_since) {
 			/* One spinner is enough to pick up new work within microseconds (wakers then skip the
-			 * futex); more would only burn CPU the clients need, so the others park at once. */
-			if (atomic_fetch_add_explicit(&d->n_spinning, 1, memory_order_seq_cst) >= RS_MAX_SPINNERS) {
+			 * futex); more would only burn CPU the clients need, so the others park at once. And only
+			 * the last awake scheduler spins: beside one that runs kernels, a spinner would take the
+			 * CPU the submitting client needs (2 schedulers + 1 client on 2 CPUs). */
+			int others_awake = d->n_schedulers - (uint32_t)sleepers(d) > 1;
+			if (others_awake ||
+			    atomic_fetch_add_explicit(&d->n_spinning, 1, memory_order_seq_cst) >= RS_MAX_SPINNERS) {
+				if (others_awake)
+					atomic_fetch_add_explicit(&d->n_spinning, 1, memory_order_seq_cst);
 				atomic_fetch_sub_explicit(&d->n_spinning, 1, memory_order_seq_cst);
 				if (self->is_wiring)
 					sleep_folded(d, self, list);

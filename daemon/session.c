@@ -180,6 +180,9 @@ struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_at
 	h->features = req->features & RS_FEAT_ALL;
 	if (!d->cfg.deferred_wiring)
 		h->features |= RS_FEAT_SYNC_SUBMIT;
+	h->features |= RS_FEAT_SLEEP_GEN;
+	if (atomic_load_explicit(&d->asym_fence, memory_order_relaxed))
+		h->features |= RS_FEAT_ASYM_FENCE;
 	h->session_id = 0; /* set below */
 	h->sq_bytes = s->lay.sq_bytes;
 	h->cq_bytes = s->lay.cq_bytes;

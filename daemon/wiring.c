@@ -21,7 +21,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/membarrier.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -34,6 +36,9 @@
  * freed slot costs a system call per task when the window is the bottleneck), but at most STALL_SLEEP_MS. */
 #define WINDOW_WAKE_FRACTION 8u
 #define STALL_SLEEP_MS 20
+/* Bound on every sleep if membarrier ever fails after sessions were told to rely on it (a lost doorbell then
+ * costs at most this much latency). */
+#define ASYM_FENCE_FALLBACK_MS 10
 
 static int failed_set_insert(struct rs_failed_set *fs, uint64_t seq)
 {
@@ -308,6 +313,18 @@ int rs_wiring_prepare_sleep(struct rs_daemon *d, struct rs_session_list *list)
 	atomic_store_explicit(&d->wiring_sleeping, 1, memory_order_seq_cst);
 	/* pairs with the fences of completers (complete.c), clients (tail / ack / wait line) and the main thread */
 	atomic_thread_fence(memory_order_seq_cst);
+	/* and with clients that skip their fence after a tail store (RS_FEAT_ASYM_FENCE): a barrier on every CPU
+	 * running one of them, once per sleep instead of a fence per submitted task */
+	if (atomic_load_explicit(&d->asym_fence, memory_order_relaxed) && syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0) {
+		/* cannot happen once QUERY said yes; if it does, sessions told to skip their fence could lose a
+		 * doorbell, so every sleep from now on is bounded and new sessions keep their fences */
+		rs_log_error("membarrier(GLOBAL_EXPEDITED): %s; sleeping at most %d ms from now on", strerror(errno),
+			     ASYM_FENCE_FALLBACK_MS);
+		atomic_store_explicit(&d->asym_fence, false, memory_order_relaxed);
+		d->asym_fence_broken = true;
+	}
+	if (d->asym_fence_broken && (d->wiring_sleep_ms < 0 || d->wiring_sleep_ms > ASYM_FENCE_FALLBACK_MS))
+		d->wiring_sleep_ms = ASYM_FENCE_FALLBACK_MS;
 	int busy = atomic_load_explicit(&d->sessions, memory_order_acquire) != list ||
 		   atomic_load_explicit(&d->stop, memory_order_relaxed);
 	for (uint32_t i = 0; !busy && i < n; i++)

@@ -69,6 +69,14 @@
 /* Set by the daemon, never asked for: each submission returns only once the daemon has wired it (config
  * mechanisms.deferred_wiring = false; a baseline for measuring the deferred wiring queue). */
 #define RS_FEAT_SYNC_SUBMIT (1ull << 2)
+/* Set by the daemon when it issues membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) between storing need_wakeup and
+ * re-reading the tails before it sleeps: a client process registered for it (MEMBARRIER_CMD_REGISTER_GLOBAL_
+ * EXPEDITED) may then omit the full fence between its tail store and its need_wakeup load (pair
+ * RS_NEED_WAKEUP). */
+#define RS_FEAT_ASYM_FENCE (1ull << 3)
+/* Set by the daemon: need_wakeup holds a sleep generation that changes whenever another doorbell is needed,
+ * so a client rings once per value; without the bit, a client rings whenever need_wakeup is nonzero. */
+#define RS_FEAT_SLEEP_GEN (1ull << 4)
 
 enum rs_dtype_code {
 	RS_DT_F32 = 1,
