@@ -877,7 +877,8 @@ def main():
             say("skipping %s %s (no %s)" % (pe[0], pe[1], os.path.relpath(exe, ROOT)))
 
     ipu = calibrate(a)
-    say("bg_busy: %.1f iterations/us; %d CPUs; %d round(s)" % (ipu, len(os.sched_getaffinity(0)), a.runs))
+    say("bg_busy: %.1f iterations/us; %d CPUs; %s round(s)" % (ipu, len(os.sched_getaffinity(0)),
+                                                               "5 or 7" if auto_runs else a.runs))
     pats = patterns(a.quick)
 
     # interleaved rounds: ringsched daemon groups alternate with peer configs; the start rotates each round
@@ -906,8 +907,9 @@ def main():
                            None, a.timeout)
         dt = time.time() - t_r
         if auto_runs and rnd == 0:
-            # 7 rounds if they (plus the METG sweep, about 80 s, and a 10 % margin) fit the budget, else 5
-            proj = (time.time() - t_start) + 6 * dt * 1.1 + 80
+            # 7 rounds if they (plus the METG sweep, about 2 min on 2 CPUs, and a 10 % margin) fit the budget,
+            # else 5
+            proj = (time.time() - t_start) + 6 * dt * 1.1 + 130
             a.runs = 7 if proj < a.budget * 60 else 5
             say("round 1 took %.0f s: %d rounds (7 would end at about %.1f min; budget %.0f min)" %
                 (dt, a.runs, proj / 60, a.budget))
