@@ -55,10 +55,15 @@ struct fail_rec {
 	char message[128];
 };
 
+/* Submissions between two harvests on the submit path (power of two). */
+#define HARVEST_EVERY 16u
+
 struct rs_client {
 	int sock;
 	int doorbell;
 	int completion;
+	uint32_t rang_gen;       /* need_wakeup value the doorbell was last written for */
+	int sync_submit;         /* RS_FEAT_SYNC_SUBMIT: wait in rs_submit until the daemon wired the task */
 	uint8_t *sq;
 	size_t sq_bytes;
 	const uint8_t *cq;
@@ -319,6 +324,7 @@ rs_client *rs_connect(const char *socket_path, const rs_options *opt)
 	}
 	c->doorbell = fds[RS_FD_DOORBELL];
 	c->completion = fds[RS_FD_COMPLETION];
+	c->sync_submit = (rep.features & RS_FEAT_SYNC_SUBMIT) != 0;
 	c->sq_bytes = rep.sq_bytes;
 	c->cq_bytes = rep.cq_bytes;
 	c->sq = mmap(NULL, c->sq_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fds[RS_FD_SQ], 0);
@@ -444,9 +450,13 @@ static void fail_insert(rs_client *c, const struct fail_rec *r)
 
 static void ring_doorbell_if_sleeping(rs_client *c)
 {
-	/* SQPOLL protocol (pair RS_NEED_WAKEUP): our store, full fence, then need_wakeup */
+	/* SQPOLL protocol (pair RS_NEED_WAKEUP): our store, full fence, then need_wakeup. Its value is the
+	 * daemon's sleep generation: one write per value wakes the sleeper; more would be wasted system calls
+	 * (while it slept, every submit used to write). */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (__atomic_load_n(&c->cqc->need_wakeup, __ATOMIC_RELAXED)) {
+	uint32_t gen = __atomic_load_n(&c->cqc->need_wakeup, __ATOMIC_RELAXED);
+	if (gen && gen != c->rang_gen) {
+		c->rang_gen = gen;
 		uint64_t one = 1;
 		ssize_t n = write(c->doorbell, &one, sizeof(one));
 		(void)n;
@@ -1044,12 +1054,24 @@ static int reserve_slot(rs_client *c)
 	return wait_until(c, cond_ring_space, want_head, RS_WAIT_SPACE, c->timeout_ms);
 }
 
+static int cond_wired(rs_client *c, uint64_t seq)
+{
+	/* pairs with the wiring thread's store-release of sq_head (RS_CQ_SQ_HEAD) */
+	return __atomic_load_n(&c->cqc->sq_head, __ATOMIC_ACQUIRE) >= seq;
+}
+
 /* Publish the descriptor in the next slot: store-release the tail (pair RS_SQ_TAIL), doorbell if needed. */
 static int64_t publish(rs_client *c)
 {
 	uint64_t seq = c->next_seq++;
 	__atomic_store_n(&c->sqc->tail, seq, __ATOMIC_RELEASE);
 	ring_doorbell_if_sleeping(c);
+	if (c->sync_submit) {
+		/* the measured baseline of deferred wiring: the submitter waits for the wiring of its task */
+		int rc = wait_until(c, cond_wired, seq, RS_WAIT_SPACE, c->timeout_ms);
+		if (rc)
+			return rc;
+	}
 	return (int64_t)seq;
 }
 
@@ -1127,8 +1149,12 @@ int64_t rs_submit_ex(rs_client *c, const rs_task *t)
 		}
 	}
 
-	/* producers: inferred from the views, explicit deps, or everything outstanding for a barrier */
-	harvest_quiet(c);
+	/* producers: inferred from the views, explicit deps, or everything outstanding for a barrier. Harvesting
+	 * (which drops edges to producers seen complete and expires access records) reads completion flags the
+	 * daemon is writing — a cross-core miss — so it runs once every HARVEST_EVERY submits, and whenever
+	 * ring or window space runs short (reserve_slot) or the client waits. */
+	if ((c->next_seq & (HARVEST_EVERY - 1)) == 0 || (t->flags & RS_TASK_BARRIER))
+		harvest_quiet(c);
 	c->fanin.n = 0;
 	if (!(t->flags & RS_TASK_EXPLICIT_ONLY)) {
 		rc = rs_deps_collect(c->deps, views, nv, deps_floor(c), &c->fanin);

@@ -174,7 +174,8 @@ typedef struct rs_session_stats {
 	uint64_t completed;     /* ran successfully */
 	uint64_t failed;
 	uint64_t cancelled;
-	uint64_t kernel_ns;     /* sum of kernel run times of this session's tasks */
+	uint64_t kernel_ns;     /* sum of kernel run times of this session's tasks (timed per batch of up to
+	                           4 tasks, so it may trail the completed count by one batch) */
 	uint32_t scheduler_threads;
 } rs_session_stats;
 int rs_session_stats_get(rs_client *c, rs_session_stats *out);

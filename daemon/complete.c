@@ -128,8 +128,8 @@ static void make_ready(struct rs_session *s, uint32_t slot, struct rs_thread *se
 		return;
 	}
 	/* A scheduler thread runs what it made ready itself (it loops back to pop before it could sleep), so it
-	 * wakes a sleeper only for work beyond that one task; the wiring thread always asks. */
-	if (!self->is_scheduler || rs_readyq_depth(&s->ready[t->prio]) > 1)
+	 * wakes a sleeper only for queued work worth a wake-up; the dedicated wiring thread always asks. */
+	if (!self->is_scheduler || rs_sched_backlog_worth_waking(s, rs_readyq_depth(&s->ready[t->prio])))
 		rs_wake_scheduler(s->d);
 }
 
@@ -217,6 +217,18 @@ void rs_task_complete(struct rs_session *s, uint32_t slot, unsigned state, int32
 
 		if (state != RS_TASK_OK)
 			write_status(s, slot, t, state, code, cause);
+		/* counted before the flag's release store, so a client that has seen the task complete (rs_wait_all
+		 * returned) reads counters that include it */
+		if (state == RS_TASK_OK) {
+			counter_add(&ctr->tasks_completed, 1);
+			thread_count(&self->n_completed);
+		} else if (state == RS_TASK_FAILED) {
+			counter_add(&ctr->tasks_failed, 1);
+			thread_count(&self->n_failed);
+		} else {
+			counter_add(&ctr->tasks_cancelled, 1);
+			thread_count(&self->n_cancelled);
+		}
 		/* publish completion; pairs with acquire loads in rs_fanin_state, the wiring thread and the client */
 		atomic_store_explicit(&s->flags[slot], RS_FLAG_MAKE(seq, state), memory_order_release);
 		/* take the wake list; acq_rel pairs with the registrants' release CAS */
@@ -244,17 +256,6 @@ void rs_task_complete(struct rs_session *s, uint32_t slot, unsigned state, int32
 				w->wake_next = pending;
 				pending = wslot + 1;
 			}
-		}
-
-		if (state == RS_TASK_OK) {
-			counter_add(&ctr->tasks_completed, 1);
-			thread_count(&self->n_completed);
-		} else if (state == RS_TASK_FAILED) {
-			counter_add(&ctr->tasks_failed, 1);
-			thread_count(&self->n_failed);
-		} else {
-			counter_add(&ctr->tasks_cancelled, 1);
-			thread_count(&self->n_cancelled);
 		}
 
 		/* Written last: from here the slot may be reused for seq + window (pairs with the wiring thread's

@@ -138,11 +138,13 @@ static const struct key_spec keys[] = {
 	LIST("kernels", "plugins", KIND_PATH_LIST, plugins, n_plugins, 0, 0, KEY_ABS),
 
 	SCALAR("profiling", "enabled", KIND_FLAG, profiling, 0, 1, KEY_HOT),
+
+	SCALAR("mechanisms", "deferred_wiring", KIND_BOOL, deferred_wiring, 0, 1, 0),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const groups[] = { "daemon", "threads", "idle", "session", "quota", "access", "kernels",
-				      "profiling" };
+				      "profiling", "mechanisms" };
 #define N_GROUPS (sizeof(groups) / sizeof(groups[0]))
 
 static const char *const log_level_names[] = {
@@ -225,6 +227,7 @@ void rs_config_defaults(struct rs_config *c)
 
 	c->n_plugins = 0;
 	c->profiling = 0;
+	c->deferred_wiring = true;
 }
 
 /* ---- error formatting ---- */

@@ -72,6 +72,10 @@ struct rs_config {
 
 	/* profiling [hot] */
 	int profiling;                 /* profiling.enabled (bool) */
+
+	/* mechanisms: the seeds' optimisations, each switchable so make bench measures it on vs off */
+	bool deferred_wiring;          /* mechanisms.deferred_wiring: false = rs_submit returns only once the
+	                                  daemon has wired the task (wiring on the submit path, before PR 496) */
 };
 
 /* Built-in defaults for every key. */

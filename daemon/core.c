@@ -47,11 +47,16 @@ void rs_wake_scheduler(struct rs_daemon *d)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&d->n_spinning, memory_order_relaxed))
 		return; /* a spinning scheduler will take the work (it re-checks after it stops spinning) */
-	if (atomic_load_explicit(&d->folded_parked, memory_order_relaxed) &&
-	    atomic_exchange_explicit(&d->folded_parked, 0, memory_order_acq_rel)) {
-		uint64_t one = 1;
-		ssize_t n = write(d->wiring_efd, &one, sizeof(one));
-		(void)n;
+	if (atomic_load_explicit(&d->n_epoll_parked, memory_order_relaxed)) {
+		/* folded schedulers sleep in the doorbell epoll: one eventfd write wakes exactly one of them. One
+		 * write in flight at a time: until the woken one clears epoll_wake_pending, more writes would only
+		 * repeat the same wake-up (a system call per ready task). */
+		if (!atomic_load_explicit(&d->epoll_wake_pending, memory_order_relaxed) &&
+		    !atomic_exchange_explicit(&d->epoll_wake_pending, 1, memory_order_relaxed)) {
+			uint64_t one = 1;
+			ssize_t n = write(d->wiring_efd, &one, sizeof(one));
+			(void)n;
+		}
 		return;
 	}
 	if (!atomic_load_explicit(&d->n_parked, memory_order_relaxed))
@@ -113,8 +118,10 @@ int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, 
 	/* Folded wiring runs between scheduler 0's kernels: while it runs a long one nothing is wired. With a
 	 * single scheduler that costs nothing (no other thread could run the new work); with more it would
 	 * leave them idle, so "auto" folds only a lone scheduler on a machine too small for an extra thread. */
+	/* Folded wiring is a token any idle scheduler takes (sched.c), so it holds no CPU back and no long kernel
+	 * blocks it; a dedicated thread only pays off where CPUs are to spare (measured by make bench). */
 	d->wiring_shared = cfg->wiring == RS_WIRING_SHARED ||
-			   (cfg->wiring == RS_WIRING_AUTO && rs_default_wiring_shared() && d->n_schedulers == 1);
+			   (cfg->wiring == RS_WIRING_AUTO && rs_default_wiring_shared());
 	d->n_threads = d->n_schedulers + (d->wiring_shared ? 0 : 1);
 	d->threads = calloc(d->n_threads, sizeof(*d->threads));
 	if (!d->threads) {
@@ -127,7 +134,7 @@ int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, 
 		t->index = i;
 		t->counter_slot = i;
 		t->is_scheduler = i < d->n_schedulers;
-		t->is_wiring = (i == 0 && d->wiring_shared) || i == d->n_schedulers;
+		t->is_wiring = (t->is_scheduler && d->wiring_shared) || i == d->n_schedulers;
 		t->cpu = -1;
 		if (t->is_scheduler && i < cfg->n_scheduler_cpus)
 			t->cpu = cfg->scheduler_cpus[i];
@@ -175,12 +182,13 @@ int rs_daemon_start_threads(struct rs_daemon *d)
 			return -rc;
 		}
 	}
-	if (d->wiring_shared && d->n_schedulers > 1)
-		rs_log_warn("threads.wiring = \"shared\" with %u schedulers: new tasks are not wired while scheduler 0 "
-			    "runs a kernel, so long kernels leave the other schedulers idle; \"dedicated\" avoids that",
-			    d->n_schedulers);
+	if (!d->wiring_shared && d->n_threads > (uint32_t)rs_usable_cpus())
+		rs_log_warn("%u scheduler threads plus a dedicated wiring thread on %d usable CPUs: the threads "
+			    "oversubscribe the CPUs and every hand-off may cost a context switch; threads.wiring = "
+			    "\"shared\" lets an idle scheduler do the wiring instead",
+			    d->n_schedulers, rs_usable_cpus());
 	rs_log_info("%u scheduler thread%s, wiring thread %s, idle spin %u us", d->n_schedulers,
-		    d->n_schedulers == 1 ? "" : "s", d->wiring_shared ? "folded into scheduler 0" : "dedicated",
+		    d->n_schedulers == 1 ? "" : "s", d->wiring_shared ? "folded (taken by an idle scheduler)" : "dedicated",
 		    d->cfg.spin_us);
 	return 0;
 }

@@ -134,6 +134,8 @@ struct rs_session {
 	_Alignas(64) _Atomic int dead;          /* M sets on hang-up; S/W then cancel instead of running */
 	_Atomic uint64_t cancel_upto;           /* M (rs_cancel_all / shutdown): cancel tasks <= this */
 	_Atomic uint64_t vtime_ns;              /* S: kernel time consumed, for fairness */
+	_Atomic uint64_t kernel_ewma_ns;        /* S: moving mean of this session's task run time (relaxed):
+	                                           decides whether queued work is worth waking a sleeper */
 
 	/* control plane (M only) */
 	int sock;
@@ -158,7 +160,7 @@ struct rs_thread {
 	struct rs_daemon *d;
 	pthread_t tid;
 	uint32_t index;                 /* scheduler index; == n_schedulers for the dedicated wiring thread */
-	bool is_wiring;                 /* dedicated wiring thread, or scheduler 0 with folded wiring */
+	bool is_wiring;                 /* dedicated wiring thread, or any scheduler with folded wiring */
 	bool is_scheduler;
 	int cpu;                        /* pinning, -1 = none */
 	_Alignas(64) _Atomic uint64_t qs; /* quiescent epoch published by the thread; 0 = offline (sleeping) */
@@ -196,10 +198,18 @@ struct rs_daemon {
 	 * thread by CAS 1 -> 0 and wakes exactly that one, so a wake is never lost and never spent twice. */
 	_Alignas(64) _Atomic uint32_t n_parked; /* threads with parked == 1 (claimers decrement) */
 	_Atomic uint32_t n_spinning;            /* schedulers idle-spinning: they find new work without a wake */
-	_Alignas(64) _Atomic uint32_t wiring_sleeping; /* W: 1 while it (or folded scheduler 0) sleeps in epoll */
+	_Alignas(64) _Atomic uint32_t wiring_sleeping; /* W: 1 while the wiring thread (or, folded, any
+	                                                 scheduler) sleeps in the doorbell epoll */
 	int wiring_sleep_ms;            /* W: epoll timeout of the next sleep (-1, or short while stalled) */
-	_Atomic uint32_t folded_parked; /* folded scheduler 0 parked in epoll as a scheduler, too (a waker
-	                                   claims it by exchange 1 -> 0, then writes the wiring eventfd) */
+	uint32_t sleep_gen;             /* W: value published in need_wakeup; a new one asks clients to ring
+	                                   again (one doorbell write per daemon sleep, not one per submit) */
+	/* Folded wiring (DESIGN §3): the wiring role is a token any idle scheduler takes for one round, so no
+	 * CPU is held back and no kernel blocks wiring; every idle scheduler sleeps in the doorbell epoll, where
+	 * a doorbell or a write of wiring_efd wakes exactly one of them (epoll_wait waiters are exclusive). */
+	_Atomic uint32_t wiring_token;  /* 1 while a scheduler holds the wiring role (acquire/release: the
+	                                   W-only state passes between threads with it) */
+	_Atomic uint32_t n_epoll_parked;/* folded schedulers asleep in (or about to enter) the doorbell epoll */
+	_Atomic uint32_t epoll_wake_pending; /* a waker wrote wiring_efd for them; the woken one clears it */
 	int wiring_epfd;                /* doorbells + wiring_efd */
 	int wiring_efd;                 /* internal wake-up eventfd for the wiring thread */
 
@@ -249,6 +259,8 @@ int rs_wiring_round(struct rs_daemon *d, struct rs_thread *self, struct rs_sessi
 /* Prepare to sleep: 1 if it may sleep (sleep requests posted), 0 if work appeared. */
 int rs_wiring_prepare_sleep(struct rs_daemon *d, struct rs_session_list *list);
 void rs_wiring_after_sleep(struct rs_daemon *d, struct rs_session_list *list);
+/* Folded wiring: one scheduler woke while others still sleep in the epoll; ask clients to ring again. */
+void rs_wiring_after_partial_wake(struct rs_daemon *d, struct rs_session_list *list);
 void *rs_wiring_thread_main(void *arg);
 
 /* ---- validate.c (W) ---- */
@@ -267,5 +279,11 @@ int rs_fanin_state(struct rs_session *s, uint64_t task_seq, uint64_t producer, u
 
 /* ---- sched.c (S) ---- */
 void *rs_scheduler_thread_main(void *arg);
+/* Is `depth` queued tasks of s worth waking a sleeping scheduler for (their expected run time outlasts the
+ * wake-up)? Any thread. */
+int rs_sched_backlog_worth_waking(struct rs_session *s, uint64_t depth);
+/* Queued work (ns) that justifies waking a sleeping scheduler: about twice the cross-core futex wake latency
+ * measured on the 2-CPU machines we target (~25 us; make bench reports futex_wake_floor). */
+#define RS_SCHED_WAKE_BACKLOG_NS 50000u
 
 #endif /* RS_DAEMON_H */

@@ -304,8 +304,9 @@ unsigned rs_default_schedulers(void)
 {
 	int cpus = rs_usable_cpus();
 
-	/* one CPU stays with the submitting clients; never zero schedulers (DESIGN §9.6) */
-	return cpus > 1 ? (unsigned)(cpus - 1) : 1u;
+	/* every CPU the daemon may use (DESIGN §3): holding one back for the submitters caps kernel throughput at
+	 * (N-1)/N, while submitters mostly sleep in rs_wait; idle schedulers park, so they do not crowd them */
+	return cpus > 0 ? (unsigned)cpus : 1u;
 }
 
 int rs_default_wiring_shared(void)

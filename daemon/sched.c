@@ -8,14 +8,23 @@
  * next, so a client of long kernels cannot starve one of short ones; high priority before normal inside a
  * session. Tasks are popped in small batches.
  *
- * Scheduler 0 also runs the wiring rounds when the wiring thread is folded (threads.wiring = "shared"); it
- * then sleeps in epoll on the doorbells instead of the futex (and wakers know that through folded_parked).
+ * Folded wiring (threads.wiring = "shared", the default on small machines): the wiring role is a token
+ * (d->wiring_token) that any scheduler without a kernel to run takes for one wiring round, so wiring never
+ * waits for a kernel and no CPU is held back for it. Idle folded schedulers all sleep in the doorbell epoll
+ * (one doorbell or wiring_efd write wakes exactly one), so a client's doorbell reaches a sleeper even while
+ * another scheduler runs a long kernel.
+ *
+ * Waking costs a system call and tens of microseconds before the woken thread runs (the machine's futex wake
+ * floor), so a scheduler wakes another only when the queued work outlasts that: queue depth times the
+ * session's moving mean kernel time >= RS_SCHED_WAKE_BACKLOG_NS. Empty tasks then run on one thread (a second one
+ * would only bounce cache lines), long ones spread over all of them.
  */
 #include <errno.h>
 #include <fenv.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -27,6 +36,8 @@
 #define RS_MAX_SPINNERS 1u
 /* Spin iterations between clock reads while idle. */
 #define RS_SCHED_SPIN_CHECK 64u
+/* Weight of the newest batch in a session's moving mean kernel time: 1/2^RS_EWMA_SHIFT. */
+#define RS_EWMA_SHIFT 3
 
 static inline void qs_online(struct rs_daemon *d, struct rs_thread *self)
 {
@@ -69,12 +80,12 @@ static struct rs_session *pick_session(struct rs_session_list *list, struct rs_t
 	return best;
 }
 
-static void run_task(struct rs_daemon *d, struct rs_thread *self, struct rs_session *s, uint32_t slot,
-		     uint64_t *kernel_ns)
+/* Run one popped task. Clock reads happen per batch (run_batch), not per task: two clock_gettime calls
+ * per task were 16-21 % of a scheduler's time on empty tasks; profiling (t_submit != 0) adds its own. */
+static void run_task(struct rs_thread *self, struct rs_session *s, uint32_t slot)
 {
 	struct rs_wtask *t = &s->tasks[slot];
 
-	(void)d;
 	if (atomic_load_explicit(&s->dead, memory_order_acquire) ||
 	    t->seq <= atomic_load_explicit(&s->cancel_upto, memory_order_relaxed)) {
 		snprintf(t->reason, sizeof(t->reason), "cancelled before it ran");
@@ -87,21 +98,12 @@ static void run_task(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 	}
 	reset_fp_env();
 	t->reason[0] = 0;
-	uint64_t t0 = rs_now_ns();
-	atomic_store_explicit(&self->run_session, s->id, memory_order_relaxed);
 	atomic_store_explicit(&self->run_seq, t->seq, memory_order_relaxed);
-	atomic_store_explicit(&self->run_start_ns, t0, memory_order_relaxed);
+	if (t->t_submit)
+		t->t_start = rs_now_ns();
 	int rc = t->kernel->fn(&t->args);
-	uint64_t t1 = rs_now_ns();
-	atomic_store_explicit(&self->run_start_ns, 0, memory_order_relaxed);
-	if (t->t_submit) {
-		t->t_start = t0;
-		t->t_end = t1;
-	}
-	*kernel_ns += t1 - t0;
-	__atomic_store_n(&s->counters[self->counter_slot].kernel_ns,
-			 __atomic_load_n(&s->counters[self->counter_slot].kernel_ns, __ATOMIC_RELAXED) + (t1 - t0),
-			 __ATOMIC_RELAXED);
+	if (t->t_submit)
+		t->t_end = rs_now_ns();
 	if (rc == 0) {
 		rs_task_complete(s, slot, RS_TASK_OK, 0, 0, self);
 		return;
@@ -115,6 +117,19 @@ static void run_task(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 	rs_task_complete(s, slot, RS_TASK_FAILED, rc, t->seq, self);
 }
 
+/* Is the work queued in s worth waking a sleeping scheduler for (see RS_SCHED_WAKE_BACKLOG_NS)? */
+int rs_sched_backlog_worth_waking(struct rs_session *s, uint64_t depth)
+{
+	return depth > 1 &&
+	       depth * atomic_load_explicit(&s->kernel_ewma_ns, memory_order_relaxed) >= RS_SCHED_WAKE_BACKLOG_NS;
+}
+
+static uint64_t sleepers(struct rs_daemon *d)
+{
+	return atomic_load_explicit(&d->n_parked, memory_order_relaxed) +
+	       atomic_load_explicit(&d->n_epoll_parked, memory_order_relaxed);
+}
+
 /* Pop and run up to RS_SCHED_BATCH tasks of the fairest session. Returns the number run. */
 static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_session_list *list)
 {
@@ -123,26 +138,39 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 	struct rs_session *s = pick_session(list, self);
 	if (!s)
 		return 0;
-	uint64_t kernel_ns = 0;
 	int n = 0;
 	uint32_t slot;
+	uint64_t t0 = 0;
 
 	while ((unsigned)n < RS_SCHED_BATCH &&
 	       (rs_readyq_pop(&s->ready[1], &slot) || rs_readyq_pop(&s->ready[0], &slot))) {
-		/* About to be busy in a kernel while more work is queued: make sure a sleeping scheduler takes it
-		 * (one wake-up may still be in flight for an earlier push). */
-		if ((rs_readyq_maybe_nonempty(&s->ready[0]) || rs_readyq_maybe_nonempty(&s->ready[1])) &&
-		    atomic_load_explicit(&d->n_parked, memory_order_relaxed))
+		if (!n) {
+			t0 = rs_now_ns();
+			atomic_store_explicit(&self->run_session, s->id, memory_order_relaxed);
+			atomic_store_explicit(&self->run_start_ns, t0, memory_order_relaxed);
+		}
+		/* About to be busy in a kernel while more work is queued: let a sleeping scheduler take it when it
+		 * is worth a wake-up (one may still be in flight for an earlier push). */
+		if (sleepers(d) &&
+		    rs_sched_backlog_worth_waking(s, rs_readyq_depth(&s->ready[0]) + rs_readyq_depth(&s->ready[1])))
 			rs_wake_scheduler(d);
-		run_task(d, self, s, slot, &kernel_ns);
+		run_task(self, s, slot);
 		n++;
 	}
-	if (kernel_ns) {
-		atomic_fetch_add_explicit(&s->vtime_ns, kernel_ns, memory_order_relaxed);
-		atomic_store_explicit(&self->busy_ns,
-				      atomic_load_explicit(&self->busy_ns, memory_order_relaxed) + kernel_ns,
-				      memory_order_relaxed);
-	}
+	if (!n)
+		return 0;
+	uint64_t kernel_ns = rs_now_ns() - t0;
+	atomic_store_explicit(&self->run_start_ns, 0, memory_order_relaxed);
+	uint64_t mean = kernel_ns / (unsigned)n, ewma = atomic_load_explicit(&s->kernel_ewma_ns, memory_order_relaxed);
+	/* racy read-modify-write by several schedulers: a lost update only delays the estimate by one batch */
+	atomic_store_explicit(&s->kernel_ewma_ns, ewma - (ewma >> RS_EWMA_SHIFT) + (mean >> RS_EWMA_SHIFT),
+			      memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->vtime_ns, kernel_ns, memory_order_relaxed);
+	atomic_store_explicit(&self->busy_ns, atomic_load_explicit(&self->busy_ns, memory_order_relaxed) + kernel_ns,
+			      memory_order_relaxed);
+	__atomic_store_n(&s->counters[self->counter_slot].kernel_ns,
+			 __atomic_load_n(&s->counters[self->counter_slot].kernel_ns, __ATOMIC_RELAXED) + kernel_ns,
+			 __ATOMIC_RELAXED);
 	return n;
 }
 
@@ -192,34 +220,83 @@ static void sleep_scheduler(struct rs_daemon *d, struct rs_thread *self, struct 
 	/* more ready work than this thread's next task: pass the wake-up on */
 	struct rs_session_list *now = atomic_load_explicit(&d->sessions, memory_order_acquire);
 	for (uint32_t i = 0; now && i < now->n; i++)
-		if (rs_readyq_depth(&now->s[i]->ready[0]) + rs_readyq_depth(&now->s[i]->ready[1]) > 1) {
+		if (rs_sched_backlog_worth_waking(now->s[i], rs_readyq_depth(&now->s[i]->ready[0]) +
+								    rs_readyq_depth(&now->s[i]->ready[1]))) {
 			rs_wake_scheduler(d);
 			break;
 		}
 }
 
-/* Sleep of scheduler 0 with folded wiring: epoll on the doorbells and the wiring eventfd. */
+/* Take the wiring role (folded wiring). The acquire pairs with the release in wiring_put: the W-only state
+ * the previous holder wrote is visible to the next. */
+static int wiring_take(struct rs_daemon *d)
+{
+	uint32_t free_ = 0;
+
+	return !atomic_load_explicit(&d->wiring_token, memory_order_relaxed) &&
+	       atomic_compare_exchange_strong_explicit(&d->wiring_token, &free_, 1, memory_order_acquire,
+						       memory_order_relaxed);
+}
+
+static void wiring_put(struct rs_daemon *d)
+{
+	atomic_store_explicit(&d->wiring_token, 0, memory_order_release);
+}
+
+/* One wiring round if no other scheduler is doing one right now. */
+static int folded_wiring_round(struct rs_daemon *d, struct rs_thread *self, struct rs_session_list *list)
+{
+	if (!wiring_take(d))
+		return 0;
+	int work = rs_wiring_round(d, self, list);
+	wiring_put(d);
+	return work;
+}
+
+/*
+ * Sleep of a scheduler with folded wiring: in epoll on the doorbells and the wiring eventfd, with the wiring
+ * thread's eventcount (rs_wiring_prepare_sleep: need_wakeup, window-stall requests, full fence, re-check of
+ * every ring) done under the token. n_epoll_parked is raised first, so a waking scheduler that clears
+ * need_wakeup (rs_wiring_after_sleep) leaves it set while anyone still sleeps: a doorbell always has a
+ * sleeper to wake, even while every awake scheduler is inside a long kernel.
+ */
 static void sleep_folded(struct rs_daemon *d, struct rs_thread *self, struct rs_session_list *list)
 {
 	struct epoll_event evs[16];
 
-	if (!rs_wiring_prepare_sleep(d, list))
-		return;
-	atomic_store_explicit(&d->folded_parked, 1, memory_order_seq_cst);
-	atomic_thread_fence(memory_order_seq_cst); /* pairs with the fence in rs_wake_scheduler */
-	if (any_ready(list)) {
-		atomic_store_explicit(&d->folded_parked, 0, memory_order_relaxed);
-		rs_wiring_after_sleep(d, list);
+	if (!wiring_take(d))
+		return; /* another scheduler is wiring: it sees any new work; look again */
+	atomic_fetch_add_explicit(&d->n_epoll_parked, 1, memory_order_seq_cst);
+	int may_sleep = rs_wiring_prepare_sleep(d, list);
+	int ms = d->wiring_sleep_ms;
+	wiring_put(d);
+	/* the prepare step's full fence pairs with the one in rs_wake_scheduler: a push before it is seen here */
+	if (!may_sleep || any_ready(list)) {
+		atomic_fetch_sub_explicit(&d->n_epoll_parked, 1, memory_order_seq_cst);
 		return;
 	}
-	atomic_store_explicit(&self->qs, 0, memory_order_release);
-	int n = epoll_wait(d->wiring_epfd, evs, 16, d->wiring_sleep_ms);
+	atomic_store_explicit(&self->qs, 0, memory_order_release); /* offline: holds no session pointer */
+	int n = epoll_wait(d->wiring_epfd, evs, 16, ms);
 	if (n < 0 && errno != EINTR)
-		rs_log_error("scheduler 0: epoll_wait: %s", strerror(errno));
-	atomic_store_explicit(&d->folded_parked, 0, memory_order_relaxed);
+		rs_log_error("scheduler %u: epoll_wait: %s", self->index, strerror(errno));
+	atomic_fetch_sub_explicit(&d->n_epoll_parked, 1, memory_order_seq_cst);
+	atomic_store_explicit(&d->epoll_wake_pending, 0, memory_order_seq_cst); /* the next waker writes again */
 	rs_drain_eventfd(d->wiring_efd);
+	if (atomic_load_explicit(&d->stop, memory_order_relaxed)) {
+		/* two stop wake-ups written before one sleeper drained the eventfd count as one: pass it on */
+		uint64_t one = 1;
+		ssize_t wn = write(d->wiring_efd, &one, sizeof(one));
+		(void)wn;
+	}
 	qs_online(d, self);
-	rs_wiring_after_sleep(d, atomic_load_explicit(&d->sessions, memory_order_acquire));
+	if (wiring_take(d)) {
+		struct rs_session_list *now = atomic_load_explicit(&d->sessions, memory_order_acquire);
+		if (!atomic_load_explicit(&d->n_epoll_parked, memory_order_seq_cst))
+			rs_wiring_after_sleep(d, now);
+		else
+			rs_wiring_after_partial_wake(d, now);
+		wiring_put(d);
+	}
 }
 
 void *rs_scheduler_thread_main(void *arg)
@@ -238,7 +315,7 @@ void *rs_scheduler_thread_main(void *arg)
 		int work = 0;
 
 		if (self->is_wiring)
-			work += rs_wiring_round(d, self, list);
+			work += folded_wiring_round(d, self, list);
 		work += run_batch(d, self, list);
 		if (work) {
 			if (idle_since) {

@@ -82,6 +82,8 @@ struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_at
 	}
 	s->sq_fd = s->cq_fd = s->doorbell_fd = s->completion_fd = s->sock = -1;
 	s->d = d;
+	/* until measured, assume a new session's tasks are worth waking a second scheduler for */
+	atomic_init(&s->kernel_ewma_ns, RS_SCHED_WAKE_BACKLOG_NS);
 	s->pid = pid;
 	s->uid = uid;
 	s->gid = gid;
@@ -166,6 +168,8 @@ struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_at
 	h->abi_major = RS_ABI_MAJOR;
 	h->abi_minor = RS_ABI_MINOR;
 	h->features = req->features & RS_FEAT_ALL;
+	if (!d->cfg.deferred_wiring)
+		h->features |= RS_FEAT_SYNC_SUBMIT;
 	h->session_id = 0; /* set below */
 	h->sq_bytes = s->lay.sq_bytes;
 	h->cq_bytes = s->lay.cq_bytes;

@@ -278,14 +278,23 @@ static int session_has_work(struct rs_session *s)
 	return forget > s->forget_seen && forget < s->next_seq && s->state == RS_SESSION_FAILED;
 }
 
+/* A fresh nonzero need_wakeup value: clients ring once for each value they see. */
+static uint32_t next_sleep_gen(struct rs_daemon *d)
+{
+	if (++d->sleep_gen == 0)
+		d->sleep_gen = 1;
+	return d->sleep_gen;
+}
+
 int rs_wiring_prepare_sleep(struct rs_daemon *d, struct rs_session_list *list)
 {
 	uint32_t n = list ? list->n : 0;
 
 	d->wiring_sleep_ms = -1;
+	uint32_t gen = next_sleep_gen(d);
 	for (uint32_t i = 0; i < n; i++) {
 		struct rs_session *s = list->s[i];
-		__atomic_store_n(&s->cqc->need_wakeup, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->cqc->need_wakeup, gen, __ATOMIC_RELAXED);
 		if (s->stall_drain) {
 			/* wake for a batch of free window slots, not for each one; a long task at Q must not hold
 			 * the session's wiring back indefinitely, so such a sleep also has a short timeout */
@@ -319,6 +328,16 @@ void rs_wiring_after_sleep(struct rs_daemon *d, struct rs_session_list *list)
 		atomic_store_explicit(&s->wiring_wait_drain, 0, memory_order_relaxed);
 		__atomic_store_n(&s->cqc->need_wakeup, 0, __ATOMIC_RELAXED);
 	}
+}
+
+void rs_wiring_after_partial_wake(struct rs_daemon *d, struct rs_session_list *list)
+{
+	/* other folded schedulers still sleep in the doorbell epoll: keep need_wakeup set, with a new value, so
+	 * the next submission rings once more and wakes one of them (this thread may be about to run a long
+	 * kernel) */
+	uint32_t gen = next_sleep_gen(d);
+	for (uint32_t i = 0; list && i < list->n; i++)
+		__atomic_store_n(&list->s[i]->cqc->need_wakeup, gen, __ATOMIC_RELAXED);
 }
 
 /* Quiescent-state helpers shared with sched.c */

@@ -68,6 +68,9 @@
 #define RS_FEAT_PRIORITY (1ull << 0)  /* two priority levels */
 #define RS_FEAT_PROFILING (1ull << 1) /* per-task lifecycle timestamps */
 #define RS_FEAT_ALL (RS_FEAT_PRIORITY | RS_FEAT_PROFILING)
+/* Set by the daemon, never asked for: each submission returns only once the daemon has wired it (config
+ * mechanisms.deferred_wiring = false; a baseline for measuring the deferred wiring queue). */
+#define RS_FEAT_SYNC_SUBMIT (1ull << 2)
 
 enum rs_dtype_code {
 	RS_DT_F32 = 1,
@@ -244,7 +247,9 @@ struct rs_cq_ctrl {
 	uint8_t pad1[56];
 	_Alignas(64) uint64_t watermark; /* wiring thread: every task <= watermark is complete */
 	uint8_t pad2[56];
-	_Alignas(64) uint32_t need_wakeup; /* wiring thread: 1 while it sleeps; client rings the doorbell */
+	_Alignas(64) uint32_t need_wakeup; /* wiring thread: nonzero while it sleeps — a sleep generation that
+	                                      changes whenever another ring is needed; the client rings the
+	                                      doorbell once per value it sees, 0 = awake */
 	uint32_t state;                    /* main/wiring thread: enum rs_session_state */
 	uint8_t pad3[56];
 	_Alignas(64) uint64_t tasks_wired; /* wiring thread */
