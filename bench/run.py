@@ -705,7 +705,8 @@ def report(a, res, graph_pats, peers_avail, ipu, metg_info, elapsed):
     section("ns per task (median of %d run(s); FAIL = a run failed or was unverified)" % a.runs,
             ["pattern"] + [colname(*c) for c in cols] + ["rs:default ÷ best peer"], rows,
             "Last column: ringsched default's median divided by the best (lowest) peer median; < 1 means "
-            "ringsched is faster. rs = ringsched (default: schedulers = CPUs-1, so 1 on 2 CPUs); peers use all CPUs.")
+            "ringsched is faster. rs = ringsched (rs_bench, a separate client process, plus its daemon); the (threads) "
+            "row is the scheduler/worker thread count each reported.")
 
     # METG
     rows = []
