@@ -11,8 +11,7 @@
  *
  * Harvest: the client reads the results of the contiguous completed prefix from the flags (failure records
  * are copied into a private map) and then advances `ack`; the daemon reuses a window slot only after ack
- * passes it, so a result is never overwritten before the client has read it. The published watermark is
- * informational only (status, stats).
+ * passes it, so a result is never overwritten before the client has read it.
  */
 #include <errno.h>
 #include <poll.h>

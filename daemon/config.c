@@ -122,7 +122,6 @@ static const struct key_spec keys[] = {
 	SCALAR("session", "heap_bytes", KIND_SIZE, heap_bytes, RS_PAGE, SIZE_LIMIT, KEY_PAGES),
 	SCALAR("session", "heap_depths", KIND_U32, heap_depths, 1, RS_MAX_HEAP_DEPTHS, 0),
 	SCALAR("session", "arena_bytes", KIND_SIZE, arena_bytes, RS_PAGE, SIZE_LIMIT, KEY_PAGES),
-	SCALAR("session", "publish_batch", KIND_U32, publish_batch, 1, RS_MAX_WINDOW, 0),
 	SCALAR("session", "failed_set", KIND_U32, failed_set, FAILED_SET_MIN, FAILED_SET_MAX, KEY_POW2),
 
 	SCALAR("quota", "max_segment_bytes", KIND_SIZE, max_segment_bytes, RS_PAGE, SIZE_LIMIT, KEY_HOT),
@@ -199,7 +198,7 @@ void rs_config_defaults(struct rs_config *c)
 	c->shutdown_grace_ms = 5000; /* well inside systemd's TimeoutStopSec=30 */
 	c->socket_mode = 0666;       /* access control is SO_PEERCRED against access.*, not file modes */
 
-	c->schedulers = 0; /* auto: usable CPUs - 1 (placement.c) */
+	c->schedulers = 0; /* auto: every usable CPU (placement.c) */
 	c->wiring = RS_WIRING_AUTO;
 	c->wiring_cpu = -1;
 	c->n_scheduler_cpus = 0;
@@ -212,7 +211,6 @@ void rs_config_defaults(struct rs_config *c)
 	c->heap_bytes = 8ull << 20;
 	c->heap_depths = 4;
 	c->arena_bytes = 64ull << 20;
-	c->publish_batch = 16; /* seed PR 906's K */
 	c->failed_set = 65536;
 
 	c->max_segment_bytes = 1ull << 30;
@@ -454,11 +452,6 @@ static int check_cross(const struct rs_config *c, char *msg, size_t len)
 	};
 	int rc;
 
-	if (c->publish_batch > c->task_window) {
-		msgf(msg, len, "session.publish_batch (%u) must not exceed session.task_window (%u)", c->publish_batch,
-		     c->task_window);
-		return -EINVAL;
-	}
 	if (c->max_sessions_per_uid > c->max_sessions) {
 		msgf(msg, len, "quota.max_sessions_per_uid (%u) must not exceed quota.max_sessions (%u)",
 		     c->max_sessions_per_uid, c->max_sessions);
@@ -466,8 +459,8 @@ static int check_cross(const struct rs_config *c, char *msg, size_t len)
 	}
 	if (c->wiring == RS_WIRING_SHARED && c->wiring_cpu >= 0) {
 		msgf(msg, len,
-		     "threads.wiring_cpu = %d has no effect with threads.wiring = \"shared\" (the wiring thread runs "
-		     "on scheduler 0: pin it with threads.scheduler_cpus[0])",
+		     "threads.wiring_cpu = %d has no effect with threads.wiring = \"shared\" (the schedulers take the "
+		     "wiring role: pin them with threads.scheduler_cpus)",
 		     c->wiring_cpu);
 		return -EINVAL;
 	}

@@ -33,7 +33,7 @@ struct rs_config {
 	uint32_t socket_mode;          /* daemon.socket_mode: permission bits of the socket (octal in file) */
 
 	/* threads */
-	uint32_t schedulers;           /* threads.schedulers: 0 = usable CPUs - 1 (at least 1) */
+	uint32_t schedulers;           /* threads.schedulers: 0 = every usable CPU */
 	int wiring;                    /* threads.wiring: "auto" | "shared" | "dedicated" */
 	int32_t wiring_cpu;            /* threads.wiring_cpu: -1 = no pinning */
 	int32_t scheduler_cpus[RS_CONFIG_MAX_CPUS]; /* threads.scheduler_cpus: list; empty = no pinning */
@@ -49,7 +49,6 @@ struct rs_config {
 	uint64_t heap_bytes;           /* session.heap_bytes per scope depth */
 	uint32_t heap_depths;          /* session.heap_depths */
 	uint64_t arena_bytes;          /* session.arena_bytes */
-	uint32_t publish_batch;        /* session.publish_batch: watermark publication batch K */
 	uint32_t failed_set;           /* session.failed_set: capacity of the per-session failed-seq set */
 
 	/* quotas [hot] */

@@ -115,9 +115,6 @@ int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, 
 	rs_registry_cap_scalar(d->reg, "spin", 0, cfg->spin_max_ns);
 
 	d->n_schedulers = cfg->schedulers ? cfg->schedulers : rs_default_schedulers();
-	/* Folded wiring runs between scheduler 0's kernels: while it runs a long one nothing is wired. With a
-	 * single scheduler that costs nothing (no other thread could run the new work); with more it would
-	 * leave them idle, so "auto" folds only a lone scheduler on a machine too small for an extra thread. */
 	/* Folded wiring is a token any idle scheduler takes (sched.c), so it holds no CPU back and no long kernel
 	 * blocks it; a dedicated thread only pays off where CPUs are to spare (measured by make bench). */
 	d->wiring_shared = cfg->wiring == RS_WIRING_SHARED ||

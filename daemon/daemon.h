@@ -7,7 +7,7 @@
  *                   period) and frees sessions only after every worker thread has passed a quiescent point
  *                   since the unlink (qsbr below).
  *   wiring thread   wiring.c: consumes submission rings, validates, prebuilds payloads, classifies, advances
- *                   and publishes watermarks. Folded into scheduler 0 when d->wiring_shared.
+ *                   and publishes watermarks. Folded (d->wiring_shared): a token an idle scheduler takes.
  *   schedulers      sched.c: pop ready tasks (fair across sessions), run kernels, complete (complete.c).
  *
  * Field ownership is written beside each field: "W" wiring thread, "S" any scheduler thread, "M" main thread,
@@ -94,7 +94,6 @@ struct rs_session {
 	uint32_t ring_mask;
 	uint32_t window;
 	uint32_t window_mask;
-	uint32_t publish_batch;
 
 	/* mappings and fds (M creates and destroys) */
 	uint8_t *sq;                    /* C-writable */
@@ -117,8 +116,7 @@ struct rs_session {
 
 	/* wiring-thread state (W only) */
 	uint64_t next_seq;              /* seq of the next descriptor to consume (sq_head + 1) */
-	uint64_t wm;                    /* watermark: every task <= wm is complete */
-	uint64_t wm_published;
+	uint64_t completed_prefix;      /* every task <= completed_prefix is complete (wiring.c) */
 	uint64_t forget_seen;           /* last forget_upto acted on */
 	uint32_t state;                 /* enum rs_session_state, mirrored to the CQ */
 	uint64_t stall_drain;           /* window stall: waiting for this seq to drain (0 = none) */

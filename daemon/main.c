@@ -29,13 +29,13 @@ static void usage(FILE *f)
 static void print_effective(const struct rs_config *c, const char *sock)
 {
 	printf("socket: %s\nlog_level: %s\nschedulers: %u%s\nwiring: %s\nspin_us: %u\n"
-	       "session: ring_entries %u, task_window %u, heap_bytes %llu x %u depths, arena_bytes %llu, "
-	       "publish_batch %u\nquota: max_segment_bytes %llu, max_sessions %u (per uid %u), spin_max_ns %llu, "
+	       "session: ring_entries %u, task_window %u, heap_bytes %llu x %u depths, arena_bytes %llu\n"
+	       "quota: max_segment_bytes %llu, max_sessions %u (per uid %u), spin_max_ns %llu, "
 	       "watchdog_ms %u\nplugins: %u\n",
 	       sock, rs_log_level_name(c->log_level), c->schedulers, c->schedulers ? "" : " (auto)",
 	       rs_wiring_mode_name(c->wiring), c->spin_us, c->ring_entries, c->task_window,
 	       (unsigned long long)c->heap_bytes, c->heap_depths, (unsigned long long)c->arena_bytes,
-	       c->publish_batch, (unsigned long long)c->max_segment_bytes, c->max_sessions,
+	       (unsigned long long)c->max_segment_bytes, c->max_sessions,
 	       c->max_sessions_per_uid, (unsigned long long)c->spin_max_ns, c->watchdog_ms, c->n_plugins);
 }
 

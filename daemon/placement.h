@@ -18,8 +18,8 @@
  * cgroup v1 (hybrid) machine cpu.cfs_quota_us / cpu.cfs_period_us of the cpu controller are used. */
 int rs_usable_cpus(void);
 
-/* Default scheduler thread count for `threads.schedulers = 0`: usable CPUs - 1, at least 1. And whether the
- * wiring thread should be folded into scheduler 0 (auto mode: usable CPUs <= 2). */
+/* Default scheduler thread count for `threads.schedulers = 0`: every usable CPU. And whether the wiring role
+ * should be folded into the schedulers (auto mode: usable CPUs <= 2). */
 unsigned rs_default_schedulers(void);
 int rs_default_wiring_shared(void);
 

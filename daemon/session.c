@@ -113,7 +113,6 @@ struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_at
 	s->ring_mask = s->lay.ring_entries - 1;
 	s->window = s->lay.window;
 	s->window_mask = s->lay.window - 1;
-	s->publish_batch = cfg->publish_batch < s->window ? cfg->publish_batch : s->window;
 	s->next_seq = 1;
 
 	s->sq_fd = make_memfd("ringsched-sq", s->lay.sq_bytes);
@@ -186,7 +185,6 @@ struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_at
 	h->arena_bytes = s->lay.arena_bytes;
 	h->cq_counters_off = s->lay.cq_counters_off;
 	h->cq_counter_slots = s->lay.counter_slots;
-	h->publish_batch = s->publish_batch;
 	h->cq_flags_off = s->lay.cq_flags_off;
 	h->cq_status_off = s->lay.cq_status_off;
 	h->schedulers = d->n_schedulers;

@@ -1,6 +1,5 @@
 /*
- * wiring.c — the wiring thread (DESIGN §3, §5, §6): the only consumer of every session's submission ring and
- * the only writer of its watermark.
+ * wiring.c — the wiring thread (DESIGN §3, §5, §6): the only consumer of every session's submission ring.
  *
  * Per session and round it:
  *   - load-acquires the client's tail (pairs with the client's store-release; RS_SQ_TAIL), clamps tail - head
@@ -8,15 +7,16 @@
  *     one window earlier has drained and the client has harvested it), copies the descriptor ONCE into private
  *     memory, validates it and prebuilds its payload (validate.c), and classifies it (complete.c);
  *   - store-releases sq_head after a batch (pairs with the client's load-acquire; RS_CQ_SQ_HEAD);
- *   - advances the watermark over the contiguous completed prefix and publishes it in batches of K and when
- *     the session drains. No wait depends on it: clients derive completion from the seq-tagged flags and are
- *     woken by the completer of the task they wait for, so batched publication can never hang a small graph
- *     (the upstream bug) and the wiring thread is never woken just to publish.
+ *   - acquires the flags of the contiguous completed prefix (advance_completed_prefix). Nothing is
+ *     published: clients derive completion from the seq-tagged flags and are woken by the completer of the
+ *     task they wait for, so there is no batched publication to hang a small graph (the upstream bug) and
+ *     the wiring thread is never woken just to publish.
  * Before sleeping it posts a precise wake request for a window stall (a batch of slots must drain), sets
  * need_wakeup in every CQ, issues a full fence and re-checks everything (eventcount; pairs with the
  * completers' and clients' fences). Clients ring the doorbell for new descriptors and for a new ack.
  *
- * Runs on its own thread, or folded into scheduler 0 (rs_wiring_round called from sched.c).
+ * Runs on its own thread, or folded: any idle scheduler holding the wiring token calls rs_wiring_round
+ * (sched.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -97,29 +97,27 @@ static void kick_space_waiter(struct rs_session *s)
 	(void)n;
 }
 
-static void publish_watermark(struct rs_session *s)
+/*
+ * Acquire the flags of the completed prefix, up to the first incomplete task. The client leaves out edges to
+ * producers it has seen complete; acquiring their flags here, before wiring what it submitted after, orders
+ * their kernels' writes before the new task inside the daemon too (the order through the client process is
+ * real but invisible to ThreadSanitizer). Nothing is published: the watermark the seeds publish had no
+ * reader here (clients harvest the seq-tagged flags), so it and session.publish_batch were removed; make
+ * bench measured publishing it per task at 1.7x the cost of independent tasks. Returns 1 if it moved.
+ */
+static int advance_completed_prefix(struct rs_session *s)
 {
-	/* informational (status, stats): clients derive completion from the flags themselves */
-	__atomic_store_n(&s->cqc->watermark, s->wm, __ATOMIC_RELEASE);
-	s->wm_published = s->wm;
-}
+	uint64_t last = s->next_seq - 1, done = s->completed_prefix;
 
-/* Advance the private watermark over completed tasks; publish per the batching rule. Returns 1 if it moved. */
-static int advance_watermark(struct rs_session *s)
-{
-	uint64_t last = s->next_seq - 1, wm = s->wm;
-
-	while (wm < last) {
+	while (done < last) {
 		/* pairs with the completer's release store of the flag */
-		uint64_t f = atomic_load_explicit(&s->flags[(wm + 1) & s->window_mask], memory_order_acquire);
-		if (RS_FLAG_SEQ(f) < wm + 1)
+		uint64_t f = atomic_load_explicit(&s->flags[(done + 1) & s->window_mask], memory_order_acquire);
+		if (RS_FLAG_SEQ(f) < done + 1)
 			break;
-		wm++;
+		done++;
 	}
-	int moved = wm != s->wm;
-	s->wm = wm;
-	if (wm != s->wm_published && (wm - s->wm_published >= s->publish_batch || wm == last))
-		publish_watermark(s);
+	int moved = done != s->completed_prefix;
+	s->completed_prefix = done;
 	return moved;
 }
 
@@ -193,10 +191,7 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 
 	/* pairs with the client's store-release of the tail (RS_SQ_TAIL) */
 	uint64_t tail = __atomic_load_n(&s->sqc->tail, __ATOMIC_ACQUIRE);
-	/* The client leaves out edges to producers it has seen complete. Acquiring their flags here, before
-	 * wiring what it submitted after, orders their writes before the new task inside the daemon too; the
-	 * order through the client process alone is real but invisible to ThreadSanitizer. */
-	work += advance_watermark(s);
+	work += advance_completed_prefix(s);
 	uint64_t head = s->next_seq - 1;
 	uint64_t avail = (int64_t)(tail - head) > 0 ? tail - head : 0;
 	if (avail > s->lay.ring_entries)
@@ -251,7 +246,7 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 		__atomic_store_n(&s->cqc->tasks_wired, s->next_seq - 1, __ATOMIC_RELAXED);
 		kick_space_waiter(s);
 	}
-	work += advance_watermark(s);
+	work += advance_completed_prefix(s);
 	return work;
 }
 

@@ -12,7 +12,7 @@
  *       [ring_off, ...)    ring_entries descriptor slots of RS_DESC_SLOT bytes
  *       [data_off, ...)    heap_depths scope heaps of heap_bytes each, then the arena: tensor memory
  *   CQ  (memfd, mapped read-write by the daemon, read-only by the client, sealed F_SEAL_FUTURE_WRITE):
- *       [0, 512)           struct rs_cq_ctrl: sq_head, watermark, need_wakeup, session state
+ *       [0, 512)           struct rs_cq_ctrl: sq_head, need_wakeup, session state
  *       [counters_off ..)  one struct rs_cq_counters line per scheduler thread (single writer each)
  *       [flags_off ..)     window completion flags, u64, seq-tagged: (seq << 2) | state
  *       [status_off ..)    window struct rs_task_status, written only for failed/cancelled tasks
@@ -24,9 +24,7 @@
  *     load-acquires the flag before it reads the status (pair: RS_CQ_FLAG);
  *   - the daemon store-releases sq_head after copying descriptors; the client load-acquires it before it
  *     reuses a slot (pair: RS_CQ_SQ_HEAD);
- *   - the watermark is store-released by the wiring thread after every flag it covers was observed; it is
- *     informational (status): clients derive completion from the flags themselves (pair: RS_CQ_WATERMARK);
- *   - the client store-releases ack after reading results; the wiring thread load-acquires it before it
+ * *   - the client store-releases ack after reading results; the wiring thread load-acquires it before it
  *     reuses a window slot (pair: RS_SQ_ACK);
  *   - doorbell: the client stores tail, full fence, loads need_wakeup; the wiring thread stores need_wakeup,
  *     full fence, re-loads every tail before it sleeps (SQPOLL's protocol; pair: RS_NEED_WAKEUP);
@@ -183,7 +181,7 @@ struct rs_sq_header {
 	uint64_t arena_bytes;
 	uint64_t cq_counters_off;
 	uint32_t cq_counter_slots; /* number of struct rs_cq_counters (scheduler threads) */
-	uint32_t publish_batch;    /* watermark publication batch (K) */
+	uint32_t reserved1;        /* 0 (was the watermark publication batch; nothing read the watermark) */
 	uint64_t cq_flags_off;
 	uint64_t cq_status_off;
 	uint32_t schedulers;       /* scheduler threads of the daemon (for kernel-busy shares) */
@@ -205,7 +203,7 @@ enum rs_wait_kind {
  * Client-written wait line (eventcount waiter record, pair RS_CLIENT_WAIT). The completer of wait_seq writes
  * the completion eventfd if waiting is set; for RS_WAIT_SPACE the wiring thread does once it has consumed up
  * to want_head. The client derives everything else (its ack, completeness of a range) from the flags itself,
- * so no wait depends on the wiring thread publishing a watermark.
+ * so no wait depends on the wiring thread.
  */
 struct rs_sq_wait {
 	uint32_t waiting;  /* client: 1 while it sleeps or is about to */
@@ -245,7 +243,7 @@ struct rs_cq_ctrl {
 	uint8_t pad0[48];
 	_Alignas(64) uint64_t sq_head;   /* wiring thread: descriptors consumed (copied) so far */
 	uint8_t pad1[56];
-	_Alignas(64) uint64_t watermark; /* wiring thread: every task <= watermark is complete */
+	_Alignas(64) uint64_t reserved_wm; /* 0: once a published watermark that nothing read (issue 6) */
 	uint8_t pad2[56];
 	_Alignas(64) uint32_t need_wakeup; /* wiring thread: nonzero while it sleeps — a sleep generation that
 	                                      changes whenever another ring is needed; the client rings the
@@ -258,7 +256,7 @@ struct rs_cq_ctrl {
 	uint8_t reserved[192];
 };
 _Static_assert(offsetof(struct rs_cq_ctrl, sq_head) == 64, "sq_head offset");
-_Static_assert(offsetof(struct rs_cq_ctrl, watermark) == 128, "watermark offset");
+_Static_assert(offsetof(struct rs_cq_ctrl, reserved_wm) == 128, "reserved_wm offset");
 _Static_assert(offsetof(struct rs_cq_ctrl, need_wakeup) == 192, "need_wakeup offset");
 _Static_assert(offsetof(struct rs_cq_ctrl, tasks_wired) == 256, "tasks_wired offset");
 _Static_assert(sizeof(struct rs_cq_ctrl) == 512, "rs_cq_ctrl is 512 bytes");

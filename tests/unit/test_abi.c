@@ -19,7 +19,7 @@ START_TEST(shared_structs_have_fixed_layout)
 	ck_assert_uint_eq(offsetof(struct rs_sq_ctrl, tail), 256);
 	ck_assert_uint_eq(offsetof(struct rs_sq_ctrl, wait), 320);
 	ck_assert_uint_eq(offsetof(struct rs_cq_ctrl, sq_head), 64);
-	ck_assert_uint_eq(offsetof(struct rs_cq_ctrl, watermark), 128);
+	ck_assert_uint_eq(offsetof(struct rs_cq_ctrl, reserved_wm), 128);
 	ck_assert_uint_eq(offsetof(struct rs_cq_ctrl, need_wakeup), 192);
 	ck_assert_uint_eq(sizeof(struct rs_cq_counters), 64);
 	ck_assert_uint_eq(sizeof(struct rs_task_status), 192);
@@ -29,10 +29,9 @@ END_TEST
 
 START_TEST(producer_and_consumer_indices_live_on_separate_lines)
 {
-	/* tail (client) and the wait line (client) vs sq_head / watermark / need_wakeup (daemon) */
+	/* tail (client) and the wait line (client) vs sq_head / need_wakeup (daemon) */
 	ck_assert_uint_eq(offsetof(struct rs_sq_ctrl, tail) / 64 != offsetof(struct rs_sq_ctrl, wait) / 64, 1);
-	ck_assert_uint_ne(offsetof(struct rs_cq_ctrl, sq_head) / 64, offsetof(struct rs_cq_ctrl, watermark) / 64);
-	ck_assert_uint_ne(offsetof(struct rs_cq_ctrl, watermark) / 64, offsetof(struct rs_cq_ctrl, need_wakeup) / 64);
+	ck_assert_uint_ne(offsetof(struct rs_cq_ctrl, sq_head) / 64, offsetof(struct rs_cq_ctrl, need_wakeup) / 64);
 }
 END_TEST
 

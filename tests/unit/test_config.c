@@ -83,7 +83,6 @@ static const char *first_difference(const struct rs_config *a, const struct rs_c
 	SAME(heap_bytes);
 	SAME(heap_depths);
 	SAME(arena_bytes);
-	SAME(publish_batch);
 	SAME(failed_set);
 	SAME(max_segment_bytes);
 	SAME(max_sessions);
@@ -136,7 +135,6 @@ START_TEST(defaults_match_the_documented_values)
 	ck_assert_uint_eq(c.heap_bytes, 8u << 20);
 	ck_assert_uint_eq(c.heap_depths, 4);
 	ck_assert_uint_eq(c.arena_bytes, 64u << 20);
-	ck_assert_uint_eq(c.publish_batch, 16);
 	ck_assert_uint_eq(c.failed_set, 65536);
 	ck_assert_uint_eq(c.max_segment_bytes, 1u << 30);
 	ck_assert_uint_eq(c.max_sessions, 256);
@@ -207,7 +205,6 @@ START_TEST(custom_file_sets_every_group)
 		"  heap_bytes = \"1M\";\n"
 		"  heap_depths = 2;\n"
 		"  arena_bytes = 8192;\n"
-		"  publish_batch = 4;\n"
 		"  failed_set = 1024;\n"
 		"};\n"
 		"quota = {\n"
@@ -248,7 +245,6 @@ START_TEST(custom_file_sets_every_group)
 	ck_assert_uint_eq(c.heap_bytes, 1u << 20);
 	ck_assert_uint_eq(c.heap_depths, 2);
 	ck_assert_uint_eq(c.arena_bytes, 8192);
-	ck_assert_uint_eq(c.publish_batch, 4);
 	ck_assert_uint_eq(c.failed_set, 1024);
 	ck_assert_uint_eq(c.max_segment_bytes, 4294967296ull);
 	ck_assert_uint_eq(c.max_sessions, 10);
@@ -567,12 +563,12 @@ START_TEST(cross_key_error_names_the_file_without_a_line)
 {
 	struct rs_config c;
 	char path[sizeof(TMP_TEMPLATE)], err[ERR_LEN] = "", prefix[sizeof(TMP_TEMPLATE) + 4];
-	int rc = load_text("session = {\n  task_window = 32;\n  publish_batch = 64;\n};\n", &c, path, err);
+	int rc = load_text("threads = {\n  wiring = \"shared\";\n  wiring_cpu = 0;\n};\n", &c, path, err);
 
 	ck_assert_msg(rc < 0, "load succeeded");
 	snprintf(prefix, sizeof(prefix), "%s: ", path);
 	ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0, "got \"%s\" want prefix \"%s\"", err, prefix);
-	ck_assert_msg(strstr(err, "session.publish_batch (64) must not exceed session.task_window (32)"),
+	ck_assert_msg(strstr(err, "threads.wiring_cpu = 0 has no effect with threads.wiring = \"shared\""),
 		      "got \"%s\"", err);
 }
 END_TEST

@@ -182,10 +182,10 @@ START_TEST(usable_cpus_is_between_one_and_the_affinity_count)
 }
 END_TEST
 
-START_TEST(default_schedulers_leave_one_cpu_but_never_zero)
+START_TEST(default_schedulers_use_every_usable_cpu)
 {
 	int usable = rs_usable_cpus();
-	unsigned want = usable > 1 ? (unsigned)usable - 1 : 1;
+	unsigned want = usable > 0 ? (unsigned)usable : 1;
 
 	ck_assert_uint_eq(rs_default_schedulers(), want);
 	ck_assert_int_eq(rs_default_wiring_shared(), usable <= 2);
@@ -280,7 +280,7 @@ static Suite *placement_suite(void)
 	suite_add_tcase(s, cgroup);
 
 	tcase_add_test(machine, usable_cpus_is_between_one_and_the_affinity_count);
-	tcase_add_test(machine, default_schedulers_leave_one_cpu_but_never_zero);
+	tcase_add_test(machine, default_schedulers_use_every_usable_cpu);
 	tcase_add_test(machine, pin_self_to_cpu_zero_works);
 	tcase_add_test(machine, pin_self_negative_is_a_no_op);
 	tcase_add_test(machine, pin_self_to_a_cpu_we_do_not_have_fails);
