@@ -749,6 +749,7 @@ def report(a, res, graph_pats, peers_avail, ipu, metg_info, elapsed):
     micro = [("ringsched", "default", "submit_0views", "ns per rs_submit, no views"),
              ("ringsched", "default", "submit_1view", "ns per rs_submit, 1 INOUT view"),
              ("ringsched", "default", "submit_4views", "ns per rs_submit, OUT + 3 IN views"),
+             ("ringsched", "inline-wiring", "submit_0views", "same, deferred wiring off"),
              ("ringsched", "inline-wiring", "submit_1view", "same, deferred wiring off"),
              ("ringsched", "inline-wiring", "submit_4views", "same, deferred wiring off"),
              ("ringsched", "default", "roundtrip_hot", "submit + wait one task, back to back"),
