@@ -133,10 +133,15 @@ static void make_ready(struct rs_session *s, uint32_t slot, struct rs_thread *se
 		rs_wake_scheduler(s->d);
 }
 
+static void fanout_ready(struct rs_session *s, uint32_t slot, void *self)
+{
+	make_ready(s, slot, self);
+}
+
 void rs_task_classify(struct rs_session *s, uint32_t slot, struct rs_thread *self)
 {
 	uint64_t cause = 0;
-	int r = rescan(s, slot, &cause);
+	int r = s->fan ? rs_fanout_classify(s, slot, &cause) : rescan(s, slot, &cause);
 
 	if (r > 0)
 		make_ready(s, slot, self);
@@ -235,6 +240,9 @@ void rs_task_complete(struct rs_session *s, uint32_t slot, unsigned state, int32
 		uint64_t h = atomic_exchange_explicit(&s->wake_head[slot], rs_wake_make(seq, RS_WAKE_CLOSED),
 						      memory_order_acq_rel);
 		uint32_t idx = rs_wake_idx(h);
+
+		if (s->fan) /* the classic baseline: its consumers are on the fan-out list instead */
+			rs_fanout_complete(s, slot, state, seq, fanout_ready, &pending, self);
 
 		while (idx != RS_WAKE_EMPTY && idx != RS_WAKE_CLOSED) {
 			uint32_t wslot = idx - 1;

@@ -139,6 +139,8 @@ static const struct key_spec keys[] = {
 	SCALAR("profiling", "enabled", KIND_FLAG, profiling, 0, 1, KEY_HOT),
 
 	SCALAR("mechanisms", "deferred_wiring", KIND_BOOL, deferred_wiring, 0, 1, 0),
+	SCALAR("mechanisms", "prebuilt_payload", KIND_BOOL, prebuilt_payload, 0, 1, 0),
+	SCALAR("mechanisms", "wireless_readiness", KIND_BOOL, wireless_readiness, 0, 1, 0),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -226,6 +228,8 @@ void rs_config_defaults(struct rs_config *c)
 	c->n_plugins = 0;
 	c->profiling = 0;
 	c->deferred_wiring = true;
+	c->prebuilt_payload = true;
+	c->wireless_readiness = true;
 }
 
 /* ---- error formatting ---- */

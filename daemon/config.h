@@ -75,6 +75,10 @@ struct rs_config {
 	/* mechanisms: the seeds' optimisations, each switchable so make bench measures it on vs off */
 	bool deferred_wiring;          /* mechanisms.deferred_wiring: false = rs_submit returns only once the
 	                                  daemon has wired the task (wiring on the submit path, before PR 496) */
+	bool prebuilt_payload;         /* mechanisms.prebuilt_payload: false = the scheduler checks the kernel and
+	                                  views and builds the payload at dispatch (before PR 280) */
+	bool wireless_readiness;       /* mechanisms.wireless_readiness: false = per-producer fan-out lists with
+	                                  consumer reference counts (the classic scheme, before PR 1107) */
 };
 
 /* Built-in defaults for every key. */

@@ -74,6 +74,16 @@ struct rs_wtask {
 	rs_kargs args;                  /* W: prebuilt payload: views as daemon pointers, scalars */
 };
 
+/* Classic readiness (fanout.c, the measured baseline): per producer slot, a locked list of waiting consumers;
+ * per consumer, a count of producers it still waits for. */
+struct rs_fanout {
+	_Atomic uint32_t lock;          /* spinlock over head and closed */
+	_Atomic uint32_t closed;        /* the producer completed and took its list */
+	uint32_t head;                  /* first node (waiter * RS_MAX_FANIN + fanin index), or UINT32_MAX */
+	_Atomic int32_t pending;        /* as a consumer: producers still to complete, + the wiring guard */
+	_Atomic uint64_t cause;         /* as a consumer: a failed or cancelled producer, 0 = none */
+};
+
 /* Failed-seq set of a session (fanins older than the window or whose slot was reused are checked here). One
  * writer (wiring thread, when it retires a failed task's slot); concurrent readers (completers). Open
  * addressing; keys never move; tombstones allow reuse after the client acknowledges failures. */
@@ -109,9 +119,13 @@ struct rs_session {
 
 	/* private task table, indexed by seq & window_mask */
 	struct rs_wtask *tasks;
+	struct rs_desc *descs;          /* W writes, S reads: descriptor copies, only when payloads are built at
+	                                   dispatch (mechanisms.prebuilt_payload = false) */
 	_Atomic uint64_t *wake_head;    /* S/W: CAS by registrants, exchange by the completer */
 	_Atomic uint64_t *drained;      /* S: completer store-releases its seq after draining; W load-acquires */
 	struct rs_readyq ready[2];      /* [0] normal, [1] high priority */
+	struct rs_fanout *fan;          /* only with mechanisms.wireless_readiness = false (fanout.c) */
+	uint32_t *fan_next;             /* node links of the fan-out lists */
 	struct rs_failed_set failed;
 
 	/* wiring-thread state (W only) */
@@ -261,10 +275,16 @@ void rs_wiring_after_sleep(struct rs_daemon *d, struct rs_session_list *list);
 void rs_wiring_after_partial_wake(struct rs_daemon *d, struct rs_session_list *list);
 void *rs_wiring_thread_main(void *arg);
 
+/* rs_wtask.flags bit beside the RS_DESC_* ones: kernel and views still to be checked and built at dispatch */
+#define RS_WTASK_BUILD_AT_DISPATCH 0x8000u
+
 /* ---- validate.c (W) ---- */
 /* Validate a copied descriptor against the session and kernel registry and build the task's payload.
  * 0, or a negative code with a one-line reason in t->reason. */
 int rs_validate_and_build(struct rs_session *s, const struct rs_desc *d, uint64_t expect_seq, struct rs_wtask *t);
+/* The kernel and view half of that: check them and build the payload. With mechanisms.prebuilt_payload =
+ * false the scheduler calls it at dispatch on the copy in s->descs (S). */
+int rs_build_payload(struct rs_session *s, const struct rs_desc *d, struct rs_wtask *t);
 
 /* ---- complete.c (S, W) ---- */
 /* Classify a newly wired task (W) or re-scan a woken waiter (S): ready, wait on a producer, or cancel. */
@@ -274,6 +294,18 @@ void rs_task_complete(struct rs_session *s, uint32_t slot, unsigned state, int32
 		      struct rs_thread *self);
 /* Fanin state: 0 pending, 1 ok, 2 failed/cancelled (root in *root). */
 int rs_fanin_state(struct rs_session *s, uint64_t task_seq, uint64_t producer, uint64_t *root);
+
+/* ---- fanout.c (W, S): the classic readiness baseline ---- */
+int rs_fanout_init(struct rs_session *s);
+void rs_fanout_free(struct rs_session *s);
+/* W: a new task's list starts empty. */
+void rs_fanout_reset(struct rs_session *s, uint32_t slot);
+/* W: register a new task with its pending producers. 1 ready, 0 waiting, -1 cancelled (*cause). */
+int rs_fanout_classify(struct rs_session *s, uint32_t slot, uint64_t *cause);
+/* S/W: after the flag of `slot` was published: release its consumers; ready() for those now ready, the
+ * cancelled ones pushed on *pending_cancel (slot + 1, linked through wake_next). */
+void rs_fanout_complete(struct rs_session *s, uint32_t slot, unsigned state, uint64_t seq,
+			void (*ready)(struct rs_session *, uint32_t, void *), uint32_t *pending_cancel, void *ctx);
 
 /* ---- sched.c (S) ---- */
 void *rs_scheduler_thread_main(void *arg);

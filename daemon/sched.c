@@ -92,6 +92,14 @@ static void run_task(struct rs_thread *self, struct rs_session *s, uint32_t slot
 		rs_task_complete(s, slot, RS_TASK_CANCELLED, -RS_ERR_CANCELED, t->seq, self);
 		return;
 	}
+	if (t->flags & RS_WTASK_BUILD_AT_DISPATCH) {
+		/* mechanisms.prebuilt_payload = false: the work PR 280 moved to wiring, done here */
+		int rc = rs_build_payload(s, &s->descs[slot], t);
+		if (rc) {
+			rs_task_complete(s, slot, RS_TASK_FAILED, rc, t->seq, self);
+			return;
+		}
+	}
 	if (!t->kernel) { /* join */
 		rs_task_complete(s, slot, RS_TASK_OK, 0, 0, self);
 		return;

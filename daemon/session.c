@@ -155,6 +155,17 @@ struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_at
 		goto out_unmap;
 	}
 	memset(s->tasks, 0, w * sizeof(struct rs_wtask));
+	if (!d->cfg.wireless_readiness && rs_fanout_init(s) != 0) {
+		snprintf(why, why_len, "out of memory for the fan-out lists of %zu tasks", (size_t)w);
+		goto out_unmap;
+	}
+	if (!d->cfg.prebuilt_payload) {
+		s->descs = calloc(w, sizeof(struct rs_desc));
+		if (!s->descs) {
+			snprintf(why, why_len, "out of memory for %zu descriptor copies", (size_t)w);
+			goto out_unmap;
+		}
+	}
 	for (size_t i = 0; i < w; i++) {
 		atomic_init(&s->wake_head[i], 0);
 		atomic_init(&s->drained[i], 0);
@@ -238,6 +249,8 @@ void rs_session_destroy(struct rs_session *s)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	free(s->tasks);
+	free(s->descs);
+	rs_fanout_free(s);
 	free((void *)s->wake_head);
 	free((void *)s->drained);
 	free((void *)s->failed.keys);

@@ -111,9 +111,6 @@ static int check_view(struct rs_session *s, const struct rs_view_desc *v, unsign
 
 int rs_validate_and_build(struct rs_session *s, const struct rs_desc *d, uint64_t expect_seq, struct rs_wtask *t)
 {
-	const struct rs_kernel_desc *k = NULL;
-	int rc;
-
 	t->seq = expect_seq;
 	t->kernel = NULL;
 	t->kernel_id = RS_KERNEL_ID_NONE;
@@ -159,6 +156,20 @@ int rs_validate_and_build(struct rs_session *s, const struct rs_desc *d, uint64_
 			REJECT("join task carries %u views and %u scalars", d->n_views, d->n_scalars);
 		return 0;
 	}
+	if (!s->d->cfg.prebuilt_payload) {
+		/* mechanisms.prebuilt_payload = false: the scheduler checks the kernel and views and builds the
+		 * payload at dispatch (rs_build_payload), from the copy the wiring thread kept */
+		t->flags |= RS_WTASK_BUILD_AT_DISPATCH;
+		return 0;
+	}
+	return rs_build_payload(s, d, t);
+}
+
+int rs_build_payload(struct rs_session *s, const struct rs_desc *d, struct rs_wtask *t)
+{
+	const struct rs_kernel_desc *k;
+	int rc;
+
 	k = rs_registry_get(s->d->reg, d->kernel);
 	if (!k)
 		REJECT("unknown kernel id %u", d->kernel);

@@ -208,6 +208,8 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 
 		struct rs_wtask *t = &s->tasks[slot];
 		int rc = rs_validate_and_build(s, &desc, seq, t);
+		if (s->descs)
+			s->descs[slot] = desc; /* published to the scheduler with the task (ready push) */
 		t->reject_code = rc;
 		t->t_submit = atomic_load_explicit(&d->profiling, memory_order_relaxed) ?
 				      (desc.submit_ns ? desc.submit_ns : 1) : 0;
@@ -216,6 +218,8 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 		/* a fresh, empty wake list tagged with this seq; registrants learn of seq only after this store is
 		 * published by the ready push / wake-list CAS that follows */
 		atomic_store_explicit(&s->wake_head[slot], rs_wake_make(seq, RS_WAKE_EMPTY), memory_order_relaxed);
+		if (s->fan)
+			rs_fanout_reset(s, slot);
 		s->next_seq = seq + 1;
 		work++;
 

@@ -6,7 +6,10 @@
 # every combination, one daemon per (schedulers, wiring), both client counts against it. Each client submits
 # 50 000 tasks (>= 20 000 required; sanitizer builds: 2 500). Runs alternate between the CLI (`ringsched run
 # random-dag`) and the standalone build/workloads/random-dag. A run passes when it exits 0, prints the summary line
-# "all results match the oracle" and one "matches the oracle" line per client.
+# "all results match the oracle" and one "matches the oracle" line per client. Two more daemons run the seeds'
+# mechanisms switched off (payloads built at dispatch; wiring on the submit path; locked fan-out lists with
+# reference counts instead of wireless readiness), the baselines make bench measures: they must compute the
+# same results.
 source "$(dirname "$0")/lib.sh"
 rs_init random_dag
 
@@ -16,9 +19,21 @@ RD="$RS_WL/random-dag"
 rs_need_bin "$RD"
 
 seed=100
+# schedulers, wiring, tag suffix, extra config
+combos=()
 for sched in 1 2 4; do
 	for wiring in shared dedicated; do
-		conf=$(rs_config_gen "$sched" "$wiring" 'idle: { spin_us = 5; };')
+		combos+=("$sched|$wiring||")
+	done
+done
+combos+=("2|shared|_payload_at_dispatch|mechanisms: { prebuilt_payload = false; };")
+combos+=("2|shared|_inline_wiring|mechanisms: { deferred_wiring = false; };")
+combos+=("4|shared|_fanout_readiness|mechanisms: { wireless_readiness = false; };")
+for combo in "${combos[@]}"; do
+	IFS='|' read -r sched wiring_name suffix extra <<<"$combo"
+	wiring=$wiring_name$suffix
+	{
+		conf=$(rs_config_gen "$sched" "$wiring_name" "idle: { spin_us = 5; }; $extra")
 		if ! rs_daemon_start "$conf"; then
 			rs_fail "daemon_start_${sched}_${wiring}" "daemon did not start"
 			continue
@@ -57,6 +72,6 @@ for sched in 1 2 4; do
 			rs_fail "daemon_alive_${sched}_${wiring}" "the daemon died during the runs"
 		fi
 		rs_check_stop "daemon_clean_exit_${sched}_${wiring}"
-	done
+	}
 done
 rs_finish

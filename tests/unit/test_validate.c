@@ -21,6 +21,7 @@ static int k_affine, k_copy, k_spin;
 static void setup(void)
 {
 	memset(&d, 0, sizeof(d));
+	rs_config_defaults(&d.cfg); /* payloads prebuilt at wiring, as in the daemon by default */
 	memset(&s, 0, sizeof(s));
 	d.reg = rs_registry_new();
 	ck_assert_ptr_nonnull(d.reg);
