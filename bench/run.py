@@ -51,7 +51,8 @@ RS_CONFIGS = [
     ("sched2-dedicated", {"threads": 'schedulers = 2; wiring = "dedicated";'}),
     ("inline-wiring", {"mechanisms": "deferred_wiring = false;"}),
     ("payload-at-dispatch", {"mechanisms": "prebuilt_payload = false;"}),
-    ("fanout-readiness", {"mechanisms": 'readiness = "fanout";'}),
+    # the brief's key first; the daemon named the switch wireless_readiness (false = classic fan-out lists)
+    ("fanout-readiness", [{"mechanisms": 'readiness = "fanout";'}, {"mechanisms": "wireless_readiness = false;"}]),
     ("publish-every-task", {"session": "publish_batch = 1;"}),
 ]
 MECHANISMS = [  # (label, off config, on config, published claim)
@@ -573,7 +574,7 @@ def metg_phase(a, res, ipu, peers_avail):
     for cfg in METG_RS:
         if ("ringsched", cfg) in res.skipped:
             continue
-        d = Daemon(a.build, cfg, dict(RS_CONFIGS)[cfg])
+        d = Daemon(a.build, cfg, a.chosen.get(cfg))
         try:
             why = d.check() or d.start()
             if why:
@@ -856,19 +857,32 @@ def main():
         if not os.access(os.path.join(a.build, exe), os.X_OK):
             raise SystemExit("missing %s/%s: run make first" % (a.build, exe))
 
-    # which configs the daemon accepts
+    # which configs the daemon accepts; a config with alternatives takes the first one accepted
     rs_ok = []
-    for cfg, groups in RS_CONFIGS:
-        d = Daemon(a.build, cfg, groups)
-        try:
-            why = d.check()
-        finally:
-            d.cleanup()
+    chosen = {}
+    for cfg, alts in RS_CONFIGS:
+        why = None
+        for groups in (alts if isinstance(alts, list) else [alts]):
+            d = Daemon(a.build, cfg, groups)
+            try:
+                w = d.check()
+            finally:
+                d.cleanup()
+            why = w if why is None else why + "; " + (w or "")
+            if not w:
+                why = None
+                chosen[cfg] = groups
+                if isinstance(alts, list) and groups is not alts[0]:
+                    note("ringsched %s: the daemon rejects %s, using %s" %
+                         (cfg, config_text(alts[0]).splitlines()[0], config_text(groups).splitlines()[0]))
+                break
+        groups = chosen.get(cfg)
         if why:
             res.skipped[("ringsched", cfg)] = "config rejected: " + why
             say("skipping ringsched %s (config rejected: %s)" % (cfg, why))
         else:
             rs_ok.append((cfg, groups))
+    a.chosen = chosen
     peers_avail = []
     for pe in PEERS:
         exe = os.path.join(a.build, "bench", "peers", pe[2])
