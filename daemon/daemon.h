@@ -274,8 +274,9 @@ int rs_wiring_round(struct rs_daemon *d, struct rs_thread *self, struct rs_sessi
 /* Prepare to sleep: 1 if it may sleep (sleep requests posted), 0 if work appeared. */
 int rs_wiring_prepare_sleep(struct rs_daemon *d, struct rs_session_list *list);
 void rs_wiring_after_sleep(struct rs_daemon *d, struct rs_session_list *list);
-/* Folded wiring: one scheduler woke while others still sleep in the epoll; ask clients to ring again. */
-void rs_wiring_after_partial_wake(struct rs_daemon *d, struct rs_session_list *list);
+/* Folded wiring, under the token: a scheduler starts long kernels while others sleep in the doorbell epoll;
+ * ask clients to ring for new work. Returns 1 if unwired submissions are already waiting. */
+int rs_wiring_arm_doorbells(struct rs_daemon *d, struct rs_session_list *list);
 void *rs_wiring_thread_main(void *arg);
 
 /* rs_wtask.flags bit beside the RS_DESC_* ones: kernel and views still to be checked and built at dispatch */

@@ -138,6 +138,22 @@ static uint64_t sleepers(struct rs_daemon *d)
 	       atomic_load_explicit(&d->n_epoll_parked, memory_order_relaxed);
 }
 
+/* Take the wiring role (folded wiring). The acquire pairs with the release in wiring_put: the W-only state
+ * the previous holder wrote is visible to the next. */
+static int wiring_take(struct rs_daemon *d)
+{
+	uint32_t free_ = 0;
+
+	return !atomic_load_explicit(&d->wiring_token, memory_order_relaxed) &&
+	       atomic_compare_exchange_strong_explicit(&d->wiring_token, &free_, 1, memory_order_acquire,
+						       memory_order_relaxed);
+}
+
+static void wiring_put(struct rs_daemon *d)
+{
+	atomic_store_explicit(&d->wiring_token, 0, memory_order_release);
+}
+
 /* Pop and run up to RS_SCHED_BATCH tasks of the fairest session. Returns the number run. */
 static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_session_list *list)
 {
@@ -150,6 +166,15 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 	uint32_t slot;
 	uint64_t t0 = 0;
 
+	if (self->is_wiring && atomic_load_explicit(&d->n_epoll_parked, memory_order_relaxed) &&
+	    atomic_load_explicit(&s->kernel_ewma_ns, memory_order_relaxed) >= RS_SCHED_WAKE_BACKLOG_NS &&
+	    wiring_take(d)) {
+		/* long kernels ahead and nobody else awake to wire: let the next doorbell wake a sleeper */
+		int pending = rs_wiring_arm_doorbells(d, list);
+		wiring_put(d);
+		if (pending)
+			rs_wake_scheduler(d);
+	}
 	while ((unsigned)n < RS_SCHED_BATCH &&
 	       (rs_readyq_pop(&s->ready[1], &slot) || rs_readyq_pop(&s->ready[0], &slot))) {
 		if (!n) {
@@ -235,22 +260,6 @@ static void sleep_scheduler(struct rs_daemon *d, struct rs_thread *self, struct 
 		}
 }
 
-/* Take the wiring role (folded wiring). The acquire pairs with the release in wiring_put: the W-only state
- * the previous holder wrote is visible to the next. */
-static int wiring_take(struct rs_daemon *d)
-{
-	uint32_t free_ = 0;
-
-	return !atomic_load_explicit(&d->wiring_token, memory_order_relaxed) &&
-	       atomic_compare_exchange_strong_explicit(&d->wiring_token, &free_, 1, memory_order_acquire,
-						       memory_order_relaxed);
-}
-
-static void wiring_put(struct rs_daemon *d)
-{
-	atomic_store_explicit(&d->wiring_token, 0, memory_order_release);
-}
-
 /* One wiring round if no other scheduler is doing one right now. */
 static int folded_wiring_round(struct rs_daemon *d, struct rs_thread *self, struct rs_session_list *list)
 {
@@ -264,9 +273,9 @@ static int folded_wiring_round(struct rs_daemon *d, struct rs_thread *self, stru
 /*
  * Sleep of a scheduler with folded wiring: in epoll on the doorbells and the wiring eventfd, with the wiring
  * thread's eventcount (rs_wiring_prepare_sleep: need_wakeup, window-stall requests, full fence, re-check of
- * every ring) done under the token. n_epoll_parked is raised first, so a waking scheduler that clears
- * need_wakeup (rs_wiring_after_sleep) leaves it set while anyone still sleeps: a doorbell always has a
- * sleeper to wake, even while every awake scheduler is inside a long kernel.
+ * every ring) done under the token. A scheduler that wakes clears need_wakeup: awake, it wires between its
+ * batches. One that starts a batch of long kernels while others sleep here re-arms it (run_batch), so a
+ * doorbell then wakes a sleeper to wire instead of waiting for the kernel.
  */
 static void sleep_folded(struct rs_daemon *d, struct rs_thread *self, struct rs_session_list *list)
 {
@@ -275,8 +284,13 @@ static void sleep_folded(struct rs_daemon *d, struct rs_thread *self, struct rs_
 	if (!wiring_take(d))
 		return; /* another scheduler is wiring: it sees any new work; look again */
 	atomic_fetch_add_explicit(&d->n_epoll_parked, 1, memory_order_seq_cst);
-	int may_sleep = rs_wiring_prepare_sleep(d, list);
-	int ms = d->wiring_sleep_ms;
+	/* Only the last scheduler to go to sleep asks clients to ring (need_wakeup) and re-checks the rings:
+	 * while another is awake it wires (and re-arms the doorbells before long kernels), and a doorbell per
+	 * submission would only wake this one over and over. The count is raised under the token, so of two
+	 * schedulers going to sleep at once the second sees the first and arms. */
+	int last = d->n_schedulers <= (uint32_t)sleepers(d);
+	int may_sleep = last ? rs_wiring_prepare_sleep(d, list) : 1;
+	int ms = last ? d->wiring_sleep_ms : -1;
 	wiring_put(d);
 	/* the prepare step's full fence pairs with the one in rs_wake_scheduler: a push before it is seen here */
 	if (!may_sleep || any_ready(list)) {
@@ -298,11 +312,10 @@ static void sleep_folded(struct rs_daemon *d, struct rs_thread *self, struct rs_
 	}
 	qs_online(d, self);
 	if (wiring_take(d)) {
-		struct rs_session_list *now = atomic_load_explicit(&d->sessions, memory_order_acquire);
-		if (!atomic_load_explicit(&d->n_epoll_parked, memory_order_seq_cst))
-			rs_wiring_after_sleep(d, now);
-		else
-			rs_wiring_after_partial_wake(d, now);
+		/* awake, this thread wires between its batches: clients need not ring until someone sleeps (or
+		 * starts long kernels: arm_doorbells) — a doorbell per submission would wake the other sleepers
+		 * over and over for nothing */
+		rs_wiring_after_sleep(d, atomic_load_explicit(&d->sessions, memory_order_acquire));
 		wiring_put(d);
 	}
 }

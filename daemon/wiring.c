@@ -346,14 +346,22 @@ void rs_wiring_after_sleep(struct rs_daemon *d, struct rs_session_list *list)
 	}
 }
 
-void rs_wiring_after_partial_wake(struct rs_daemon *d, struct rs_session_list *list)
+int rs_wiring_arm_doorbells(struct rs_daemon *d, struct rs_session_list *list)
 {
-	/* other folded schedulers still sleep in the doorbell epoll: keep need_wakeup set, with a new value, so
-	 * the next submission rings once more and wakes one of them (this thread may be about to run a long
-	 * kernel) */
+	/* A scheduler is about to run long kernels while others sleep in the doorbell epoll: ask clients to
+	 * ring (a new generation), so that new submissions wake a sleeper to wire them instead of waiting for
+	 * the kernel. Full fence, then look for submissions that came before the request (eventcount). */
 	uint32_t gen = next_sleep_gen(d);
+	int pending = 0;
+
 	for (uint32_t i = 0; list && i < list->n; i++)
 		__atomic_store_n(&list->s[i]->cqc->need_wakeup, gen, __ATOMIC_RELAXED);
+	atomic_thread_fence(memory_order_seq_cst); /* pairs with the clients' fence after their tail store */
+	if (atomic_load_explicit(&d->asym_fence, memory_order_relaxed))
+		syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
+	for (uint32_t i = 0; list && i < list->n && !pending; i++)
+		pending = session_has_work(list->s[i]);
+	return pending;
 }
 
 /* Quiescent-state helpers shared with sched.c */
