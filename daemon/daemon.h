@@ -317,7 +317,8 @@ void *rs_scheduler_thread_main(void *arg);
  * wake-up)? Any thread. */
 int rs_sched_backlog_worth_waking(struct rs_session *s, uint64_t depth);
 /* Queued work (ns) that justifies waking a sleeping scheduler: about twice the cross-core futex wake latency
- * measured on the 2-CPU machines we target (~25 us; make bench reports futex_wake_floor). */
-#define RS_SCHED_WAKE_BACKLOG_NS 50000u
+ * make bench measures on the 2-CPU machines we target (futex_wake_floor, 7-10 us). At 50 us a stencil of
+ * width 4 with 10 us tasks never woke the second scheduler (METG never reached). */
+#define RS_SCHED_WAKE_BACKLOG_NS 20000u
 
 #endif /* RS_DAEMON_H */
