@@ -320,5 +320,8 @@ int rs_sched_backlog_worth_waking(struct rs_session *s, uint64_t depth);
  * make bench measures on the 2-CPU machines we target (futex_wake_floor, 7-10 us). At 50 us a stencil of
  * width 4 with 10 us tasks never woke the second scheduler (METG never reached). */
 #define RS_SCHED_WAKE_BACKLOG_NS 20000u
+/* Mean task run time (ns, scheduling included) below which queued work is never spread to another
+ * scheduler: a few times the ~300 ns a task costs end to end on one thread. */
+#define RS_SCHED_PARALLEL_MIN_NS 2000u
 
 #endif /* RS_DAEMON_H */
