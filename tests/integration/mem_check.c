@@ -1,6 +1,7 @@
 /*
  * mem_check.c — client program behind tests/integration/test_memory.sh: scratch heaps, back-pressure and
- * batched watermark publication against a real daemon (DESIGN §6).
+ * small graphs that must complete without any batching delay (the upstream watermark hang), against a real
+ * daemon (DESIGN §6).
  *
  *   mem_check [--socket PATH] CHECK
  *
@@ -170,7 +171,7 @@ static int small_graph(unsigned n, float *x, float *y, int k_fill, int k_add, in
 	uint64_t t0 = now_ns();
 	int rc = rs_wait_all(c, MEM_SMALL_WAIT_MS);
 	*ms_out = ms_since(t0);
-	CHECK(rc == 0, "graph of %u tasks: rs_wait_all = %d (%s) after %.1f ms (a hang: watermark not published)",
+	CHECK(rc == 0, "graph of %u tasks: rs_wait_all = %d (%s) after %.1f ms (a hang: a completion nobody announced)",
 	      n, rc, rs_strerror(rc), *ms_out);
 	CHECK(x[0] == (float)(1 + chain), "graph of %u tasks: x = %g want %u", n, (double)x[0], 1 + chain);
 	return MEM_PASS;

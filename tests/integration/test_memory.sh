@@ -18,7 +18,7 @@ rs_need_bin "$RD"
 CHECK_TIMEOUT=$(rs_scale 60 300)
 TASKS=$(rs_scale 20000 2500)
 
-if rs_daemon_start "$(rs_config_gen 2 dedicated 'idle: { spin_us = 5; };' 'session: { publish_batch = 16; };')"; then
+if rs_daemon_start "$(rs_config_gen 2 dedicated 'idle: { spin_us = 5; };')"; then
 	for chk in scratch_oversized scratch_dynamic small_graphs small_graphs_wait_last heap_blocked; do
 		log="$RS_TMP/$chk.log"
 		rs_run_logged "$log" "$CHECK_TIMEOUT" "$MEM" --socket "$RS_SOCK" "$chk"
@@ -36,7 +36,7 @@ else
 fi
 
 # Tiny windows: every dimension of back-pressure at once.
-tiny='session: { task_window = 16; ring_entries = 8; heap_bytes = 16384; heap_depths = 2; publish_batch = 16; };'
+tiny='session: { task_window = 16; ring_entries = 8; heap_bytes = 16384; heap_depths = 2; };'
 for cfg in "2 dedicated" "1 shared"; do
 	read -r sched wiring <<<"$cfg"
 	name="tiny_windows_random_dag_s${sched}_${wiring}"
