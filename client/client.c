@@ -67,6 +67,7 @@ struct rs_client {
 	int sync_submit;         /* RS_FEAT_SYNC_SUBMIT: wait in rs_submit until the daemon wired the task */
 	int asym_fence;          /* RS_FEAT_ASYM_FENCE offered and this process registered for membarrier */
 	int sleep_gen;           /* RS_FEAT_SLEEP_GEN: need_wakeup is a generation, ring once per value */
+	uint64_t head_seen;      /* sq_head as last loaded (cond_ring_space) */
 	uint8_t *sq;
 	size_t sq_bytes;
 	const uint8_t *cq;
@@ -742,6 +743,7 @@ static int cond_ring_space(rs_client *c, uint64_t want_head)
 	(void)want_head; /* the daemon wakes us at want_head; one free slot is enough to go on */
 	/* pairs with the wiring thread's store-release of sq_head (RS_CQ_SQ_HEAD) */
 	uint64_t head = __atomic_load_n(&c->cqc->sq_head, __ATOMIC_ACQUIRE);
+	c->head_seen = head;
 	return c->next_seq - 1 - head < c->lay.ring_entries;
 }
 
@@ -1086,7 +1088,9 @@ static int reserve_slot(rs_client *c)
 {
 	if (c->next_seq - c->ack > c->lay.window / 2)
 		harvest_quiet(c);
-	if (cond_ring_space(c, 0))
+	/* sq_head as last seen first: it only grows, so an old value under-counts free slots (safe), and the
+	 * shared line, which the wiring thread rewrites after every batch, is read only when the ring looks full */
+	if (c->next_seq - 1 - c->head_seen < c->lay.ring_entries || cond_ring_space(c, 0))
 		return 0;
 	/* sleep until half the ring is free: fewer, larger wake-ups (each costs the daemon a system call) */
 	uint64_t want_head = c->next_seq - 1 - c->lay.ring_entries / 2;
