@@ -218,6 +218,8 @@ struct rs_daemon {
 	int wiring_sleep_ms;            /* W: epoll timeout of the next sleep (-1, or short while stalled) */
 	uint32_t sleep_gen;             /* W: value published in need_wakeup; a new one asks clients to ring
 	                                   again (one doorbell write per daemon sleep, not one per submit) */
+	bool doorbells_armed;           /* W: rs_wiring_arm_doorbells ran since the last rs_wiring_after_sleep */
+	const struct rs_session_list *armed_list; /* W: the session list it armed (a new session needs it again) */
 	/* Folded wiring (DESIGN §3): the wiring role is a token any idle scheduler takes for one round, so no
 	 * CPU is held back and no kernel blocks wiring; every idle scheduler sleeps in the doorbell epoll, where
 	 * a doorbell or a write of wiring_efd wakes exactly one of them (epoll_wait waiters are exclusive). */

@@ -338,6 +338,7 @@ int rs_wiring_prepare_sleep(struct rs_daemon *d, struct rs_session_list *list)
 
 void rs_wiring_after_sleep(struct rs_daemon *d, struct rs_session_list *list)
 {
+	d->doorbells_armed = false;
 	atomic_store_explicit(&d->wiring_sleeping, 0, memory_order_relaxed);
 	for (uint32_t i = 0; list && i < list->n; i++) {
 		struct rs_session *s = list->s[i];
@@ -351,9 +352,13 @@ int rs_wiring_arm_doorbells(struct rs_daemon *d, struct rs_session_list *list)
 	/* A scheduler is about to run long kernels while others sleep in the doorbell epoll: ask clients to
 	 * ring (a new generation), so that new submissions wake a sleeper to wire them instead of waiting for
 	 * the kernel. Full fence, then look for submissions that came before the request (eventcount). */
+	if (d->doorbells_armed && d->armed_list == list)
+		return 0; /* armed since the last wake-up: nothing to announce again (and no membarrier per batch) */
 	uint32_t gen = next_sleep_gen(d);
 	int pending = 0;
 
+	d->doorbells_armed = true;
+	d->armed_list = list;
 	for (uint32_t i = 0; list && i < list->n; i++)
 		__atomic_store_n(&list->s[i]->cqc->need_wakeup, gen, __ATOMIC_RELAXED);
 	atomic_thread_fence(memory_order_seq_cst); /* pairs with the clients' fence after their tail store */
