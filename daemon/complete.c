@@ -129,7 +129,7 @@ static void make_ready(struct rs_session *s, uint32_t slot, struct rs_thread *se
 	}
 	/* A scheduler thread runs what it made ready itself (it loops back to pop before it could sleep), so it
 	 * wakes a sleeper only for queued work worth a wake-up; the dedicated wiring thread always asks. */
-	if (!self->is_scheduler || rs_sched_backlog_worth_waking(s, rs_readyq_depth(&s->ready[t->prio])))
+	if (!self->is_scheduler || rs_sched_backlog_worth_waking(s))
 		rs_wake_scheduler(s->d);
 }
 

@@ -315,9 +315,9 @@ void rs_fanout_complete(struct rs_session *s, uint32_t slot, unsigned state, uin
 
 /* ---- sched.c (S) ---- */
 void *rs_scheduler_thread_main(void *arg);
-/* Is `depth` queued tasks of s worth waking a sleeping scheduler for (their expected run time outlasts the
- * wake-up)? Any thread. */
-int rs_sched_backlog_worth_waking(struct rs_session *s, uint64_t depth);
+/* Are the tasks queued in s worth waking a sleeping scheduler for (their expected run time outlasts the
+ * wake-up, and each is long enough to be worth handing to another CPU)? Any thread. */
+int rs_sched_backlog_worth_waking(struct rs_session *s);
 /* Queued work (ns) that justifies waking a sleeping scheduler: about twice the cross-core futex wake latency
  * make bench measures on the 2-CPU machines we target (futex_wake_floor, 7-10 us). At 50 us a stencil of
  * width 4 with 10 us tasks never woke the second scheduler (METG never reached). */

@@ -11,8 +11,9 @@
  * Folded wiring (threads.wiring = "shared", the default on small machines): the wiring role is a token
  * (d->wiring_token) that any scheduler without a kernel to run takes for one wiring round, so wiring never
  * waits for a kernel and no CPU is held back for it. Idle folded schedulers all sleep in the doorbell epoll
- * (one doorbell or wiring_efd write wakes exactly one), so a client's doorbell reaches a sleeper even while
- * another scheduler runs a long kernel.
+ * (one doorbell or wiring_efd write wakes exactly one). Clients are asked to ring only when no scheduler is
+ * awake to wire, or when the awake one starts long kernels (run_batch arms the doorbells), so a doorbell
+ * reaches a sleeper during a long kernel without waking one on every submission.
  *
  * Waking costs a system call and tens of microseconds before the woken thread runs (the machine's futex wake
  * floor), so a scheduler wakes another only when the queued work outlasts that: queue depth times the
@@ -126,14 +127,18 @@ static void run_task(struct rs_thread *self, struct rs_session *s, uint32_t slot
 }
 
 /* Is the work queued in s worth waking a sleeping scheduler for (see RS_SCHED_WAKE_BACKLOG_NS)? */
-int rs_sched_backlog_worth_waking(struct rs_session *s, uint64_t depth)
+int rs_sched_backlog_worth_waking(struct rs_session *s)
 {
 	uint64_t mean = atomic_load_explicit(&s->kernel_ewma_ns, memory_order_relaxed);
 
 	/* Tasks shorter than RS_SCHED_PARALLEL_MIN_NS cost about as much to hand to another CPU as to run: a
 	 * second scheduler only bounces the queue's cache lines (make bench: 2 schedulers 1.4-2.5x slower than
-	 * one on empty-task graphs), so they stay on the awake thread however many are queued. */
-	return depth > 1 && mean >= RS_SCHED_PARALLEL_MIN_NS && depth * mean >= RS_SCHED_WAKE_BACKLOG_NS;
+	 * one on empty-task graphs), so they stay on the awake thread however many are queued. Checked first:
+	 * the session-local mean settles it for short tasks without reading the queues' shared indices. */
+	if (mean < RS_SCHED_PARALLEL_MIN_NS)
+		return 0;
+	uint64_t depth = rs_readyq_depth(&s->ready[0]) + rs_readyq_depth(&s->ready[1]);
+	return depth > 1 && depth * mean >= RS_SCHED_WAKE_BACKLOG_NS;
 }
 
 static uint64_t sleepers(struct rs_daemon *d)
@@ -188,8 +193,7 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 		}
 		/* About to be busy in a kernel while more work is queued: let a sleeping scheduler take it when it
 		 * is worth a wake-up (one may still be in flight for an earlier push). */
-		if (sleepers(d) &&
-		    rs_sched_backlog_worth_waking(s, rs_readyq_depth(&s->ready[0]) + rs_readyq_depth(&s->ready[1])))
+		if (sleepers(d) && rs_sched_backlog_worth_waking(s))
 			rs_wake_scheduler(d);
 		run_task(self, s, slot);
 		n++;
@@ -257,8 +261,7 @@ static void sleep_scheduler(struct rs_daemon *d, struct rs_thread *self, struct 
 	/* more ready work than this thread's next task: pass the wake-up on */
 	struct rs_session_list *now = atomic_load_explicit(&d->sessions, memory_order_acquire);
 	for (uint32_t i = 0; now && i < now->n; i++)
-		if (rs_sched_backlog_worth_waking(now->s[i], rs_readyq_depth(&now->s[i]->ready[0]) +
-								    rs_readyq_depth(&now->s[i]->ready[1]))) {
+		if (rs_sched_backlog_worth_waking(now->s[i])) {
 			rs_wake_scheduler(d);
 			break;
 		}
