@@ -34,6 +34,7 @@
 #include "ringsched.h"
 #include "rs_abi.h"
 #include "rs_proto.h"
+#include "rs_shm.h"
 #include "testing.h"
 
 _Static_assert(RS_ECANCELED == RS_ERR_CANCELED, "cancel codes agree");
@@ -186,20 +187,6 @@ const char *rs_default_socket(void)
 	else
 		snprintf(path, sizeof(path), "/tmp/ringsched-%u/ringsched.sock", (unsigned)geteuid());
 	return path;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
 }
 
 /* ---------------------------------------------------------------- control socket */
@@ -670,17 +657,17 @@ static uint64_t wake_seq(rs_client *c, uint32_t kind, uint64_t arg)
 static int wait_until(rs_client *c, int (*cond)(rs_client *, uint64_t), uint64_t arg, uint32_t kind,
 		      int timeout_ms)
 {
-	uint64_t start = now_ns(), deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t start = rs_now_ns(), deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000ull;
 
 	for (unsigned spins = 0;; spins++) {
 		harvest(c);
 		if (cond(c, arg))
 			return 0;
-		if (spins < 64 || (spins % 64) || now_ns() - start < CLIENT_SPIN_NS) {
-			cpu_relax();
+		if (spins < 64 || (spins % 64) || rs_now_ns() - start < CLIENT_SPIN_NS) {
+			rs_cpu_relax();
 			continue;
 		}
-		if (now_ns() >= deadline)
+		if (rs_now_ns() >= deadline)
 			return -RS_ETIMEDOUT;
 		/* announce, fence, re-check, sleep */
 		struct rs_sq_wait *w = &c->sqc->wait;
@@ -697,7 +684,7 @@ static int wait_until(rs_client *c, int (*cond)(rs_client *, uint64_t), uint64_t
 		 * already happened, nobody will write the eventfd for it, so look again instead of sleeping */
 		int woken = ok || (ws && task_complete(c, ws));
 		if (!woken) {
-			uint64_t now = now_ns();
+			uint64_t now = rs_now_ns();
 			uint64_t left_ms = now < deadline ? (deadline - now) / 1000000ull + 1 : 1;
 			struct pollfd pf[2] = { { .fd = c->completion, .events = POLLIN },
 						{ .fd = c->sock, .events = POLLIN } };
@@ -720,7 +707,7 @@ static int wait_until(rs_client *c, int (*cond)(rs_client *, uint64_t), uint64_t
 			continue;
 		}
 		spins = 0;
-		start = now_ns();
+		start = rs_now_ns();
 	}
 }
 
@@ -952,7 +939,7 @@ void rs_free(rs_client *c, void *p)
 void *rs_scratch(rs_client *c, size_t bytes)
 {
 	char why[256];
-	uint64_t start = now_ns();
+	uint64_t start = rs_now_ns();
 
 	if (check_usable(c))
 		return NULL;
@@ -972,7 +959,7 @@ void *rs_scratch(rs_client *c, size_t bytes)
 			return NULL;
 		}
 		/* wait for older scopes' tasks to complete so their scratch retires */
-		uint64_t elapsed_ms = (now_ns() - start) / 1000000ull;
+		uint64_t elapsed_ms = (rs_now_ns() - start) / 1000000ull;
 		if (elapsed_ms >= (uint64_t)c->timeout_ms) {
 			set_error("rs_scratch(%zu): no heap space after %d ms (older scopes' tasks still running)", bytes,
 				  c->timeout_ms);

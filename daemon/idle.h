@@ -18,18 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rs_shm.h"
+
 static inline long rs_futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts)
 {
 	return syscall(SYS_futex, (uint32_t *)word, op, val, ts, NULL, 0);
-}
-
-static inline void rs_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
 }
 
 #endif /* RS_IDLE_H */

@@ -18,14 +18,6 @@ void rs_log_set_level(int level)
 	atomic_store_explicit(&rs_log_level_current, level, memory_order_relaxed);
 }
 
-uint64_t rs_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* sd-daemon priorities: err 3, warning 4, info 6, debug 7 */
 static const int journal_prio[] = { 3, 4, 6, 7 };
 

@@ -34,6 +34,6 @@ int rs_ratelimit_ok(struct rs_ratelimit *rl, uint64_t interval_ms, uint32_t *sup
 			rs_logf(RS_LOG_DEBUG, __VA_ARGS__);                                                    \
 	} while (0)
 
-uint64_t rs_now_ns(void);
+#include "rs_shm.h" /* rs_now_ns, the clock of log lines and timers */
 
 #endif /* RS_LOG_H */

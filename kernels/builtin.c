@@ -35,6 +35,7 @@
 
 #include "rs_abi.h"
 #include "rs_kernel.h"
+#include "rs_shm.h"
 
 /* Default bound on spin's duration (1 s); the daemon tightens it from quota.spin_max_ns. */
 #define RS_SPIN_MAX_NS 1000000000ull
@@ -65,28 +66,9 @@ static void kerr(const rs_kargs *a, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* CLOCK_MONOTONIC goes through the vDSO: no system call in the spin loops. */
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t deadline_after(uint64_t start, uint64_t ns)
 {
 	return ns > UINT64_MAX - start ? UINT64_MAX : start + ns;
-}
-
-/* Spin-wait hint: lets a sibling hyperthread run and saves power while we poll. */
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
 }
 
 /* An f32 view of ndim 1 or 2 seen as rows x cols with element strides. */
@@ -291,10 +273,10 @@ static int k_busy(const rs_kargs *a)
 
 static int k_spin(const rs_kargs *a)
 {
-	uint64_t deadline = deadline_after(now_ns(), a->scalars[0]);
+	uint64_t deadline = deadline_after(rs_now_ns(), a->scalars[0]);
 
-	while (now_ns() < deadline)
-		cpu_relax();
+	while (rs_now_ns() < deadline)
+		rs_cpu_relax();
 	return 0;
 }
 
@@ -440,7 +422,7 @@ static void rendezvous_lock(void)
 	/* acquire pairs with the release in rendezvous_unlock */
 	while (atomic_exchange_explicit(&rendezvous_table.lock, 1u, memory_order_acquire))
 		while (atomic_load_explicit(&rendezvous_table.lock, memory_order_relaxed))
-			cpu_relax();
+			rs_cpu_relax();
 }
 
 static void rendezvous_unlock(void)
@@ -492,7 +474,7 @@ static int rendezvous_leave(struct rendezvous_slot *s)
 static int k_rendezvous(const rs_kargs *a)
 {
 	uint64_t token = a->scalars[0];
-	uint64_t deadline = deadline_after(now_ns(), a->scalars[1]);
+	uint64_t deadline = deadline_after(rs_now_ns(), a->scalars[1]);
 	struct rendezvous_slot *s;
 	struct f32_tile t;
 	int rc, met;
@@ -506,8 +488,8 @@ static int k_rendezvous(const rs_kargs *a)
 		return -EBUSY;
 	}
 	while (atomic_load_explicit(&s->arrivals, memory_order_relaxed) < RS_RENDEZVOUS_PARTIES &&
-	       now_ns() < deadline)
-		cpu_relax();
+	       rs_now_ns() < deadline)
+		rs_cpu_relax();
 	met = rendezvous_leave(s);
 	apply_unary(OP_FILL, &t, met ? 1.0f : 0.0f, 0.0f);
 	return 0;

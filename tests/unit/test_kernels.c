@@ -19,6 +19,7 @@
 
 #include "rs_abi.h"
 #include "rs_kernel.h"
+#include "rs_shm.h"
 
 extern const rs_plugin_table rs_builtin_table; /* kernels/builtin.c */
 
@@ -70,14 +71,6 @@ static uint64_t f64_bits(double d)
 
 	memcpy(&u, &d, sizeof(u));
 	return u;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static rs_kernel_fn kernel_fn(const char *name)
@@ -488,11 +481,11 @@ START_TEST(spin_takes_at_least_the_requested_duration)
 	const uint64_t want = 20 * NS_PER_MS;
 	rs_kargs a = { .n_scalars = 1 };
 	char err[ERR_LEN];
-	uint64_t t0 = now_ns(), took;
+	uint64_t t0 = rs_now_ns(), took;
 
 	a.scalars[0] = want;
 	ck_assert_int_eq(call("spin", &a, err), 0);
-	took = now_ns() - t0;
+	took = rs_now_ns() - t0;
 	ck_assert_msg(took >= want, "spin took %llu ns, asked for %llu", (unsigned long long)took,
 		      (unsigned long long)want);
 }
@@ -564,11 +557,11 @@ START_TEST(rendezvous_alone_times_out_and_writes_zero)
 {
 	float v[6] = { -1, -1, -1, -1, -1, -1 };
 	struct rdv_call c;
-	uint64_t t0 = now_ns(), took;
+	uint64_t t0 = rs_now_ns(), took;
 
 	rdv_prepare(&c, view_1d(v, 3, 2, RS_MODE_OUT), 11, RDV_SHORT_TIMEOUT_NS);
 	ck_assert_int_eq(call("rendezvous", &c.a, c.err), 0);
-	took = now_ns() - t0;
+	took = rs_now_ns() - t0;
 	ck_assert_msg(took >= RDV_SHORT_TIMEOUT_NS, "returned after %llu ns, timeout %llu", (unsigned long long)took,
 		      (unsigned long long)RDV_SHORT_TIMEOUT_NS);
 	for (int i = 0; i < 6; i++)
@@ -630,8 +623,8 @@ START_TEST(rendezvous_with_every_slot_taken_returns_ebusy)
 	pthread_barrier_wait(&rdv_start);
 	/* The waiters arrive as they get scheduled; probe until the table is full. Probes are spaced out:
 	 * a tight loop would keep the table's spin lock hot in this core's cache and starve the last waiter. */
-	give_up = now_ns() + 5000 * NS_PER_MS;
-	while (rc != -EBUSY && now_ns() < give_up) {
+	give_up = rs_now_ns() + 5000 * NS_PER_MS;
+	while (rc != -EBUSY && rs_now_ns() < give_up) {
 		const struct timespec pause = { 0, (long)NS_PER_MS };
 
 		rdv_prepare(&probe, view_1d(&scratch, 1, 1, RS_MODE_OUT), 5000, 0);
