@@ -12,6 +12,7 @@
  * (more threads than CPUs) with a dedicated wiring thread.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,24 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
+/* The test probes plugin (the `fail` kernel of failure_propagation, tests/plugins/probes.c), as a config's
+ * kernels.plugins would list it: BUILD/tests/plugins/probes.so, found from BUILD/tests/inproc/<this program>. */
+static int probes_plugin_path(char *out, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	return (size_t)snprintf(out, len, "%s/../plugins/probes.so", exe) < len ? 0 : -1;
+}
+
 static int harness_start(struct harness *h, unsigned schedulers, int wiring, uint32_t window, uint32_t ring)
 {
 	struct rs_config cfg;
@@ -70,6 +89,11 @@ static int harness_start(struct harness *h, unsigned schedulers, int wiring, uin
 	cfg.arena_bytes = 4 << 20;
 	cfg.log_level = RS_LOG_WARN;
 	cfg.shutdown_grace_ms = 2000;
+	if (probes_plugin_path(cfg.plugins[0], sizeof(cfg.plugins[0])) < 0) {
+		fprintf(stderr, "harness: cannot name the probes plugin next to /proc/self/exe\n");
+		return -1;
+	}
+	cfg.n_plugins = 1;
 	rs_log_set_level(cfg.log_level);
 	snprintf(h->sock, sizeof(h->sock), "/tmp/rs-inproc-%d-%u.sock", (int)getpid(), schedulers);
 	if (rs_daemon_init(&h->d, &cfg, err, sizeof(err)) < 0 ||
