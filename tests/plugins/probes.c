@@ -28,7 +28,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,19 +44,7 @@
 /* Peers a rendezvous waits for, itself included. */
 #define RS_RENDEZVOUS_PARTIES 2u
 
-static void probe_err(const rs_kargs *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Write a reason into the caller's optional error buffer. */
-static void probe_err(const rs_kargs *a, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!a->err || a->err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(a->err, a->err_len, fmt, ap);
-	va_end(ap);
-}
+/* Errors go to the caller's optional buffer (a->err), as in kernels/plugins/example.c. */
 
 /* ---- fail ---- */
 
@@ -67,10 +54,13 @@ static int probe_fail(const rs_kargs *a)
 
 	memcpy(&code, &a->scalars[0], sizeof(code));
 	if (code >= 0 || code < INT_MIN) {
-		probe_err(a, "fail kernel: code %lld is not a negative int", (long long)code);
+		if (a->err)
+			snprintf(a->err, a->err_len, "fail kernel: code %lld is not a negative int",
+				 (long long)code);
 		return -EINVAL;
 	}
-	probe_err(a, "fail kernel: asked to fail with code %lld", (long long)code);
+	if (a->err)
+		snprintf(a->err, a->err_len, "fail kernel: asked to fail with code %lld", (long long)code);
 	return (int)code;
 }
 
@@ -172,7 +162,9 @@ static int check_tile(const rs_kargs *a)
 {
 	if (a->views[0].ndim == 1 || a->views[0].ndim == 2)
 		return 0;
-	probe_err(a, "rendezvous: view 0 has %u dims, kernel takes 1 or 2", a->views[0].ndim);
+	if (a->err)
+		snprintf(a->err, a->err_len, "rendezvous: view 0 has %u dims, kernel takes 1 or 2",
+			 a->views[0].ndim);
 	return -EINVAL;
 }
 
@@ -198,7 +190,8 @@ static int probe_rendezvous(const rs_kargs *a)
 		return rc;
 	s = rendezvous_arrive(token);
 	if (!s) {
-		probe_err(a, "rendezvous: all %u token slots in use", RS_RENDEZVOUS_SLOTS);
+		if (a->err)
+			snprintf(a->err, a->err_len, "rendezvous: all %u token slots in use", RS_RENDEZVOUS_SLOTS);
 		return -EBUSY;
 	}
 	/* relaxed: the count is the whole message (no data rides on it), and a stale value only makes this
