@@ -89,18 +89,12 @@ static int am_parse(int argc, char **argv, struct am_run *r)
 	if ((rc = rs__wl_parse_cmdline(argc, argv, &cmd, &r->common)) != RS__WL_RUN)
 		return rc;
 	r->sz = am_cases[f[F_CASE].value];
-	if (f[F_BATCH].given)
-		r->sz.batch = (uint32_t)f[F_BATCH].value;
-	if (f[F_M].given)
-		r->sz.m = (uint32_t)f[F_M].value;
-	if (f[F_N].given)
-		r->sz.n = (uint32_t)f[F_N].value;
-	if (f[F_MMB].given)
-		r->sz.matmul_batch = (uint32_t)f[F_MMB].value;
-	if (f[F_ADDB].given)
-		r->sz.add_batch = (uint32_t)f[F_ADDB].value;
-	if (f[F_TILE].given)
-		r->sz.tile = (uint32_t)f[F_TILE].value;
+	rs__wl_flag_override(&f[F_BATCH], &r->sz.batch);
+	rs__wl_flag_override(&f[F_M], &r->sz.m);
+	rs__wl_flag_override(&f[F_N], &r->sz.n);
+	rs__wl_flag_override(&f[F_MMB], &r->sz.matmul_batch);
+	rs__wl_flag_override(&f[F_ADDB], &r->sz.add_batch);
+	rs__wl_flag_override(&f[F_TILE], &r->sz.tile);
 	/* As upstream: the tiles must split into whole groups. */
 	if (((uint64_t)r->sz.batch * r->sz.m) % r->sz.matmul_batch || ((uint64_t)r->sz.batch * r->sz.n) % r->sz.add_batch) {
 		fprintf(stderr, WL ": batch x m (%" PRIu64 ") must be a multiple of --matmul-batch %u and batch x n (%" PRIu64

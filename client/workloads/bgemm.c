@@ -89,12 +89,9 @@ static int bg_parse(int argc, char **argv, struct bg_run *r)
 	if ((rc = rs__wl_parse_cmdline(argc, argv, &cmd, &r->common)) != RS__WL_RUN)
 		return rc;
 	r->sz = bg_cases[f[F_CASE].value];
-	if (f[F_GROUPS].given)
-		r->sz.groups = (uint32_t)f[F_GROUPS].value;
-	if (f[F_GRID_K].given)
-		r->sz.grid_k = (uint32_t)f[F_GRID_K].value;
-	if (f[F_TILE].given)
-		r->sz.tile = (uint32_t)f[F_TILE].value;
+	rs__wl_flag_override(&f[F_GROUPS], &r->sz.groups);
+	rs__wl_flag_override(&f[F_GRID_K], &r->sz.grid_k);
+	rs__wl_flag_override(&f[F_TILE], &r->sz.tile);
 	if ((uint64_t)r->sz.groups * r->sz.grid_k * r->sz.tile * r->sz.tile > UINT32_MAX) {
 		fprintf(stderr, WL ": A and B would exceed 2^32 elements\n");
 		return RS_WL_EXIT_USAGE;

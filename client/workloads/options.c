@@ -187,6 +187,12 @@ bad:
 	return RS_WL_EXIT_USAGE;
 }
 
+void rs__wl_flag_override(const struct rs__wl_flag *f, uint32_t *field)
+{
+	if (f->given)
+		*field = (uint32_t)f->value;
+}
+
 void rs__wl_session_options(const struct rs__wl_common *common, rs_options *opt)
 {
 	const rs_options *s = &common->session;

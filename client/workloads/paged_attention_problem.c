@@ -115,21 +115,15 @@ int rs__wl_pa_parse(int argc, char **argv, const char *wl, const struct rs__wl_p
 	/* Flags apply over the chosen case, so their order does not matter. */
 	*p = cases[f[PA_CASE].value];
 	p->common = common;
-#define PA_APPLY(flag_, field_)                               \
-	do {                                                  \
-		if (f[(flag_)].given)                         \
-			p->field_ = (uint32_t)f[(flag_)].value; \
-	} while (0)
-	PA_APPLY(PA_BATCH, batch);
-	PA_APPLY(PA_HEADS, heads);
-	PA_APPLY(PA_HEAD_DIM, head_dim);
-	PA_APPLY(PA_BLOCK, block_size);
-	PA_APPLY(PA_CONTEXT, context);
-	PA_APPLY(PA_MIN_CONTEXT, min_context);
-	PA_APPLY(PA_KV_BLOCKS, kv_blocks);
-	PA_APPLY(PA_Q_TILE, q_tile);
-	PA_APPLY(PA_GROUP, group);
-#undef PA_APPLY
+	rs__wl_flag_override(&f[PA_BATCH], &p->batch);
+	rs__wl_flag_override(&f[PA_HEADS], &p->heads);
+	rs__wl_flag_override(&f[PA_HEAD_DIM], &p->head_dim);
+	rs__wl_flag_override(&f[PA_BLOCK], &p->block_size);
+	rs__wl_flag_override(&f[PA_CONTEXT], &p->context);
+	rs__wl_flag_override(&f[PA_MIN_CONTEXT], &p->min_context);
+	rs__wl_flag_override(&f[PA_KV_BLOCKS], &p->kv_blocks);
+	rs__wl_flag_override(&f[PA_Q_TILE], &p->q_tile);
+	rs__wl_flag_override(&f[PA_GROUP], &p->group);
 	/* A --context alone (no --min-context) keeps the case's spread below the new maximum, clamped. */
 	if (f[PA_CONTEXT].given && !f[PA_MIN_CONTEXT].given && p->min_context > p->context)
 		p->min_context = p->context;

@@ -139,6 +139,9 @@ struct rs__wl_common {
  * or the exit code to return at once: RS_WL_EXIT_OK after --help, RS_WL_EXIT_USAGE after a usage error
  * (the reason and the usage are on stderr). */
 int rs__wl_parse_cmdline(int argc, char **argv, const struct rs__wl_cmdline *cmd, struct rs__wl_common *common);
+/* *field = f's value if f was on the command line, else unchanged (a size flag over a case's size; the
+ * flag's range must fit 32 bits). */
+void rs__wl_flag_override(const struct rs__wl_flag *f, uint32_t *field);
 /* Override opt's session geometry with the session flags that were given. */
 void rs__wl_session_options(const struct rs__wl_common *common, rs_options *opt);
 
