@@ -145,8 +145,8 @@ int rs_wl_random_dag(int argc, char **argv)
 	printf(RD_NAME ": %u client%s x %" PRIu64 " tasks, seed %" PRIu64 ", %u matrices of %ux%u (row stride %u), "
 		       "tile edges %u..%u\n",
 	       cfg.clients, cfg.clients == 1 ? "" : "s", cfg.tasks, cfg.seed, cfg.matrices, cfg.dim, cfg.dim,
-	       cfg.dim + RD_ROW_PAD, cfg.dim / (2u * cfg.tiles) ? cfg.dim / (2u * cfg.tiles) : 1u,
-	       2u * cfg.dim / cfg.tiles < cfg.dim ? 2u * cfg.dim / cfg.tiles : cfg.dim);
+	       cfg.dim + RD_ROW_PAD, (cfg.dim / (2u * cfg.tiles)) ? cfg.dim / (2u * cfg.tiles) : 1u,
+	       (2u * cfg.dim / cfg.tiles < cfg.dim) ? 2u * cfg.dim / cfg.tiles : cfg.dim);
 
 	if (cfg.clients == 1) {
 		rd_client_main(&cfg, 0, &res[0]);

@@ -113,7 +113,7 @@ struct rs__wl_flag {
 };
 
 /* Longest table of a workload's own flags. */
-#define RS__WL_MAX_FLAGS 16
+#define RS__WL_MAX_FLAGS 16u
 
 /* What one workload's command line is: its name, its usage text and its own flags. */
 struct rs__wl_cmdline {
