@@ -1,10 +1,16 @@
 /*
- * builtin.c — the kernels compiled into the daemon (rs_builtin_table): benchmark kernels (noop, spin),
- * f32 elementwise kernels on strided tiles (fill, copy, add, scale, axpy, affine), gemm through serial
- * CBLAS, and test probes (fail, rendezvous).
+ * builtin.c — the kernels compiled into the daemon (rs_builtin_table): benchmark kernels (noop, spin,
+ * busy), f32 elementwise kernels on strided tiles (fill, copy, add, scale, axpy, affine) and gemm through
+ * serial CBLAS. The test probes (fail, rendezvous) are not here: they are a plugin that only tests load
+ * (tests/plugins/probes.c).
  *
- * Threads: any scheduler thread runs any of these, concurrently. All kernels are stateless except
- * rendezvous, whose arrival table is process-wide (see there).
+ * Threads: any scheduler thread runs any of these, concurrently. Every kernel is stateless: nothing here
+ * is written by one call and read by another, so this file has no atomics and no ordering of its own.
+ * The views are session memory that the client process maps too, read and written here with plain loads
+ * and stores: the daemon runs a task only once its producers' completions were published, and publishes
+ * this task's writes with its completion flag's release store (daemon/complete.c), which the client's
+ * waits acquire. Dependencies keep the session's other tasks off the bytes a kernel writes while it runs
+ * (inferred ones always; with RS_TASK_EXPLICIT_ONLY that is the client's promise).
  *
  * Contract (kernels/rs_kernel.h): the wiring thread has already checked view count, modes, dtypes, the
  * signature's ndim_max and scalar bounds, and that every element lies inside the session's memory. What a
@@ -26,10 +32,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
-#include <string.h>
-#include <time.h>
 
 #include <cblas.h>
 
@@ -41,14 +44,6 @@
 #define RS_SPIN_MAX_NS 1000000000ull
 /* Bound on busy's iteration count: about a second at ~1 ns per dependent multiply-add step. */
 #define RS_BUSY_MAX_ITERS 1000000000ull
-/* Bound on rendezvous' timeout (10 s): a probe that waits longer than that is a hung test, not a probe. */
-#define RS_RENDEZVOUS_MAX_TIMEOUT_NS 10000000000ull
-/* Concurrent rendezvous tokens the daemon tracks; a test uses one or two at a time. */
-#define RS_RENDEZVOUS_SLOTS 64u
-/* Peers a rendezvous waits for, itself included. */
-#define RS_RENDEZVOUS_PARTIES 2u
-
-#define NS_PER_SEC 1000000000ull
 
 /* ---- helpers ---- */
 
@@ -374,127 +369,6 @@ static int k_gemm(const rs_kargs *a)
 	return 0;
 }
 
-/* ---- test probes ---- */
-
-static int k_fail(const rs_kargs *a)
-{
-	int64_t code;
-
-	memcpy(&code, &a->scalars[0], sizeof(code));
-	if (code >= 0 || code < INT_MIN) {
-		kerr(a, "fail kernel: code %lld is not a negative int", (long long)code);
-		return -EINVAL;
-	}
-	kerr(a, "fail kernel: asked to fail with code %lld", (long long)code);
-	return (int)code;
-}
-
-/*
- * rendezvous: a parallelism probe. Every call with the same token joins one slot of this table and counts
- * its arrival; a call sees its peer if the slot's count reaches RS_RENDEZVOUS_PARTIES before its timeout.
- * Two tasks on disjoint tiles therefore both write 1.0 only if they ran at the same time.
- *
- * The table is guarded by a spin lock rather than claimed with a CAS on the token word: claiming must be
- * atomic over the whole table, or two simultaneous first arrivals with one token can each take a different
- * free slot and both time out — a false "not parallel" in exactly the case the probe exists to detect —
- * and a slot must not be freed while a late arrival is joining it. The critical sections are a 64-entry
- * scan; the long wait for the peer is outside the lock, polling the atomic arrival count. The lock is a
- * test-and-test-and-set lock, not a ticket lock: a ticket lock hands over in arrival order, so under
- * oversubscription (sanitizer runs on 2 cores) one descheduled waiter stalls every later one. The price
- * is no fairness, which only a caller hammering the table in a tight loop would notice.
- *
- * A slot is live while present > 0; the last call to leave resets it. arrivals only grows while the slot is
- * live, so a call that saw >= PARTIES on leaving really overlapped a peer.
- */
-struct rendezvous_slot {
-	uint64_t token;            /* under the lock */
-	uint32_t present;          /* under the lock: calls inside; 0 = slot free */
-	_Atomic uint32_t arrivals; /* written under the lock, polled without it */
-};
-
-static struct {
-	atomic_uint lock; /* 1 = held */
-	struct rendezvous_slot slot[RS_RENDEZVOUS_SLOTS];
-} rendezvous_table;
-
-static void rendezvous_lock(void)
-{
-	/* acquire pairs with the release in rendezvous_unlock */
-	while (atomic_exchange_explicit(&rendezvous_table.lock, 1u, memory_order_acquire))
-		while (atomic_load_explicit(&rendezvous_table.lock, memory_order_relaxed))
-			rs_cpu_relax();
-}
-
-static void rendezvous_unlock(void)
-{
-	atomic_store_explicit(&rendezvous_table.lock, 0u, memory_order_release);
-}
-
-/* Join (or claim) the slot of token; NULL when every slot is in use by other tokens. */
-static struct rendezvous_slot *rendezvous_arrive(uint64_t token)
-{
-	struct rendezvous_slot *s = NULL;
-
-	rendezvous_lock();
-	for (unsigned i = 0; i < RS_RENDEZVOUS_SLOTS; i++) {
-		struct rendezvous_slot *c = &rendezvous_table.slot[i];
-
-		if (c->present > 0 && c->token == token) {
-			s = c;
-			break;
-		}
-		if (c->present == 0 && !s)
-			s = c; /* first free slot, in case the token has none */
-	}
-	if (s) {
-		if (s->present == 0)
-			s->token = token;
-		s->present++;
-		/* relaxed: the count carries no data, and the lock orders it against the reset in leave */
-		atomic_store_explicit(&s->arrivals, atomic_load_explicit(&s->arrivals, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
-	}
-	rendezvous_unlock();
-	return s;
-}
-
-/* Leave the slot; returns whether a peer arrived while we were in it. */
-static int rendezvous_leave(struct rendezvous_slot *s)
-{
-	int met;
-
-	rendezvous_lock();
-	met = atomic_load_explicit(&s->arrivals, memory_order_relaxed) >= RS_RENDEZVOUS_PARTIES;
-	if (--s->present == 0)
-		atomic_store_explicit(&s->arrivals, 0u, memory_order_relaxed);
-	rendezvous_unlock();
-	return met;
-}
-
-static int k_rendezvous(const rs_kargs *a)
-{
-	uint64_t token = a->scalars[0];
-	uint64_t deadline = deadline_after(rs_now_ns(), a->scalars[1]);
-	struct rendezvous_slot *s;
-	struct f32_tile t;
-	int rc, met;
-
-	rc = tile_of(a, 0, "rendezvous", &t);
-	if (rc)
-		return rc;
-	s = rendezvous_arrive(token);
-	if (!s) {
-		kerr(a, "rendezvous: all %u token slots in use", RS_RENDEZVOUS_SLOTS);
-		return -EBUSY;
-	}
-	while (atomic_load_explicit(&s->arrivals, memory_order_relaxed) < RS_RENDEZVOUS_PARTIES &&
-	       rs_now_ns() < deadline)
-		rs_cpu_relax();
-	met = rendezvous_leave(s);
-	apply_unary(OP_FILL, &t, met ? 1.0f : 0.0f, 0.0f);
-	return 0;
-}
-
 /* ---- the table ---- */
 
 static const rs_kernel_desc builtin_kernels[] = {
@@ -580,24 +454,6 @@ static const rs_kernel_desc builtin_kernels[] = {
 		.ndim_max = { 2, 2, 2 },
 		.doc = "gemm(A: in f32 [m x k], B: in f32 [k x n], C: inout f32 [m x n]): C += A * B "
 		       "(row-major, inner stride 1)",
-	},
-	{
-		.name = "fail",
-		.fn = k_fail,
-		.n_scalars = 1,
-		.doc = "fail(code: i64 < 0): fails the task with that error code",
-	},
-	{
-		.name = "rendezvous",
-		.fn = k_rendezvous,
-		.n_views = 1,
-		.n_scalars = 2,
-		.modes = { RS_MODE_OUT },
-		.dtypes = { RS_DT_F32 },
-		.ndim_max = { 2 },
-		.scalar_max = { 0, RS_RENDEZVOUS_MAX_TIMEOUT_NS },
-		.doc = "rendezvous(x: out f32 <=2-D, token: u64, timeout: u64 ns): x = 1 if another call with the "
-		       "same token overlapped this one, else 0",
 	},
 	{
 		.name = "busy",

@@ -10,10 +10,13 @@
  * No task depends on another. Upstream Case1: batch 500, M = N = 4, groups of 4 → 500 + 500 = 1 000
  * tasks on 128 x 128 tiles; the default keeps the task count with 32 x 32 tiles.
  *
+ * Guarantees: with --verify every element of C and Z is checked against a double-precision reference
+ * (relative error <= RS_WL_MAX_REL_ERR, floor AM_ERR_FLOOR); the command line refuses sizes whose tiles
+ * do not split into whole groups, as upstream does.
+ *
  * Runs in the client process on one thread (one rs_client handle); see workloads.h for exit codes.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,105 +57,44 @@ static const struct am_size am_cases[] = {
 #define AM_N_CASES (sizeof(am_cases) / sizeof(am_cases[0]))
 
 struct am_run {
-	const char *socket;
-	int verify;
-	uint64_t seed;
+	struct rs__wl_common common; /* --socket, --verify, --seed, session flags */
 	struct am_size sz;
 	float *A, *B, *C, *X, *Y, *Z;
 };
 
-static void am_usage(FILE *f)
-{
-	const struct am_size *d = &am_cases[0];
-	fprintf(f,
-		"usage: " WL " [options]\n"
-		"  --socket PATH       daemon socket (default: $RINGSCHED_SOCKET, then the system socket)\n"
-		"  --batch N           batches (default %u)\n"
-		"  --m N               matmul tiles per batch (default %u)\n"
-		"  --n N               add tiles per batch (default %u)\n"
-		"  --matmul-batch N    matmul tiles per task (default %u)\n"
-		"  --add-batch N       add tiles per task (default %u)\n"
-		"  --tile N            tile edge (default %u)\n"
-		"  --case N            1 = upstream Case1 (500 x 4 + 4, groups of 4, 128 x 128 tiles), 2 = Case2\n"
-		"                      (512 x 2 + 5, groups of 4 and 5), 0 = the defaults; the other flags override it\n"
-		"  --verify            check C and Z against a double-precision reference\n"
-		"  --seed N            input data seed (default 1)\n"
-		"  --help\n",
-		d->batch, d->m, d->n, d->matmul_batch, d->add_batch, d->tile);
-}
-
-/* 0 run, 1 help shown, else an exit code. */
+/* RS__WL_RUN, or the exit code to return at once (see rs__wl_parse_cmdline). */
 static int am_parse(int argc, char **argv, struct am_run *r)
 {
-	enum { O_SOCKET = 1000, O_BATCH, O_M, O_N, O_MMB, O_ADDB, O_TILE, O_CASE, O_VERIFY, O_SEED, O_HELP };
-	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, O_SOCKET },     { "batch", required_argument, NULL, O_BATCH },
-		{ "m", required_argument, NULL, O_M },               { "n", required_argument, NULL, O_N },
-		{ "matmul-batch", required_argument, NULL, O_MMB }, { "add-batch", required_argument, NULL, O_ADDB },
-		{ "tile", required_argument, NULL, O_TILE },         { "case", required_argument, NULL, O_CASE },
-		{ "verify", no_argument, NULL, O_VERIFY },           { "seed", required_argument, NULL, O_SEED },
-		{ "help", no_argument, NULL, O_HELP },               { NULL, 0, NULL, 0 },
+	enum { F_BATCH, F_M, F_N, F_MMB, F_ADDB, F_TILE, F_CASE, N_FLAGS };
+	const struct am_size *d = &am_cases[0];
+	struct rs__wl_flag f[N_FLAGS] = {
+		[F_BATCH] = { "batch", "N", "batches", 1, AM_DIM_MAX, d->batch },
+		[F_M] = { "m", "N", "matmul tiles per batch", 1, AM_DIM_MAX, d->m },
+		[F_N] = { "n", "N", "add tiles per batch", 1, AM_DIM_MAX, d->n },
+		[F_MMB] = { "matmul-batch", "N", "matmul tiles per task", 1, AM_DIM_MAX, d->matmul_batch },
+		[F_ADDB] = { "add-batch", "N", "add tiles per task", 1, AM_DIM_MAX, d->add_batch },
+		[F_TILE] = { "tile", "N", "tile edge", 1, AM_DIM_MAX / 16, d->tile },
+		[F_CASE] = { "case", "N",
+			     "1 = upstream Case1 (500 x 4 + 4, groups of 4, 128 x 128 tiles), 2 = Case2\n"
+			     "(512 x 2 + 5, groups of 4 and 5), 0 = the defaults; the other flags override it",
+			     0, AM_N_CASES - 1, 0, .hide_default = true },
 	};
-	uint64_t v[O_HELP - O_SOCKET + 1] = { 0 }, case_no = 0;
-	int opt;
+	const struct rs__wl_cmdline cmd = { .name = WL,
+					    .verify_help = "check C and Z against a double-precision reference",
+					    .flags = f,
+					    .n_flags = N_FLAGS };
+	int rc;
 
 	memset(r, 0, sizeof(*r));
-	r->seed = 1;
-	optind = 0; /* glibc: 0 fully re-initialises getopt */
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (opt) {
-		case O_SOCKET:
-			r->socket = optarg;
-			break;
-		case O_BATCH:
-		case O_M:
-		case O_N:
-		case O_MMB:
-		case O_ADDB:
-			if (rs__wl_parse_u64(WL, longopts[opt - O_SOCKET].name, optarg, 1, AM_DIM_MAX, &v[opt - O_SOCKET]))
-				return RS_WL_EXIT_USAGE;
-			break;
-		case O_TILE:
-			if (rs__wl_parse_u64(WL, "tile", optarg, 1, AM_DIM_MAX / 16, &v[opt - O_SOCKET]))
-				return RS_WL_EXIT_USAGE;
-			break;
-		case O_CASE:
-			if (rs__wl_parse_u64(WL, "case", optarg, 0, AM_N_CASES - 1, &case_no))
-				return RS_WL_EXIT_USAGE;
-			break;
-		case O_VERIFY:
-			r->verify = 1;
-			break;
-		case O_SEED:
-			if (rs__wl_parse_u64(WL, "seed", optarg, 0, UINT64_MAX, &r->seed))
-				return RS_WL_EXIT_USAGE;
-			break;
-		case O_HELP:
-			am_usage(stdout);
-			return 1;
-		default:
-			am_usage(stderr);
-			return RS_WL_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, WL ": unexpected argument '%s'\n", argv[optind]);
-		am_usage(stderr);
-		return RS_WL_EXIT_USAGE;
-	}
-	r->sz = am_cases[case_no];
-	if (v[O_BATCH - O_SOCKET])
-		r->sz.batch = (uint32_t)v[O_BATCH - O_SOCKET];
-	if (v[O_M - O_SOCKET])
-		r->sz.m = (uint32_t)v[O_M - O_SOCKET];
-	if (v[O_N - O_SOCKET])
-		r->sz.n = (uint32_t)v[O_N - O_SOCKET];
-	if (v[O_MMB - O_SOCKET])
-		r->sz.matmul_batch = (uint32_t)v[O_MMB - O_SOCKET];
-	if (v[O_ADDB - O_SOCKET])
-		r->sz.add_batch = (uint32_t)v[O_ADDB - O_SOCKET];
-	if (v[O_TILE - O_SOCKET])
-		r->sz.tile = (uint32_t)v[O_TILE - O_SOCKET];
+	if ((rc = rs__wl_parse_cmdline(argc, argv, &cmd, &r->common)) != RS__WL_RUN)
+		return rc;
+	r->sz = am_cases[f[F_CASE].value];
+	rs__wl_flag_override(&f[F_BATCH], &r->sz.batch);
+	rs__wl_flag_override(&f[F_M], &r->sz.m);
+	rs__wl_flag_override(&f[F_N], &r->sz.n);
+	rs__wl_flag_override(&f[F_MMB], &r->sz.matmul_batch);
+	rs__wl_flag_override(&f[F_ADDB], &r->sz.add_batch);
+	rs__wl_flag_override(&f[F_TILE], &r->sz.tile);
 	/* As upstream: the tiles must split into whole groups. */
 	if (((uint64_t)r->sz.batch * r->sz.m) % r->sz.matmul_batch || ((uint64_t)r->sz.batch * r->sz.n) % r->sz.add_batch) {
 		fprintf(stderr, WL ": batch x m (%" PRIu64 ") must be a multiple of --matmul-batch %u and batch x n (%" PRIu64
@@ -166,12 +108,12 @@ static int am_parse(int argc, char **argv, struct am_run *r)
 		fprintf(stderr, WL ": a tensor would exceed 2^32 elements\n");
 		return RS_WL_EXIT_USAGE;
 	}
-	return 0;
+	return RS__WL_RUN;
 }
 
 static int am_setup(rs_client *c, struct am_run *r)
 {
-	struct rs_wl_rng rng = { .s = r->seed };
+	struct rs_wl_rng rng = { .s = r->common.seed };
 	size_t te = (size_t)r->sz.tile * r->sz.tile;
 	size_t nm = (size_t)r->sz.batch * r->sz.m * te, na = (size_t)r->sz.batch * r->sz.n * te;
 
@@ -306,10 +248,10 @@ int rs_wl_alternating_matmul_add(int argc, char **argv)
 	uint64_t te;
 	int rc;
 
-	if ((rc = am_parse(argc, argv, &r)))
-		return rc == 1 ? RS_WL_EXIT_OK : rc;
+	if ((rc = am_parse(argc, argv, &r)) != RS__WL_RUN)
+		return rc;
 	te = (uint64_t)r.sz.tile * r.sz.tile;
 	opt.arena_bytes = 3 * rs__wl_round64((uint64_t)r.sz.batch * r.sz.m * te * 4) +
 			  3 * rs__wl_round64((uint64_t)r.sz.batch * r.sz.n * te * 4) + AM_ARENA_SLACK;
-	return rs__wl_drive(&ops, &r, r.socket, &opt, r.verify);
+	return rs__wl_drive(&ops, &r, &r.common, &opt);
 }

@@ -13,6 +13,10 @@
  * sequence's length and block index from session memory and check them. Each chunk and tile is a serial
  * update chain; chunks and tiles run in parallel.
  *
+ * Guarantees: with --verify every output element is checked against direct attention in double
+ * (paged_attention_problem.c); the heaps hold BPA_OUTER_AHEAD chunks' and BPA_INNER_AHEAD block steps'
+ * scratch, so the client runs at most that far ahead of the oldest unfinished scope (rs_scratch waits).
+ *
  * Runs in the client process on one thread (one rs_client handle); see workloads.h for exit codes.
  */
 #include <errno.h>
@@ -20,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "paged_attention_problem.h"
 #include "workloads.h"
 
 #define WL "batch_paged_attention"
@@ -183,12 +188,12 @@ int rs_wl_batch_paged_attention(int argc, char **argv)
 
 	rc = rs__wl_pa_parse(argc, argv, WL, bpa_cases, sizeof(bpa_cases) / sizeof(bpa_cases[0]),
 			     "sequences per chunk (upstream IN_CORE_BATCH)", BPA_CHUNK_MAX, &p);
-	if (rc)
-		return rc == 1 ? RS_WL_EXIT_OK : rc;
+	if (rc != RS__WL_RUN)
+		return rc;
 	outer = bpa_outer_bytes(&p) * BPA_OUTER_AHEAD;
 	inner = bpa_inner_bytes(&p) * BPA_INNER_AHEAD;
 	opt.arena_bytes = rs__wl_pa_arena_bytes(&p) + BPA_ARENA_SLACK;
 	opt.heap_depths = 2; /* depth 0: the chunks' accumulators; depth 1: the block steps' intermediates */
 	opt.heap_bytes = outer > inner ? outer : inner;
-	return rs__wl_drive(&ops, &p, p.socket, &opt, p.verify);
+	return rs__wl_drive(&ops, &p, &p.common, &opt);
 }

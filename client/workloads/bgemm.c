@@ -10,10 +10,13 @@
  * Upstream Case0: 500 GEMM + 500 ADD (250 groups, grid_k 2) — the default here. Upstream's cube kernels
  * also pack incore_loop (4) tiles into one task; here one task is one tile product.
  *
+ * Guarantees: with --verify every element of C is checked against a double-precision product
+ * (relative error <= RS_WL_MAX_REL_ERR, floor BG_ERR_FLOOR); the heap holds BG_SCOPES_AHEAD groups'
+ * scratch, so the client runs at most that far ahead of the oldest unfinished group (rs_scratch waits).
+ *
  * Runs in the client process on one thread (one rs_client handle); see workloads.h for exit codes.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,99 +60,43 @@ static const struct bg_size bg_cases[] = {
 #define BG_N_CASES (sizeof(bg_cases) / sizeof(bg_cases[0]))
 
 struct bg_run {
-	const char *socket;
-	int verify;
-	uint64_t seed;
+	struct rs__wl_common common; /* --socket, --verify, --seed, session flags */
 	struct bg_size sz;
 	float *A, *B, *C;
 };
 
-static void bg_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: " WL " [options]\n"
-		"  --socket PATH   daemon socket (default: $RINGSCHED_SOCKET, then the system socket)\n"
-		"  --groups N      output tiles, one scope each (default %u)\n"
-		"  --grid-k N      products summed into each output tile (default %u)\n"
-		"  --tile N        tile edge (default %u)\n"
-		"  --case N        upstream benchmark_bgemm case 0-4 (0 = 500 gemm + 500 add = the default);\n"
-		"                  the other flags override it\n"
-		"  --verify        check C against a double-precision reference\n"
-		"  --seed N        input data seed (default 1)\n"
-		"  --help\n",
-		bg_cases[0].groups, bg_cases[0].grid_k, bg_cases[0].tile);
-}
-
-/* 0 run, 1 help shown, else an exit code. */
+/* RS__WL_RUN, or the exit code to return at once (see rs__wl_parse_cmdline). */
 static int bg_parse(int argc, char **argv, struct bg_run *r)
 {
-	enum { O_SOCKET = 1000, O_GROUPS, O_GRIDK, O_TILE, O_CASE, O_VERIFY, O_SEED, O_HELP };
-	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, O_SOCKET }, { "groups", required_argument, NULL, O_GROUPS },
-		{ "grid-k", required_argument, NULL, O_GRIDK },  { "tile", required_argument, NULL, O_TILE },
-		{ "case", required_argument, NULL, O_CASE },     { "verify", no_argument, NULL, O_VERIFY },
-		{ "seed", required_argument, NULL, O_SEED },     { "help", no_argument, NULL, O_HELP },
-		{ NULL, 0, NULL, 0 },
+	enum { F_GROUPS, F_GRID_K, F_TILE, F_CASE, N_FLAGS };
+	const struct bg_size *d = &bg_cases[0];
+	struct rs__wl_flag f[N_FLAGS] = {
+		[F_GROUPS] = { "groups", "N", "output tiles, one scope each", 1, BG_DIM_MAX, d->groups },
+		[F_GRID_K] = { "grid-k", "N", "products summed into each output tile", 1, BG_DIM_MAX, d->grid_k },
+		[F_TILE] = { "tile", "N", "tile edge", 1, BG_DIM_MAX / 16, d->tile },
+		[F_CASE] = { "case", "N",
+			     "upstream benchmark_bgemm case 0-4 (0 = 500 gemm + 500 add = the default);\n"
+			     "the other flags override it",
+			     0, BG_N_CASES - 1, 0, .hide_default = true },
 	};
-	uint64_t groups = 0, grid_k = 0, tile = 0, case_no = 0;
-	int opt;
+	const struct rs__wl_cmdline cmd = { .name = WL,
+					    .verify_help = "check C against a double-precision reference",
+					    .flags = f,
+					    .n_flags = N_FLAGS };
+	int rc;
 
 	memset(r, 0, sizeof(*r));
-	r->seed = 1;
-	optind = 0; /* glibc: 0 fully re-initialises getopt */
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (opt) {
-		case O_SOCKET:
-			r->socket = optarg;
-			break;
-		case O_GROUPS:
-			if (rs__wl_parse_u64(WL, "groups", optarg, 1, BG_DIM_MAX, &groups))
-				return RS_WL_EXIT_USAGE;
-			break;
-		case O_GRIDK:
-			if (rs__wl_parse_u64(WL, "grid-k", optarg, 1, BG_DIM_MAX, &grid_k))
-				return RS_WL_EXIT_USAGE;
-			break;
-		case O_TILE:
-			if (rs__wl_parse_u64(WL, "tile", optarg, 1, BG_DIM_MAX / 16, &tile))
-				return RS_WL_EXIT_USAGE;
-			break;
-		case O_CASE:
-			if (rs__wl_parse_u64(WL, "case", optarg, 0, BG_N_CASES - 1, &case_no))
-				return RS_WL_EXIT_USAGE;
-			break;
-		case O_VERIFY:
-			r->verify = 1;
-			break;
-		case O_SEED:
-			if (rs__wl_parse_u64(WL, "seed", optarg, 0, UINT64_MAX, &r->seed))
-				return RS_WL_EXIT_USAGE;
-			break;
-		case O_HELP:
-			bg_usage(stdout);
-			return 1;
-		default:
-			bg_usage(stderr);
-			return RS_WL_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, WL ": unexpected argument '%s'\n", argv[optind]);
-		bg_usage(stderr);
-		return RS_WL_EXIT_USAGE;
-	}
-	r->sz = bg_cases[case_no];
-	if (groups)
-		r->sz.groups = (uint32_t)groups;
-	if (grid_k)
-		r->sz.grid_k = (uint32_t)grid_k;
-	if (tile)
-		r->sz.tile = (uint32_t)tile;
+	if ((rc = rs__wl_parse_cmdline(argc, argv, &cmd, &r->common)) != RS__WL_RUN)
+		return rc;
+	r->sz = bg_cases[f[F_CASE].value];
+	rs__wl_flag_override(&f[F_GROUPS], &r->sz.groups);
+	rs__wl_flag_override(&f[F_GRID_K], &r->sz.grid_k);
+	rs__wl_flag_override(&f[F_TILE], &r->sz.tile);
 	if ((uint64_t)r->sz.groups * r->sz.grid_k * r->sz.tile * r->sz.tile > UINT32_MAX) {
 		fprintf(stderr, WL ": A and B would exceed 2^32 elements\n");
 		return RS_WL_EXIT_USAGE;
 	}
-	return 0;
+	return RS__WL_RUN;
 }
 
 /* Element count of one tile. */
@@ -160,7 +107,7 @@ static size_t bg_tile_elems(const struct bg_run *r)
 
 static int bg_setup(rs_client *c, struct bg_run *r)
 {
-	struct rs_wl_rng rng = { .s = r->seed };
+	struct rs_wl_rng rng = { .s = r->common.seed };
 	size_t te = bg_tile_elems(r), nab = (size_t)r->sz.groups * r->sz.grid_k * te, nc = (size_t)r->sz.groups * te;
 
 	r->A = rs_alloc(c, nab * sizeof(float));
@@ -285,12 +232,12 @@ int rs_wl_bgemm(int argc, char **argv)
 	uint64_t scope_bytes;
 	int rc;
 
-	if ((rc = bg_parse(argc, argv, &r)))
-		return rc == 1 ? RS_WL_EXIT_OK : rc;
+	if ((rc = bg_parse(argc, argv, &r)) != RS__WL_RUN)
+		return rc;
 	scope_bytes = (uint64_t)r.sz.grid_k * rs__wl_round64(bg_tile_elems(&r) * sizeof(float));
 	opt.arena_bytes = rs__wl_round64((uint64_t)r.sz.groups * r.sz.grid_k * bg_tile_elems(&r) * 4) * 2 +
 			  rs__wl_round64((uint64_t)r.sz.groups * bg_tile_elems(&r) * 4) + BG_ARENA_SLACK;
 	opt.heap_depths = 1;
 	opt.heap_bytes = scope_bytes * BG_SCOPES_AHEAD;
-	return rs__wl_drive(&ops, &r, r.socket, &opt, r.verify);
+	return rs__wl_drive(&ops, &r, &r.common, &opt);
 }

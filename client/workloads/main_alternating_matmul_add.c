@@ -1,5 +1,6 @@
 /*
- * main_alternating_matmul_add.c — the standalone program build/workloads/alternating_matmul_add: the same workload as `ringsched run alternating_matmul_add`.
+ * main_alternating_matmul_add.c — the standalone program build/workloads/alternating_matmul_add: the same workload as
+ * `ringsched run alternating_matmul_add` (client/workloads/alternating_matmul_add.c), as its own program.
  */
 #include "workloads.h"
 

@@ -1,5 +1,6 @@
 /*
- * main_bgemm.c — the standalone program build/workloads/bgemm: the same workload as `ringsched run bgemm`.
+ * main_bgemm.c — the standalone program build/workloads/bgemm: the same workload as
+ * `ringsched run bgemm` (client/workloads/bgemm.c), as its own program.
  */
 #include "workloads.h"
 

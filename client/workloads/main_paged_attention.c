@@ -1,5 +1,6 @@
 /*
- * main_paged_attention.c — the standalone program build/workloads/paged_attention: the same workload as `ringsched run paged_attention`.
+ * main_paged_attention.c — the standalone program build/workloads/paged_attention: the same workload as
+ * `ringsched run paged_attention` (client/workloads/paged_attention.c), as its own program.
  */
 #include "workloads.h"
 

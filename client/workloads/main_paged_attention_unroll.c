@@ -1,5 +1,6 @@
 /*
- * main_paged_attention_unroll.c — the standalone program build/workloads/paged_attention_unroll: the same workload as `ringsched run paged_attention_unroll`.
+ * main_paged_attention_unroll.c — the standalone program build/workloads/paged_attention_unroll: the same workload as
+ * `ringsched run paged_attention_unroll` (client/workloads/paged_attention_unroll.c), as its own program.
  */
 #include "workloads.h"
 

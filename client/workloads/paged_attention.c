@@ -12,6 +12,10 @@
  * the case that measures the scheduler rather than the kernels. The inner scopes' scratch lives in the
  * depth-1 heap, so it is recycled block by block while the accumulators stay pinned in the depth-0 heap.
  *
+ * Guarantees: with --verify every output element is checked against direct attention in double
+ * (paged_attention_problem.c); the heaps hold PA_OUTER_AHEAD tiles' and PA_INNER_AHEAD blocks' scratch,
+ * so the client runs at most that far ahead of the oldest unfinished scope (rs_scratch then waits).
+ *
  * Runs in the client process on one thread (one rs_client handle); see workloads.h for exit codes.
  */
 #include <errno.h>
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "paged_attention_problem.h"
 #include "workloads.h"
 
 #define WL "paged_attention"
@@ -151,12 +156,12 @@ int rs_wl_paged_attention(int argc, char **argv)
 	int rc;
 
 	rc = rs__wl_pa_parse(argc, argv, WL, pa_cases, sizeof(pa_cases) / sizeof(pa_cases[0]), NULL, 0, &p);
-	if (rc)
-		return rc == 1 ? RS_WL_EXIT_OK : rc;
+	if (rc != RS__WL_RUN)
+		return rc;
 	outer = pa_outer_bytes(&p) * PA_OUTER_AHEAD;
 	inner = pa_inner_bytes(&p) * PA_INNER_AHEAD;
 	opt.arena_bytes = rs__wl_pa_arena_bytes(&p) + PA_ARENA_SLACK;
 	opt.heap_depths = 2; /* depth 0: the tiles' accumulators; depth 1: the blocks' intermediates */
 	opt.heap_bytes = outer > inner ? outer : inner;
-	return rs__wl_drive(&ops, &p, p.socket, &opt, p.verify);
+	return rs__wl_drive(&ops, &p, &p.common, &opt);
 }

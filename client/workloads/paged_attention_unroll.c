@@ -11,6 +11,10 @@
  * chain of updates while different tiles run in parallel. Block tables and context lengths live in
  * session memory; the kernels read every block index from there and check it.
  *
+ * Guarantees: with --verify every output element is checked against direct attention in double
+ * (paged_attention_problem.c); the scratch heap holds PAU_SCOPES_AHEAD tiles' scratch, so the client runs
+ * at most that far ahead of the oldest unfinished tile (rs_scratch then waits for retirement).
+ *
  * Runs in the client process on one thread (one rs_client handle); see workloads.h for exit codes.
  */
 #include <errno.h>
@@ -18,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "paged_attention_problem.h"
 #include "workloads.h"
 
 #define WL "paged_attention_unroll"
@@ -139,10 +144,10 @@ int rs_wl_paged_attention_unroll(int argc, char **argv)
 
 	rc = rs__wl_pa_parse(argc, argv, WL, pau_cases, sizeof(pau_cases) / sizeof(pau_cases[0]),
 			     "KV blocks per task group (upstream N_UNROLL)", PAU_GROUP_MAX, &p);
-	if (rc)
-		return rc == 1 ? RS_WL_EXIT_OK : rc;
+	if (rc != RS__WL_RUN)
+		return rc;
 	opt.arena_bytes = rs__wl_pa_arena_bytes(&p) + PAU_ARENA_SLACK;
 	opt.heap_depths = 1;
 	opt.heap_bytes = pau_scope_bytes(&p) * PAU_SCOPES_AHEAD;
-	return rs__wl_drive(&ops, &p, p.socket, &opt, p.verify);
+	return rs__wl_drive(&ops, &p, &p.common, &opt);
 }

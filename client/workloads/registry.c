@@ -1,5 +1,6 @@
 /*
- * registry.c — the table of built-in workloads for `ringsched run` (see workloads.h).
+ * registry.c — the table of built-in workloads for `ringsched run` (see workloads.h): one entry per
+ * workload, names unique, in the order `ringsched run --help` lists them. Read-only data.
  */
 #include <string.h>
 

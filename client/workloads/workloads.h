@@ -2,15 +2,22 @@
  * workloads.h — the built-in verifying workloads, shared by the `ringsched run <name>` CLI subcommand and
  * the standalone programs build/workloads/<name> (client/workloads/main_<name>.c).
  *
- * Every workload is a client of the public API only (ringsched.h). Each parses its own flags, submits its
- * graph, optionally verifies every output against a sequential reference computed in the client, prints a
- * result block (rs_wl_report) and returns a process exit code: 0 when everything ran (and verified, with
- * --verify), 1 on a verification mismatch, 2 on usage errors, 3 on runtime errors (daemon unreachable,
- * task failures).
+ * Every workload is a client of the public API only (ringsched.h). Each declares its own flags (the common
+ * ones — socket, verify, seed, session geometry, help — are parsed for all of them by options.c), submits
+ * its graph, optionally verifies every output against a sequential reference computed in the client,
+ * prints a result block (rs_wl_report) and returns a process exit code: 0 when everything ran (and
+ * verified, with --verify), 1 on a verification mismatch, 2 on usage errors, 3 on runtime errors (daemon
+ * unreachable, task failures).
+ *
+ * The first part of this header is what the CLI, the standalone programs and the test clients use; the
+ * rest (rs__wl_*) is internal to client/workloads/. The paged-attention problem the three attention
+ * workloads share has its own header, paged_attention_problem.h; random-dag's internals are in
+ * random_dag.h.
  */
 #ifndef RS_WORKLOADS_H
 #define RS_WORKLOADS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -69,48 +76,80 @@ uint64_t rs_wl_rand(struct rs_wl_rng *r);
 double rs_wl_randf(struct rs_wl_rng *r);          /* uniform in [0, 1) */
 uint64_t rs_wl_randn(struct rs_wl_rng *r, uint64_t n); /* uniform in [0, n) */
 
-/* ---- internal helpers shared by the workload files (common.c) ---- */
+/* ---- internal to client/workloads/: what the workload files share ---- */
+
 #define RS_WL_EXIT_OK 0
 #define RS_WL_EXIT_MISMATCH 1
 #define RS_WL_EXIT_USAGE 2
 #define RS_WL_EXIT_RUNTIME 3
 #define RS_WL_MAX_REL_ERR 1e-4
+
+/* Numbers and errors (common.c). */
+/* Parse arg as an integer in [lo, hi] (any base strtoull takes) into *out; -EINVAL after printing
+ * "WL: --FLAG wants an integer in [lo, hi], got 'ARG'". */
 int rs__wl_parse_u64(const char *wl, const char *flag, const char *arg, uint64_t lo, uint64_t hi, uint64_t *out);
+/* |got - want| / max(|want|, floor); infinite when either is NaN. */
 double rs__wl_rel_err(double got, double want, double floor);
+/* bytes rounded up to session memory's 64-byte blocks, for budgeting arena and heap sizes. */
 uint64_t rs__wl_round64(uint64_t bytes);
+/* Print "WL: submitting WHAT failed: <code> (<library message>)"; returns RS_WL_EXIT_RUNTIME. */
 int rs__wl_submit_failed(rs_client *c, const char *wl, int64_t rc, const char *what);
+/* Wait for everything, fill r's wall time, task count and session counters; on a failure print its root
+ * cause and return RS_WL_EXIT_RUNTIME, else RS_WL_EXIT_OK. */
 int rs__wl_finish(rs_client *c, struct rs_wl_result *r, uint64_t t0_ns, uint64_t submitted, int64_t first_seq);
-struct rs__wl_pa {
-	const char *socket; /* --socket; NULL: $RINGSCHED_SOCKET, then the default */
-	int verify;         /* --verify */
-	uint64_t seed;      /* --seed */
-	uint32_t batch, heads, head_dim, block_size;
-	uint32_t context;     /* longest sequence, tokens */
-	uint32_t min_context; /* shortest; lengths are uniform in [min_context, context] */
-	uint32_t kv_blocks;   /* blocks in the KV cache; 0 = batch * table_cols (upstream's layout) */
-	uint32_t q_tile;      /* heads per task; 0 = min(heads, 128) (upstream) */
-	uint32_t group;       /* unroll: KV blocks per task group; batch: sequences per chunk; else unused */
-	/* derived by rs__wl_pa_parse */
-	uint32_t table_cols; /* block-table entries per sequence: ceil(context / block_size) */
-	double scale;        /* 1/sqrt(head_dim) */
-	/* tensors in session memory (rs__wl_pa_setup) */
-	float *q;              /* batch*heads x head_dim */
-	float *key_cache;      /* kv_blocks*block_size x head_dim */
-	float *value_cache;    /* kv_blocks*block_size x head_dim */
-	int32_t *block_table;  /* batch x table_cols */
-	int32_t *context_lens; /* batch */
-	float *out;            /* batch*heads x head_dim */
+
+/* The command line (options.c). */
+
+/* One flag of a workload's own: --NAME VALUE with an integer VALUE in [lo, hi], or (metavar NULL) a switch
+ * whose value becomes 1. The parser fills value and given; the rest is the workload's declaration. */
+struct rs__wl_flag {
+	const char *name;    /* "groups" for --groups */
+	const char *metavar; /* "N" in the usage; NULL: a switch without a value */
+	const char *help;    /* usage text; a '\n' continues it on the next line, aligned */
+	uint64_t lo, hi;     /* accepted values, inclusive */
+	uint64_t value;      /* in: the default (printed in the usage); out: the value given, or the default */
+	bool hide_default;   /* the usage prints no "(default N)": the help text says what the default is */
+	bool given;          /* out: the flag was on the command line */
 };
-int rs__wl_pa_parse(int argc, char **argv, const char *wl, const struct rs__wl_pa *cases, unsigned n_cases,
-		    const char *group_help, uint32_t group_max, struct rs__wl_pa *p);
-uint64_t rs__wl_pa_arena_bytes(const struct rs__wl_pa *p);
-int rs__wl_pa_setup(rs_client *c, struct rs__wl_pa *p);
-int rs__wl_pa_verify(const struct rs__wl_pa *p, double *max_rel_err);
+
+/* Longest table of a workload's own flags. */
+#define RS__WL_MAX_FLAGS 16u
+
+/* What one workload's command line is: its name, its usage text and its own flags. */
+struct rs__wl_cmdline {
+	const char *name;        /* "bgemm": the usage line and every message */
+	const char *about;       /* printed after the usage line, or NULL */
+	const char *verify_help; /* what --verify checks, for the usage */
+	struct rs__wl_flag *flags;
+	unsigned n_flags;
+};
+
+/* The options every workload takes (rs__wl_parse_cmdline fills them). */
+struct rs__wl_common {
+	const char *socket;  /* --socket; NULL: $RINGSCHED_SOCKET, then the default */
+	int verify;          /* --verify */
+	uint64_t seed;       /* --seed, default 1 */
+	rs_options session;  /* --ring-entries, --window, --heap-bytes, --arena-bytes, --timeout-ms; 0 = not given */
+};
+
+/* rs__wl_parse_cmdline's answer when the workload should run. */
+#define RS__WL_RUN (-1)
+
+/* Parse argv (argv[0] is the program or workload name) into common and cmd->flags. Returns RS__WL_RUN,
+ * or the exit code to return at once: RS_WL_EXIT_OK after --help, RS_WL_EXIT_USAGE after a usage error
+ * (the reason and the usage are on stderr). */
+int rs__wl_parse_cmdline(int argc, char **argv, const struct rs__wl_cmdline *cmd, struct rs__wl_common *common);
+/* *field = f's value if f was on the command line, else unchanged (a size flag over a case's size; the
+ * flag's range must fit 32 bits). */
+void rs__wl_flag_override(const struct rs__wl_flag *f, uint32_t *field);
+/* Override opt's session geometry with the session flags that were given. */
+void rs__wl_session_options(const struct rs__wl_common *common, rs_options *opt);
 
 /*
- * The run every workload shares: connect with opt, look up the kernels, set up the inputs, submit (timed
- * from the first submit), wait for everything, verify if asked, print the report line, disconnect. Returns
- * the process exit code.
+ * The run every single-client workload shares (common.c): connect with opt (the session flags given on the
+ * command line override it), look up the kernels, set up the inputs, submit (timed from the first submit),
+ * wait for everything, verify if --verify was given, print the report line, disconnect. Returns the
+ * process exit code.
  */
 struct rs__wl_ops {
 	const char *name;
@@ -119,30 +158,7 @@ struct rs__wl_ops {
 	int (*submit)(rs_client *c, void *ctx, const int *kernel_ids, uint64_t *tasks, int64_t *first_seq);
 	int (*verify)(void *ctx, double *max_rel_err); /* 1 ok, 0 mismatch */
 };
-int rs__wl_drive(const struct rs__wl_ops *ops, void *ctx, const char *socket, const rs_options *opt, int verify);
-
-/* The four kernel ids of a paged-attention graph, in the order of rs__wl_ops.kernels. */
-struct rs__wl_pa_kernels {
-	int qk, sf, pv, up;
-};
-static inline struct rs__wl_pa_kernels rs__wl_pa_kernels_of(const int *ids)
-{
-	struct rs__wl_pa_kernels k = { ids[0], ids[1], ids[2], ids[3] };
-	return k;
-}
-/* Submit one attention step: qk, softmax, pv, online update, with their argument arrays. Records the first
- * seq in *first_seq if it is 0. Returns 0 or an exit code (the failing stage is reported). */
-#define RS__WL_PA_ARGS(a) (a), (unsigned)(sizeof(a) / sizeof((a)[0]))
-int rs__wl_pa_submit_step(rs_client *c, const char *wl, const struct rs__wl_pa_kernels *k, const rs_arg *qk,
-			  unsigned nqk, const rs_arg *sf, unsigned nsf, const rs_arg *pv, unsigned npv, const rs_arg *up,
-			  unsigned nup, int64_t *first_seq);
-/* Submit every (sequence, query tile) of a paged-attention problem through tile(). 0 or an exit code. */
-typedef int (*rs__wl_pa_tile_fn)(rs_client *c, const struct rs__wl_pa *p, const struct rs__wl_pa_kernels *k,
-				 uint32_t b, uint32_t tile, uint64_t *n, int64_t *first_seq);
-int rs__wl_pa_each_tile(rs_client *c, const struct rs__wl_pa *p, const int *ids, uint64_t *n, int64_t *first_seq,
-			rs__wl_pa_tile_fn tile);
-/* setup / verify callbacks of the paged-attention workloads (ctx is a struct rs__wl_pa). */
-int rs__wl_pa_setup_cb(rs_client *c, void *ctx);
-int rs__wl_pa_verify_cb(void *ctx, double *max_rel_err);
+int rs__wl_drive(const struct rs__wl_ops *ops, void *ctx, const struct rs__wl_common *common,
+		 const rs_options *opt);
 
 #endif /* RS_WORKLOADS_H */

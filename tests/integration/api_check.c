@@ -11,7 +11,8 @@
  * Checks are data-based where possible: a task that ran too early or not at all leaves a value the check
  * can see. The `rendezvous` kernel makes concurrency observable: it writes 1.0 iff a second rendezvous task
  * with the same token was running at the same time, else 0.0 after its timeout; with no partner it is a
- * slow writer whose completion time is known.
+ * slow writer whose completion time is known. It and `fail` are test probes, not built-ins: the daemon
+ * must load the plugin build/tests/plugins/probes.so (test_api.sh's config does).
  *
  * Single-threaded; one session per run.
  */
@@ -54,7 +55,10 @@ static int kernel(const char *name)
 {
 	int k = rs_kernel(c, name);
 	if (k < 0)
-		printf("kernel '%s': %s\n", name, rs_strerror(k));
+		printf("kernel '%s': %s%s\n", name, rs_strerror(k),
+		       !strcmp(name, "fail") || !strcmp(name, "rendezvous")
+			       ? " (a test probe: list tests/plugins/probes.so in the daemon's kernels.plugins)"
+			       : "");
 	return k;
 }
 

@@ -9,6 +9,8 @@
  * The long task: `spin` is capped at 1 s per task by its kernel table (the config can only tighten that), so
  * the 10 s of work are either one `rendezvous` probe with no partner and a 10 s timeout (a single 10 s
  * busy-waiting kernel) or a chain of ten 1 s `spin` tasks (explicit dependencies), waited on at its end.
+ * `rendezvous` is a test probe: the daemon must load build/tests/plugins/probes.so (test_kill_daemon.sh's
+ * config does).
  *
  * The main thread submits the work and blocks in rs_wait (or rs_wait_all). A second thread, which
  * never touches the rs_client handle, sleeps --kill-after-ms, reads CLOCK_MONOTONIC and sends SIGKILL to the

@@ -17,16 +17,9 @@ static inline double ms_since(uint64_t t0)
 	return (double)(now_ns() - t0) / 1e6;
 }
 
-/* Fail the current check function (return ITEST_FAIL, defined by the including program) with a message
- * naming the file, line and both sides. */
-#define CHECK(cond, ...)                                                                                       \
-	do {                                                                                                   \
-		if (!(cond)) {                                                                                 \
-			printf("check failed (%s:%d): ", __FILE__, __LINE__);                                  \
-			printf(__VA_ARGS__);                                                                   \
-			printf("\n");                                                                          \
-			return ITEST_FAIL;                                                                     \
-		}                                                                                              \
-	} while (0)
+/* CHECK(cond, fmt, ...) fails the current check function: it prints the reason (tests/check.h) and returns
+ * ITEST_FAIL, which the including program defines. */
+#define CHECK_FAILED() return ITEST_FAIL
+#include "tests/check.h"
 
 #endif /* RS_ITEST_H */

@@ -24,6 +24,9 @@ RS_DAEMON_BIN="$RS_BUILD/ringschedd"
 RS_CLI_BIN="$RS_BUILD/ringsched"
 RS_ITEST="$RS_BUILD/tests/integration"
 RS_WL="$RS_BUILD/workloads"
+# The test probes (kernels fail and rendezvous), a plugin built from tests/plugins/probes.c: not built into
+# the daemon, so a test that submits them loads it through its config (rs_probes_conf).
+RS_PROBES_SO="$RS_BUILD/tests/plugins/probes.so"
 RS_SANITIZER=${RS_SANITIZER:-}
 
 # Bounds (seconds) on the waits every script shares.
@@ -154,6 +157,14 @@ rs_need_bin() {
 	fi
 }
 
+# rs_need_file PATH: the same for a file that is read, not run (a plugin).
+rs_need_file() {
+	if [ ! -r "$1" ]; then
+		rs_fail "$RS_NAME" "$1 is missing (build first)"
+		rs_finish
+	fi
+}
+
 rs_finish() {
 	echo "# $RS_NAME: $RS_NPASS passed, $RS_NFAIL failed, $RS_NSKIP skipped"
 	if [ "$RS_NFAIL" -gt 0 ]; then
@@ -188,6 +199,13 @@ rs_config_gen() {
 	for line in "$@"; do
 		echo "$line"
 	done
+}
+
+# rs_probes_conf: the config line that loads the test probes plugin, for rs_config_gen's EXTRA lines. The
+# daemon wants an absolute path (RS_BUILD is one) to a file owned by root or itself, writable only by its
+# owner: what the build produces.
+rs_probes_conf() {
+	echo "kernels: { plugins = [ \"$RS_PROBES_SO\" ]; };"
 }
 
 # rs_daemon_start CONFIG_TEXT [DAEMON_ARGS...]: start a daemon with that config on a private socket and wait

@@ -7,12 +7,14 @@
 #
 # Daemons: 2 schedulers (dedicated wiring) run every check; 4 schedulers rerun the concurrency-sensitive ones;
 # 1 scheduler (shared wiring) runs the ones that do not need parallelism. A check that needs two scheduler
-# threads reports SKIP on the 1-thread daemon.
+# threads reports SKIP on the 1-thread daemon. Every daemon loads the test probes plugin (fail, rendezvous:
+# tests/plugins/probes.c) through its config.
 source "$(dirname "$0")/lib.sh"
 rs_init api
 
 API="$RS_ITEST/api_check"
 rs_need_bin "$API"
+rs_need_file "$RS_PROBES_SO"
 CHAIN=$(rs_scale 100000 20000)
 CHECK_TIMEOUT=$(rs_scale 60 300)
 
@@ -58,7 +60,7 @@ run_checks() {
 for cfg in "2 dedicated ALL" "4 dedicated PARALLEL" "1 shared SERIAL"; do
 	read -r sched wiring set <<<"$cfg"
 	tag="s${sched}_${wiring}"
-	if ! rs_daemon_start "$(rs_config_gen "$sched" "$wiring" 'idle: { spin_us = 5; };')"; then
+	if ! rs_daemon_start "$(rs_config_gen "$sched" "$wiring" 'idle: { spin_us = 5; };' "$(rs_probes_conf)")"; then
 		rs_fail "daemon_start_$tag" "daemon did not start"
 		continue
 	fi

@@ -5,17 +5,19 @@
 #
 # daemon_death sends the SIGKILL itself from a second thread (it knows the exact kill time); the work is
 # one 10 s rendezvous probe (rs_wait) or a chain of ten 1 s spins (rs_wait_all), since `spin` is capped at
-# 1 s per task. One fresh daemon per variant.
+# 1 s per task. One fresh daemon per variant, loading the test probes plugin (rendezvous:
+# tests/plugins/probes.c) through its config.
 source "$(dirname "$0")/lib.sh"
 rs_init kill_daemon
 
 DD="$RS_ITEST/daemon_death"
 rs_need_bin "$DD"
+rs_need_file "$RS_PROBES_SO"
 
 for variant in "task rendezvous" "all spin" "task spin"; do
 	read -r wait work <<<"$variant"
 	name="wait_${wait}_on_${work}_returns_edaemon"
-	if ! rs_daemon_start "$(rs_config_gen 2 dedicated 'idle: { spin_us = 5; };')"; then
+	if ! rs_daemon_start "$(rs_config_gen 2 dedicated 'idle: { spin_us = 5; };' "$(rs_probes_conf)")"; then
 		rs_fail "$name" "daemon did not start"
 		continue
 	fi

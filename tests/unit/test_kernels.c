@@ -1,6 +1,8 @@
 /*
  * test_kernels.c — specification of the built-in kernels (kernels/builtin.c), called directly through
- * rs_builtin_table as a scheduler thread would call them.
+ * rs_builtin_table as a scheduler thread would call them, and of the test probes fail and rendezvous
+ * (tests/plugins/probes.c), loaded from $RS_BUILD_DIR/tests/plugins/probes.so (default build/) through
+ * the registry, as a daemon listing the plugin in kernels.plugins loads it.
  *
  * Elementwise kernels are compared bit for bit with a naive float reference on random strided tiles of
  * larger matrices (and strided 1-D views); the whole backing buffer is compared, so a kernel that touches
@@ -10,13 +12,16 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "registry.h"
 #include "rs_abi.h"
 #include "rs_kernel.h"
 #include "rs_shm.h"
@@ -73,12 +78,42 @@ static uint64_t f64_bits(double d)
 	return u;
 }
 
+/* The registry the probes tests load probes.so into (probes_load, a checked fixture: once per test). */
+static struct rs_registry *probes;
+
+static void probes_load(void)
+{
+	const char *dir = getenv("RS_BUILD_DIR");
+	char abs_dir[PATH_MAX], path[PATH_MAX + 32], err[ERR_LEN];
+	int rc;
+
+	if (!dir || !*dir)
+		dir = "build";
+	ck_assert_msg(realpath(dir, abs_dir) != NULL, "build dir %s not found (set RS_BUILD_DIR)", dir);
+	snprintf(path, sizeof(path), "%s/tests/plugins/probes.so", abs_dir);
+	probes = rs_registry_new();
+	ck_assert_ptr_nonnull(probes);
+	rc = rs_registry_load_plugin(probes, path, err, sizeof(err));
+	ck_assert_msg(rc == 0, "loading the test probes plugin: rc %d: %s", rc, err);
+}
+
+static void probes_unload(void)
+{
+	rs_registry_free(probes);
+	probes = NULL;
+}
+
+/* A built-in kernel by name, or (in the probes tests) a kernel of the probes plugin. */
 static rs_kernel_fn kernel_fn(const char *name)
 {
+	int id;
+
 	for (uint32_t i = 0; i < rs_builtin_table.n_kernels; i++)
 		if (strcmp(rs_builtin_table.kernels[i].name, name) == 0)
 			return rs_builtin_table.kernels[i].fn;
-	ck_abort_msg("built-in kernel %s not found", name);
+	if (probes && (id = rs_registry_find(probes, name)) >= 0)
+		return rs_registry_get(probes, (uint32_t)id)->fn;
+	ck_abort_msg("kernel %s is neither a built-in nor a probe", name);
 	return NULL;
 }
 
@@ -451,7 +486,19 @@ START_TEST(gemm_rejects_shapes_that_do_not_chain)
 }
 END_TEST
 
-/* ---- fail and spin ---- */
+/* ---- the probes are a plugin, not built-ins ---- */
+
+START_TEST(probes_are_not_built_in)
+{
+	for (uint32_t i = 0; i < rs_builtin_table.n_kernels; i++)
+		ck_assert_msg(strcmp(rs_builtin_table.kernels[i].name, "fail") != 0 &&
+				      strcmp(rs_builtin_table.kernels[i].name, "rendezvous") != 0,
+			      "built-in kernel %u is the test probe %s (it belongs in tests/plugins/probes.c)", i,
+			      rs_builtin_table.kernels[i].name);
+}
+END_TEST
+
+/* ---- fail (probe) and spin ---- */
 
 START_TEST(fail_returns_the_requested_code_with_a_message)
 {
@@ -491,14 +538,14 @@ START_TEST(spin_takes_at_least_the_requested_duration)
 }
 END_TEST
 
-/* ---- rendezvous ---- */
+/* ---- rendezvous (probe) ---- */
 
 #define RDV_MATRIX_ROWS 4
 #define RDV_MATRIX_COLS 10
 #define RDV_TILE_COLS 4
 #define RDV_LONG_TIMEOUT_NS (10000 * NS_PER_MS)
 #define RDV_SHORT_TIMEOUT_NS (20 * NS_PER_MS)
-#define RDV_SLOTS 64 /* the kernel's table size */
+#define RDV_SLOTS 64 /* the probe's table size (RS_RENDEZVOUS_SLOTS in tests/plugins/probes.c) */
 
 struct rdv_call {
 	rs_kargs a;
@@ -657,7 +704,7 @@ static Suite *kernels_suite(void)
 	Suite *s = suite_create("kernels");
 	TCase *ew = tcase_create("elementwise");
 	TCase *gemm = tcase_create("gemm");
-	TCase *probes = tcase_create("probes");
+	TCase *probe_tc = tcase_create("probes");
 
 	tcase_add_test(ew, noop_returns_zero);
 	tcase_add_test(ew, busy_writes_what_the_benchmark_reference_computes);
@@ -676,15 +723,17 @@ static Suite *kernels_suite(void)
 	tcase_add_test(gemm, gemm_rejects_shapes_that_do_not_chain);
 	suite_add_tcase(s, gemm);
 
-	tcase_add_test(probes, fail_returns_the_requested_code_with_a_message);
-	tcase_add_test(probes, fail_with_a_nonnegative_code_is_invalid);
-	tcase_add_test(probes, spin_takes_at_least_the_requested_duration);
-	tcase_add_test(probes, rendezvous_two_concurrent_calls_both_see_their_peer);
-	tcase_add_test(probes, rendezvous_alone_times_out_and_writes_zero);
-	tcase_add_test(probes, rendezvous_slots_are_reused_after_each_pair);
-	tcase_add_test(probes, rendezvous_with_every_slot_taken_returns_ebusy);
-	tcase_set_timeout(probes, 30); /* sanitizer builds on 2 cores; the tests themselves take < 1 s */
-	suite_add_tcase(s, probes);
+	tcase_add_checked_fixture(probe_tc, probes_load, probes_unload);
+	tcase_add_test(probe_tc, probes_are_not_built_in);
+	tcase_add_test(probe_tc, fail_returns_the_requested_code_with_a_message);
+	tcase_add_test(probe_tc, fail_with_a_nonnegative_code_is_invalid);
+	tcase_add_test(probe_tc, spin_takes_at_least_the_requested_duration);
+	tcase_add_test(probe_tc, rendezvous_two_concurrent_calls_both_see_their_peer);
+	tcase_add_test(probe_tc, rendezvous_alone_times_out_and_writes_zero);
+	tcase_add_test(probe_tc, rendezvous_slots_are_reused_after_each_pair);
+	tcase_add_test(probe_tc, rendezvous_with_every_slot_taken_returns_ebusy);
+	tcase_set_timeout(probe_tc, 30); /* sanitizer builds on 2 cores; the tests themselves take < 1 s */
+	suite_add_tcase(s, probe_tc);
 	return s;
 }
 
