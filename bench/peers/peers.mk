@@ -41,7 +41,7 @@ $(PEERS_DIR)/tbb: bench/peers/tbb.cpp $(PEERS_HDRS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(PEERS_CXX) -std=c++17 $(PEERS_FLAGS) $$(pkg-config --cflags tbb) -o $@ $< $$(pkg-config --libs tbb)
 
-$(PEERS_DIR)/starpu: bench/peers/starpu.c $(PEERS_HDRS)
+$(PEERS_DIR)/starpu: bench/peers/starpu.c bench/peers/starpu_init.h $(PEERS_HDRS)
 	$(call say,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(PEERS_GCC) -std=gnu11 $(PEERS_FLAGS) $$(pkg-config --cflags $(PEERS_STARPU_PC)) -o $@ $< \
