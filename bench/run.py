@@ -2,9 +2,11 @@
 """bench/run.py — the benchmark driver behind `make bench` and `make bench-quick` (stdlib only).
 
 Runs ringsched (build/bench/rs_bench against daemons this script starts on private sockets) and the
-in-process peers (build/bench/peers/*) on the same graphs (bench/graph.h), interleaved round by round so
-drift hits every runtime alike, then the METG sweep, the one-CPU and idle measurements, and writes
-bench/results/latest.{json,csv,md} and efficiency.png (bench/results/README.md describes them).
+in-process peers (build/bench/peers/*) on the same graphs (bench/graph.h), and the seed workloads
+(build/workloads/* on ringsched, build/bench/peers/seed-* on every peer: the same tasks, kernels and
+reference), interleaved round by round so drift hits every runtime alike, then the METG sweep, the one-CPU
+and idle measurements, and writes bench/results/latest.{json,csv,md} and efficiency.png
+(bench/results/README.md describes them).
 
     python3 bench/run.py [--quick] [--runs R] [--build build] [--out bench/results]
 """
@@ -41,7 +43,19 @@ def patterns(quick):
         ("random", ["--pattern", "random", "--n", str(10000 if q else 100000)]),
     ]
 
+# The seed workloads (client/workloads/): ringsched runs build/workloads/NAME --verify ARGS, every peer its
+# build/bench/peers/seed-PEER NAME ARGS (bench/peers/seeds.h: the same graph, inputs, kernels and reference).
+# ARGS are the workload's own flags: none (the default sizes: 1 000, 1 000 and 16 384 tasks) in full runs,
+# a quarter of the tasks in quick runs (the same for ringsched and the peers).
 SEEDS = ["bgemm", "alternating_matmul_add", "paged_attention"]
+
+
+def seed_args(quick):
+    if quick:
+        return {"bgemm": ["--groups", "64"], "alternating_matmul_add": ["--batch", "128"],
+                "paged_attention": ["--batch", "16"]}
+    return {"bgemm": [], "alternating_matmul_add": [], "paged_attention": []}
+
 
 # ringsched configurations: name -> config groups (None = no file, built-in defaults)
 RS_CONFIGS = [
@@ -321,8 +335,8 @@ def client_run(res, rt, cfg, pat, cmd, env, timeout, value_field=None):
 SEED_RE = re.compile(r"workload (\S+): tasks (\d+), wall ([0-9.]+) s.*verify (\S+)")
 
 
-def seed_run(res, build, rt, cfg, seed, env, timeout):
-    cmd = [os.path.join(build, "workloads", seed), "--verify"]
+def seed_run(res, build, rt, cfg, seed, args, env, timeout):
+    cmd = [os.path.join(build, "workloads", seed), "--verify"] + args
     rc, out, err = run(cmd, env=env, timeout=timeout)
     m = None
     for line in (out + "\n" + err).splitlines():
@@ -382,7 +396,7 @@ def rs_group(a, res, cfg, groups, rnd, pats):
         if a.seeds_all or cfg == "default" or cfg in MECH_OFF:
             for s in SEEDS:
                 if ensure():
-                    seed_run(res, a.build, "ringsched", cfg, s, env, a.timeout * 2)
+                    seed_run(res, a.build, "ringsched", cfg, s, a.seed_args[s], env, a.timeout * 2)
         if cfg == "default":
             for mode in ("hot", "load"):
                 if ensure():
@@ -426,6 +440,15 @@ def peer_group(a, res, rt, cfg, binary, extra, env_extra, pats):
     env = peer_env(env_extra)
     for lab, args in pats:
         client_run(res, rt, cfg, lab, [exe] + args + extra, env, a.timeout)
+    # the seed workloads on this peer: seed-BINARY [--lightweight] NAME ARGS (OpenBLAS on one thread, as in
+    # the daemon; the program re-executes itself with it otherwise)
+    sexe = os.path.join(a.build, "bench", "peers", "seed-" + binary)
+    if not os.access(sexe, os.X_OK):
+        return
+    senv = dict(env)
+    senv["OPENBLAS_NUM_THREADS"] = "1"
+    for s in SEEDS:
+        client_run(res, rt, cfg, "seed_" + s, [sexe] + extra + [s] + a.seed_args[s], senv, a.timeout * 2)
 
 
 def one_cpu_group(a, res, rnd, pats):
@@ -704,7 +727,10 @@ def report(a, res, graph_pats, peers_avail, ipu, metg_info, elapsed):
             ["pattern"] + [colname(*c) for c in cols] + ["rs:default ÷ best peer"], rows,
             "Last column: ringsched default's median divided by the best (lowest) peer median; < 1 means "
             "ringsched is faster. rs = ringsched (rs_bench, a separate client process, plus its daemon); the (threads) "
-            "row is the scheduler/worker thread count each reported.")
+            "row is the scheduler/worker thread count each reported. seed_* rows: wall / tasks of the seed workload "
+            "(%s), ringsched from build/workloads/NAME --verify (first submit to rs_wait_all), each "
+            "peer from build/bench/peers/seed-PEER NAME (the same graph, kernels and reference; first task created "
+            "to the final wait), all verified." % ("a quarter of its default sizes" if a.quick else "its default sizes"))
 
     # METG
     rows = []
@@ -848,6 +874,7 @@ def main():
     a.idle_s = 2 if a.quick else 5
     a.metg_reps = 1 if a.quick else 3
     a.idle_reps = 3 if a.quick else 10
+    a.seed_args = seed_args(a.quick)
     os.makedirs(a.out, exist_ok=True)
     t_start = time.time()
     res = Results()
@@ -891,6 +918,10 @@ def main():
             res.skipped[(pe[0], pe[1])] = "binary %s missing" % os.path.relpath(exe, ROOT)
             say("skipping %s %s (no %s)" % (pe[0], pe[1], os.path.relpath(exe, ROOT)))
 
+    for pe in peers_avail:
+        sexe = os.path.join(a.build, "bench", "peers", "seed-" + pe[2])
+        if not os.access(sexe, os.X_OK):
+            note("%s %s: no %s, so no seed_* rows for it" % (pe[0], pe[1], os.path.relpath(sexe, ROOT)))
     ipu = calibrate(a)
     say("bg_busy: %.1f iterations/us; %d CPUs; %s round(s)" % (ipu, len(os.sched_getaffinity(0)),
                                                                "5 or 7" if auto_runs else a.runs))

@@ -20,14 +20,8 @@
  * CPUs of sched_getaffinity (and STARPU_WORKERS_GETBIND=1 so the workers use those CPUs); no CUDA, OpenCL,
  * MIC or MPI workers (starpu_conf).
  */
-#include <errno.h>
-#include <limits.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <starpu.h>
-
 #include "peer.h"
+#include "starpu_init.h"
 
 static uint64_t *g_base;
 static uint64_t g_grain;
@@ -85,71 +79,18 @@ static uint64_t run(struct pk_graph *g)
 	return t1 - t0;
 }
 
-/* STARPU_HOME defaults to <dir of this executable>/starpu-home (created if missing). */
-static void set_starpu_home(void)
-{
-	static char dir[PATH_MAX];
-	ssize_t len;
-	char *slash;
-
-	if (getenv("STARPU_HOME"))
-		return;
-	len = readlink("/proc/self/exe", dir, sizeof(dir) - sizeof("/starpu-home"));
-	if (len <= 0)
-		return;
-	dir[len] = 0;
-	slash = strrchr(dir, '/');
-	if (!slash)
-		return;
-	strcpy(slash, "/starpu-home");
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-		return;
-	setenv("STARPU_HOME", dir, 0);
-}
-
 int main(int argc, char **argv)
 {
 	struct pk_opts o;
 	struct pk_graph warm, g;
 	struct bg_params wp;
-	struct starpu_conf conf;
-	char ncpu_s[16];
-	const char *sched = getenv("STARPU_SCHED");
+	const char *sched;
 	int ncpu = pk_ncpu(), ret, bad;
 	uint64_t wall;
 
 	pk_parse(argc, argv, &o);
-	if (!sched || !*sched)
-		sched = "lws";
-	snprintf(ncpu_s, sizeof(ncpu_s), "%d", ncpu);
-	setenv("STARPU_NCPU", ncpu_s, 1);
-	setenv("STARPU_WORKERS_GETBIND", "1", 0);
-	setenv("STARPU_SILENT", "1", 0);
-	setenv("STARPU_CALIBRATE", "0", 0);
-	set_starpu_home();
-
-	starpu_conf_init(&conf);
-	conf.sched_policy_name = sched; /* STARPU_SCHED, when set, wins anyway */
-	conf.ncpus = ncpu;
-	conf.ncuda = 0;
-	conf.nopencl = 0;
-	conf.nmic = 0;
-	conf.nmpi_ms = 0;
-	ret = starpu_init(&conf);
-	if (ret != 0) {
-		fprintf(stderr, "starpu_init: %s\n", ret == -ENODEV ? "no worker available" : strerror(-ret));
-		return 1;
-	}
-	{
-		struct starpu_sched_policy *pol = starpu_sched_ctx_get_sched_policy(0);
-		if (pol && pol->policy_name && strcmp(pol->policy_name, sched) != 0) {
-			fprintf(stderr, "starpu: scheduler '%s' requested, '%s' in use\n", sched, pol->policy_name);
-			starpu_shutdown();
-			return 2;
-		}
-	}
-	if ((int)starpu_cpu_worker_get_count() != ncpu)
-		fprintf(stderr, "starpu: %u CPU workers (wanted %d)\n", starpu_cpu_worker_get_count(), ncpu);
+	if ((ret = pk_starpu_start(ncpu, &sched)))
+		return ret;
 
 	wp = pk_warm_params(&o.p);
 	pk_graph_build(&warm, &wp);
