@@ -51,6 +51,8 @@ static int64_t sd__submit(int kernel, const rs_arg *args, unsigned nargs);
 #include "paged_attention.c"
 #undef WL
 #include "common.c"
+#include "options.c"
+#include "paged_attention_problem.c"
 
 #undef rs_alloc
 #undef rs_scratch
@@ -72,9 +74,15 @@ struct sd_wl {
 	size_t ctx_bytes;
 };
 
+/* A workload parser's answer as setup's: 0 = run, 1 = help shown, else the exit code. */
+static int sd_parsed(int rc)
+{
+	return rc == RS__WL_RUN ? 0 : rc == RS_WL_EXIT_OK ? 1 : rc;
+}
+
 static int bgemm_setup(void *ctx, int argc, char **argv)
 {
-	int rc = bg_parse(argc, argv, ctx);
+	int rc = sd_parsed(bg_parse(argc, argv, ctx));
 	return rc ? rc : (bg_setup(NULL, ctx) < 0 ? RS_WL_EXIT_RUNTIME : 0);
 }
 
@@ -85,7 +93,7 @@ static int bgemm_submit(void *ctx, const int *ids, uint64_t *n, int64_t *first_s
 
 static int amma_setup(void *ctx, int argc, char **argv)
 {
-	int rc = am_parse(argc, argv, ctx);
+	int rc = sd_parsed(am_parse(argc, argv, ctx));
 	return rc ? rc : (am_setup(NULL, ctx) < 0 ? RS_WL_EXIT_RUNTIME : 0);
 }
 
@@ -96,8 +104,8 @@ static int amma_submit(void *ctx, const int *ids, uint64_t *n, int64_t *first_se
 
 static int pa_setup(void *ctx, int argc, char **argv)
 {
-	int rc = rs__wl_pa_parse(argc, argv, "paged_attention", pa_cases, sizeof(pa_cases) / sizeof(pa_cases[0]),
-				 NULL, 0, ctx);
+	int rc = sd_parsed(rs__wl_pa_parse(argc, argv, "paged_attention", pa_cases,
+					   sizeof(pa_cases) / sizeof(pa_cases[0]), NULL, 0, ctx));
 	return rc ? rc : (rs__wl_pa_setup(NULL, ctx) < 0 ? RS_WL_EXIT_RUNTIME : 0);
 }
 
