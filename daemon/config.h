@@ -1,7 +1,9 @@
 /*
  * config.h — ringschedd configuration: built-in defaults for every key, the libconfig file reader, and
- * validation. Owned by the main thread; scheduler/wiring threads only read the copy taken at start, except
- * the hot-safe keys (log level, profiling, quotas) which SIGHUP re-applies through rs_config_apply_hot().
+ * validation. config.c holds the key table, the defaults, validation and the reload split; config_file.c the
+ * reader; config_keys.h is what those two share. Owned by the main thread; scheduler/wiring threads only read
+ * the copy taken at start, except the hot-safe keys (log level, profiling, quotas) which SIGHUP re-applies
+ * through rs_config_apply_hot().
  */
 #ifndef RS_CONFIG_H
 #define RS_CONFIG_H

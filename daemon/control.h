@@ -1,13 +1,20 @@
 /*
- * control.h — the daemon's control plane: the libevent loop on the main thread (Unix socket, attach/detach,
- * signals, timers, systemd notifications). Never on the task fast path.
+ * control.h — the daemon's control plane: the libevent loop on the main thread, its Unix socket and the
+ * requests clients send over it. Never on the task fast path.
+ *
+ * The plane is three modules: control.c (listener, connections, dispatch of requests), attach.c (admission,
+ * quotas and teardown of sessions) and operations.c (stop and drain, SIGHUP reload, watchdog, stats, STATUS).
+ * main.c and the in-process tests see only the rs_server_* calls; the two rs_control_* calls below are for
+ * attach.c and operations.c, which answer requests on connections that control.c owns.
  */
 #ifndef RS_CONTROL_H
 #define RS_CONTROL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct rs_daemon;
+struct rs_msg_hdr;
 struct rs_server;
 
 /* Resolve the socket path: explicit > $RINGSCHED_SOCKET > config > default for this uid. */
@@ -23,5 +30,11 @@ int rs_server_run(struct rs_server *srv);
 void rs_server_request_stop(struct rs_server *srv);
 /* Close every session and connection, unlink the socket. Worker threads must be stopped first. */
 void rs_server_destroy(struct rs_server *srv);
+
+/* Fill a reply's header (magic and type). */
+void rs_control_reply_init(struct rs_msg_hdr *h, uint32_t type);
+/* Send one control message on connection fd, with nfds descriptors (SCM_RIGHTS, at most RS_FD_COUNT).
+ * Never blocks: a client that does not read its replies loses them. 0 or -errno. */
+int rs_control_send(int fd, const void *msg, size_t len, const int *fds, unsigned nfds);
 
 #endif /* RS_CONTROL_H */

@@ -1,6 +1,15 @@
 /*
- * main.c — ringschedd: command line, configuration, and the daemon's lifetime. Everything else lives in the
- * daemon core library (core.c and friends) so tests can run it in-process.
+ * main.c — ringschedd's entry point: the command line, the configuration (built-in defaults, then the file,
+ * then --log-level, then validation), and the order of the daemon's lifetime: the core (rs_daemon_init), the
+ * control plane (rs_server_create: the socket listens before any worker starts), the worker threads, the
+ * loop until a graceful stop, then the same in reverse: workers stop before the control plane frees sessions.
+ *
+ * Owns nothing past that order: the daemon core library (core.c and friends) and the control plane
+ * (control.c, attach.c, operations.c) do the work, so tests can run them in-process. Runs on the main thread,
+ * which becomes the control plane's libevent loop in rs_server_run.
+ *
+ * Exit status: 0 after a graceful stop, --check-config, --version or --help; 1 when the configuration is
+ * invalid or the start fails (the message names the cause); 2 for a bad command line.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -1,7 +1,7 @@
 /*
- * test_config.c — specification of ringschedd's configuration (daemon/config.c): built-in defaults, the
- * shipped conf/ringschedd.conf, the libconfig reader's error reports ("FILE:LINE: message"), size and mode
- * syntax, cross-key validation and the SIGHUP hot/restart split.
+ * test_config.c — specification of ringschedd's configuration (daemon/config.c, and its libconfig reader
+ * daemon/config_file.c): built-in defaults, the shipped conf/ringschedd.conf, the reader's error reports
+ * ("FILE:LINE: message"), size and mode syntax, cross-key validation and the SIGHUP hot/restart split.
  *
  * Single-threaded; every config file is a mkstemp() file removed by the test that wrote it. The shipped
  * file is found under $RS_SOURCE_DIR (default ".", the source tree root that `make test` runs from).

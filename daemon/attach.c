@@ -1,0 +1,256 @@
+/*
+ * attach.c — a session's life on the control plane (DESIGN §4, §6, §8): admission of an ATTACH request
+ * (ABI major, access lists, the daemon stopping, quota.max_sessions, quota.max_sessions_per_uid), the handover
+ * of the new session's memfds and eventfds to its client, and its teardown when the client hangs up.
+ *
+ * Owns: the decision whether a peer may attach, d->n_sessions, the list of retired sessions (d->retiring)
+ * and the reclaim timer that frees them.
+ *
+ * Threads: main thread only. Worker threads meet a session only through the published session list: it is
+ * added by rs_daemon_publish_sessions (core.c; its release store publishes every field written here before),
+ * and after a hang-up it is marked dead, unlinked and put on d->retiring.
+ *
+ * Guarantees:
+ *   - a session is published to the workers only once its client holds its memory (the reply was sent);
+ *     a refused request creates nothing, and every refusal is answered with a message and logged;
+ *   - a retired session is freed only once every worker thread has passed a quiescent point since its unlink
+ *     (rs_daemon_quiescent_since), so no worker still holds a pointer to it; teardown never blocks the loop;
+ *   - d->n_sessions counts the published sessions, which are exactly the connections with a session.
+ */
+#include "attach.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "daemon.h"
+#include "log.h"
+
+/* Period of the reclaim timer while sessions wait for quiescence: workers pass a quiescent point at least
+ * once per task or sleep, so a few milliseconds frees a session soon after its hang-up without a busy loop. */
+#define RECLAIM_PERIOD_MS 5
+
+struct rs_attach {
+	struct rs_daemon *d;
+	struct event *ev_reclaim; /* pending while d->retiring is not empty */
+};
+
+bool rs_attach_allowed(const struct rs_config *cfg, uid_t uid, gid_t gid)
+{
+	if (cfg->allow_all || uid == 0 || uid == geteuid())
+		return true;
+	for (uint32_t i = 0; i < cfg->n_allow_uids; i++)
+		if (cfg->allow_uids[i] == uid)
+			return true;
+	for (uint32_t i = 0; i < cfg->n_allow_gids; i++)
+		if (cfg->allow_gids[i] == gid)
+			return true;
+	return false;
+}
+
+/* The main thread is the only writer of d->sessions (rs_daemon_publish_sessions), so it reads it relaxed. */
+static struct rs_session_list *published_sessions(struct rs_daemon *d)
+{
+	return atomic_load_explicit(&d->sessions, memory_order_relaxed);
+}
+
+static uint32_t count_uid_sessions(struct rs_daemon *d, uid_t uid)
+{
+	struct rs_session_list *l = published_sessions(d);
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < l->n; i++)
+		if (l->s[i]->uid == uid)
+			n++;
+	return n;
+}
+
+/* A new session starts at the least kernel time any live session has used, so it neither waits behind
+ * every older session nor starves them (sched.c serves the least vtime_ns first). */
+static uint64_t min_vtime(struct rs_daemon *d)
+{
+	struct rs_session_list *l = published_sessions(d);
+	uint64_t m = UINT64_MAX;
+
+	for (uint32_t i = 0; i < l->n; i++) {
+		/* relaxed: a fairness estimate; the schedulers add to it concurrently */
+		uint64_t v = atomic_load_explicit(&l->s[i]->vtime_ns, memory_order_relaxed);
+		if (v < m)
+			m = v;
+	}
+	return m == UINT64_MAX ? 0 : m;
+}
+
+/* Why the request cannot be admitted (rep->status and rep->message), or 0. Checked in this order, so a
+ * client of another ABI hears about the ABI before anything else. */
+static int admission(struct rs_daemon *d, const struct rs_peer *peer, const struct rs_msg_attach *req,
+		     bool stopping, bool has_session, struct rs_msg_attach_reply *rep)
+{
+	uint32_t uid_sessions = count_uid_sessions(d, peer->uid);
+
+	if (has_session) {
+		rep->status = -EISCONN;
+		snprintf(rep->message, sizeof(rep->message), "this connection already has a session");
+	} else if (req->abi_major != RS_ABI_MAJOR) {
+		rep->status = -EPROTO;
+		snprintf(rep->message, sizeof(rep->message),
+			 "client speaks ringsched ABI %u.%u, this daemon speaks %u.%u: rebuild the client against "
+			 "a matching libringsched",
+			 req->abi_major, req->abi_minor, RS_ABI_MAJOR, RS_ABI_MINOR);
+	} else if (!peer->allowed) {
+		rep->status = -EACCES;
+		snprintf(rep->message, sizeof(rep->message),
+			 "uid %u gid %u is not allowed to attach (access.uids / access.gids in ringschedd.conf)",
+			 (unsigned)peer->uid, (unsigned)peer->gid);
+	} else if (stopping) {
+		rep->status = -ESHUTDOWN;
+		snprintf(rep->message, sizeof(rep->message), "the daemon is stopping");
+	} else if (d->n_sessions >= d->cfg.max_sessions) {
+		rep->status = -EUSERS;
+		snprintf(rep->message, sizeof(rep->message), "session limit reached (quota.max_sessions = %u)",
+			 d->cfg.max_sessions);
+	} else if (uid_sessions >= d->cfg.max_sessions_per_uid) {
+		rep->status = -EUSERS;
+		snprintf(rep->message, sizeof(rep->message),
+			 "uid %u has %u sessions (quota.max_sessions_per_uid = %u)", (unsigned)peer->uid,
+			 uid_sessions, d->cfg.max_sessions_per_uid);
+	}
+	return rep->status;
+}
+
+static void refuse(int fd, const struct rs_peer *peer, const struct rs_msg_attach_reply *rep)
+{
+	rs_log_warn("attach refused for pid %d uid %u: %s", (int)peer->pid, (unsigned)peer->uid, rep->message);
+	rs_control_send(fd, rep, sizeof(*rep), NULL, 0);
+}
+
+void rs_attach_session(struct rs_attach *a, int fd, const struct rs_peer *peer, const struct rs_msg_attach *req,
+		       bool stopping, struct rs_session **session)
+{
+	struct rs_daemon *d = a->d;
+	struct rs_msg_attach_reply rep;
+	struct rs_session *s;
+
+	memset(&rep, 0, sizeof(rep));
+	rs_control_reply_init(&rep.hdr, RS_MSG_ATTACH_REPLY);
+	rep.abi_major = RS_ABI_MAJOR;
+	rep.abi_minor = RS_ABI_MINOR;
+	if (admission(d, peer, req, stopping, *session != NULL, &rep)) {
+		refuse(fd, peer, &rep);
+		return;
+	}
+	s = rs_session_create(d, req, peer->pid, peer->uid, peer->gid, rep.message, sizeof(rep.message));
+	if (!s) {
+		rep.status = -ENOMEM;
+		refuse(fd, peer, &rep);
+		return;
+	}
+	/* relaxed: no worker can see s yet; the release store that publishes the list publishes this too */
+	atomic_store_explicit(&s->vtime_ns, min_vtime(d), memory_order_relaxed);
+	rep.features = s->sqc->hdr.features;
+	rep.session_id = s->id;
+	rep.sq_bytes = s->lay.sq_bytes;
+	rep.cq_bytes = s->lay.cq_bytes;
+	int fds[RS_FD_COUNT] = { s->sq_fd, s->cq_fd, s->doorbell_fd, s->completion_fd };
+	if (rs_control_send(fd, &rep, sizeof(rep), fds, RS_FD_COUNT) != 0 ||
+	    rs_daemon_publish_sessions(d, s, NULL) != 0) {
+		rs_log_warn("attach of pid %d failed while handing over the session", (int)peer->pid);
+		rs_session_destroy(s);
+		return;
+	}
+	/* the mappings keep the memory alive; the memfds themselves are no longer needed here */
+	close(s->sq_fd);
+	close(s->cq_fd);
+	s->sq_fd = s->cq_fd = -1;
+	s->sock = fd;
+	*session = s;
+	d->n_sessions++;
+	/* relaxed: a statistic, this thread its only writer */
+	atomic_fetch_add_explicit(&d->sessions_total, 1, memory_order_relaxed);
+	rs_log_info("session %llu attached: pid %d uid %u \"%s\", window %u, ring %u, %llu MiB memory",
+		    (unsigned long long)s->id, (int)peer->pid, (unsigned)peer->uid, s->name, s->window,
+		    s->lay.ring_entries, (unsigned long long)(s->lay.sq_bytes >> 20));
+}
+
+static void arm_reclaim(struct rs_attach *a)
+{
+	struct timeval tv = { 0, RECLAIM_PERIOD_MS * 1000 };
+
+	evtimer_add(a->ev_reclaim, &tv);
+}
+
+void rs_detach_session(struct rs_attach *a, struct rs_session *s)
+{
+	struct rs_daemon *d = a->d;
+
+	/* workers that still reach s cancel its tasks instead of running them; pairs with their acquire loads
+	 * of s->dead (sched.c, wiring.c) */
+	atomic_store_explicit(&s->dead, 1, memory_order_release);
+	while (rs_daemon_publish_sessions(d, NULL, s) != 0)
+		usleep(1000); /* only on ENOMEM */
+	/* relaxed: this thread is the only writer of qs_epoch, which the unlink just advanced */
+	s->retire_epoch = atomic_load_explicit(&d->qs_epoch, memory_order_relaxed);
+	s->next = d->retiring;
+	d->retiring = s;
+	d->n_sessions--;
+	if (!evtimer_pending(a->ev_reclaim, NULL))
+		arm_reclaim(a);
+}
+
+static void reclaim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rs_attach *a = arg;
+	struct rs_daemon *d = a->d;
+	(void)fd;
+	(void)what;
+
+	for (struct rs_session **pp = &d->retiring; *pp;) {
+		struct rs_session *s = *pp;
+		if (rs_daemon_quiescent_since(d, s->retire_epoch)) {
+			*pp = s->next;
+			rs_log_debug("session %llu reclaimed", (unsigned long long)s->id);
+			rs_session_destroy(s);
+		} else {
+			pp = &s->next;
+		}
+	}
+	rs_daemon_reap_lists(d, 0);
+	if (d->retiring)
+		arm_reclaim(a);
+}
+
+struct rs_attach *rs_attach_create(struct rs_daemon *d, struct event_base *base)
+{
+	struct rs_attach *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->d = d;
+	a->ev_reclaim = evtimer_new(base, reclaim_cb, a);
+	if (!a->ev_reclaim) {
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void rs_attach_destroy(struct rs_attach *a)
+{
+	struct rs_daemon *d;
+
+	if (!a)
+		return;
+	d = a->d;
+	while (d->retiring) {
+		struct rs_session *s = d->retiring;
+		d->retiring = s->next;
+		rs_session_destroy(s);
+	}
+	rs_daemon_reap_lists(d, 1);
+	event_free(a->ev_reclaim);
+	free(a);
+}

@@ -1,0 +1,49 @@
+/*
+ * attach.h — admission and teardown of sessions (DESIGN §4, §6, §8): who may attach, the session quotas,
+ * handing a new session's memory to its client, and freeing a session whose client hung up once no worker
+ * thread can still reach it. Main thread only.
+ */
+#ifndef RS_ATTACH_H
+#define RS_ATTACH_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct event_base;
+struct rs_attach;
+struct rs_config;
+struct rs_daemon;
+struct rs_msg_attach;
+struct rs_session;
+
+/* The process at the other end of a control connection (SO_PEERCRED at accept). */
+struct rs_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool allowed; /* rs_attach_allowed(uid, gid) at accept */
+};
+
+/* May uid/gid attach (access.uids, access.gids, access.allow_all)? Root and the daemon's own uid always may. */
+bool rs_attach_allowed(const struct rs_config *cfg, uid_t uid, gid_t gid);
+
+/* The module's state: the timer that frees retired sessions. NULL if out of memory. */
+struct rs_attach *rs_attach_create(struct rs_daemon *d, struct event_base *base);
+
+/*
+ * Answer an ATTACH request that peer sent on connection fd. *session is the connection's session: a request
+ * on a connection that has one is refused, as is any request while `stopping`, beyond a quota or from a peer
+ * not allowed. On success the session is created, its memory and eventfds are sent to the client, it is
+ * published to the worker threads, and *session is set. Every refusal is answered with a message and logged.
+ */
+void rs_attach_session(struct rs_attach *a, int fd, const struct rs_peer *peer, const struct rs_msg_attach *req,
+		       bool stopping, struct rs_session **session);
+
+/* The client of s hung up: workers cancel its tasks from now on, and s is freed once every worker thread has
+ * passed a quiescent point since it was unlinked. Never blocks the loop. */
+void rs_detach_session(struct rs_attach *a, struct rs_session *s);
+
+/* Free every retired session, whether or not quiescent: worker threads must be stopped first. NULL is a no-op. */
+void rs_attach_destroy(struct rs_attach *a);
+
+#endif /* RS_ATTACH_H */
