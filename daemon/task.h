@@ -45,7 +45,8 @@ struct rs_wtask {
 	uint8_t n_fanin;                /* W */
 	uint8_t prio;                   /* W: 0 normal, 1 high */
 	uint32_t fanin[RS_MAX_FANIN];   /* W: producer distances (producer = seq - fanin[i]) */
-} __attribute__((aligned(64)));      /* three whole lines: neighbours never share one */
+} __attribute__((aligned(64)));      /* whole lines: neighbouring tasks never share one */
+_Static_assert(sizeof(struct rs_wtask) == 192, "the hot header is three cache lines");
 
 struct rs_wtask_diag {
 	uint64_t t_submit, t_wired, t_ready, t_start, t_end; /* profiling timestamps (ns), RS_WTASK_PROFILED only */
