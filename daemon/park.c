@@ -124,12 +124,6 @@ void rs_park_unwatch_doorbell(struct rs_park *p, int fd)
 
 /* ---------------------------------------------------------------- 1, 2: schedulers */
 
-uint32_t rs_park_sleepers(struct rs_daemon *d)
-{
-	return atomic_load_explicit(&d->park.n_parked, memory_order_relaxed) +
-	       atomic_load_explicit(&d->park.n_epoll_parked, memory_order_relaxed);
-}
-
 static int any_ready(struct rs_session_list *list)
 {
 	for (uint32_t i = 0; list && i < list->n; i++)
@@ -242,7 +236,7 @@ static void sleep_folded(struct rs_daemon *d, struct rs_thread *self, struct rs_
 	 * while another is awake it wires (and re-arms the doorbells before long kernels), and a doorbell per
 	 * submission would only wake this one over and over. The count is raised under the token, so of two
 	 * schedulers going to sleep at once the second sees the first and arms. */
-	int last = d->n_schedulers <= rs_park_sleepers(d);
+	int last = d->n_schedulers <= rs_park_sleepers(&d->park);
 	int may_sleep = last ? wiring_prepare(d, list) : 1;
 	int ms = last ? p->wiring_sleep_ms : -1;
 	rs_wiring_token_put(&d->wiring_token);
@@ -294,7 +288,7 @@ void rs_park_idle_scheduler(struct rs_daemon *d, struct rs_thread *self, struct 
 		 * more would only burn CPU the clients need, so the others park at once. And only the last awake
 		 * scheduler spins: beside one that runs kernels, a spinner would take the CPU the submitting
 		 * client needs (2 schedulers + 1 client on 2 CPUs). */
-		int others_awake = d->n_schedulers - rs_park_sleepers(d) > 1;
+		int others_awake = d->n_schedulers - rs_park_sleepers(&d->park) > 1;
 		if (others_awake ||
 		    atomic_fetch_add_explicit(&p->n_spinning, 1, memory_order_seq_cst) >= RS_MAX_SPINNERS) {
 			if (!others_awake)

@@ -71,8 +71,12 @@ void rs_park_busy(struct rs_daemon *d, struct rs_idle *idle);
 /* S: a round found nothing: spin (one spinner at most) for idle.spin_us, then sleep until woken. */
 void rs_park_idle_scheduler(struct rs_daemon *d, struct rs_thread *self, struct rs_session_list *list,
 			    struct rs_idle *idle);
-/* Schedulers asleep (futex or doorbell epoll), or about to be. */
-uint32_t rs_park_sleepers(struct rs_daemon *d);
+/* Schedulers asleep (futex or doorbell epoll), or about to be. Inline: read per popped task (scheduler.c). */
+static inline uint32_t rs_park_sleepers(struct rs_park *p)
+{
+	return atomic_load_explicit(&p->n_parked, memory_order_relaxed) +
+	       atomic_load_explicit(&p->n_epoll_parked, memory_order_relaxed);
+}
 /* S, before a batch of session s's kernels: with folded wiring, if others sleep in the doorbell epoll and the
  * kernels are long, ask clients to ring for new work so that a sleeper wires it instead of waiting for us. */
 void rs_park_before_kernels(struct rs_daemon *d, struct rs_thread *self, struct rs_session_list *list,

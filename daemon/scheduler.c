@@ -158,7 +158,7 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 		}
 		/* About to be busy in a kernel while more work is queued: let a sleeping scheduler take it when it
 		 * is worth a wake-up (one may still be in flight for an earlier push). */
-		if (rs_park_sleepers(d) && rs_sched_backlog_worth_waking(s))
+		if (rs_park_sleepers(&d->park) && rs_sched_backlog_worth_waking(s))
 			rs_wake_scheduler(d);
 		run_task(self, s, slot);
 		n++;
