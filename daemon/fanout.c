@@ -17,10 +17,16 @@
  *
  * This is what the wireless scheme removes: a lock round trip per edge on both sides, and a shared
  * read-modify-write counter per consumer.
+ *
+ * Threads: the wiring role (reset, classify) and any completer (complete); fan_lock's acquire pairs with
+ * fan_unlock's release, and the last reference dropper's acq_rel decrement sees every other dropper's cause.
  */
 #include <stdlib.h>
 
-#include "daemon.h"
+#include "fanout.h"
+#include "readiness.h"
+#include "rs_shm.h"
+#include "session.h"
 
 #define FAN_NIL UINT32_MAX
 
@@ -56,7 +62,7 @@ static void fan_lock(struct rs_fanout *f)
 
 static void fan_unlock(struct rs_fanout *f)
 {
-	atomic_store_explicit(&f->lock, 0, memory_order_release);
+	atomic_store_explicit(&f->lock, 0, memory_order_release); /* pairs with the acquire in fan_lock */
 }
 
 void rs_fanout_reset(struct rs_session *s, uint32_t slot)
@@ -91,19 +97,19 @@ int rs_fanout_classify(struct rs_session *s, uint32_t slot, uint64_t *cause)
 	atomic_store_explicit(&s->fan[slot].pending, 1, memory_order_relaxed); /* the wiring thread's guard */
 	for (unsigned i = 0; i < t->n_fanin; i++) {
 		uint64_t p = t->seq - t->fanin[i], why = 0;
-		int st = rs_fanin_state(s, t->seq, p, &why);
-		if (st == 2) {
+		enum rs_fanin st = rs_fanin_state(s, p, &why);
+		if (st == RS_FANIN_FAILED) {
 			fan_note_cause(s, slot, why);
 			continue;
 		}
-		if (st == 1)
+		if (st == RS_FANIN_OK)
 			continue;
 		struct rs_fanout *pf = &s->fan[p & s->window_mask];
 		fan_lock(pf);
 		if (atomic_load_explicit(&pf->closed, memory_order_relaxed)) {
 			fan_unlock(pf);
 			/* completed between the flag check and the lock: its flag says how */
-			if (rs_fanin_state(s, t->seq, p, &why) == 2)
+			if (rs_fanin_state(s, p, &why) == RS_FANIN_FAILED)
 				fan_note_cause(s, slot, why);
 			continue;
 		}

@@ -5,8 +5,9 @@
  * (MFD_NOEXEC_SEAL where the kernel has it), sized, mapped, excluded from core dumps, bound to the configured
  * NUMA node, initialised, then sealed: the SQ against shrink/grow (a client that could ftruncate its segment
  * could SIGBUS the daemon), the CQ additionally against future writable mappings (F_SEAL_FUTURE_WRITE), so the
- * client can only map it read-only. The daemon's private task table, wake lists, drained words, ready queues
- * and failed set are ordinary heap memory.
+ * client can only map it read-only. The daemon's private task table (hot headers, payloads, diagnostics:
+ * task.h), wake lists, drained words, ready queues and failed set are ordinary heap memory
+ * (rs_session_init, which unit tests call on memory of their own).
  *
  * Destruction happens only after the session was unlinked from the published list and every worker thread
  * passed a quiescent point since (control.c checks that); nothing else can reach it then.
@@ -22,8 +23,14 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "failed_set.h"
+#include "fanout.h"
 #include "log.h"
+#include "park.h"
 #include "placement.h"
+#include "scheduler.h"
+#include "session.h"
+#include "threads.h"
 
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008U
@@ -69,121 +76,22 @@ static uint64_t pick_u64(uint64_t want, uint64_t def)
 	return want ? want : def;
 }
 
-struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_attach *req, pid_t pid, uid_t uid,
-				     gid_t gid, char *why, size_t why_len)
+/* 64-byte aligned array of n elements of size bytes, or NULL. */
+static void *alloc_lines(size_t n, size_t size)
 {
-	const struct rs_config *cfg = &d->cfg;
-	struct rs_session *s = calloc(1, sizeof(*s));
-	int rc;
+	return aligned_alloc(64, (n * size + 63) & ~(size_t)63);
+}
 
-	if (!s) {
-		snprintf(why, why_len, "daemon out of memory");
-		return NULL;
-	}
-	s->sq_fd = s->cq_fd = s->doorbell_fd = s->completion_fd = s->sock = -1;
-	s->d = d;
-	/* until measured, assume a new session's tasks are worth waking a second scheduler for */
-	atomic_init(&s->kernel_ewma_ns, RS_SCHED_WAKE_BACKLOG_NS);
-	s->pid = pid;
-	s->uid = uid;
-	s->gid = gid;
-	memcpy(s->name, req->name, sizeof(s->name));
-	s->name[sizeof(s->name) - 1] = 0;
-
-	s->lay.ring_entries = pick_u32(req->ring_entries, cfg->ring_entries);
-	s->lay.window = pick_u32(req->task_window, cfg->task_window);
-	s->lay.heap_depths = pick_u32(req->heap_depths, cfg->heap_depths);
-	s->lay.heap_bytes = (pick_u64(req->heap_bytes, cfg->heap_bytes) + RS_PAGE - 1) & ~(uint64_t)(RS_PAGE - 1);
-	s->lay.arena_bytes = (pick_u64(req->arena_bytes, cfg->arena_bytes) + RS_PAGE - 1) & ~(uint64_t)(RS_PAGE - 1);
-	s->lay.counter_slots = rs_daemon_counter_slots(d);
-	rc = rs_layout_compute(&s->lay);
-	if (rc) {
-		snprintf(why, why_len,
-			 "invalid session geometry: ring_entries %u (power of two in [%u, %u]), task_window %u (power "
-			 "of two in [%u, %u]), heap_depths %u (1..%u), heap_bytes %llu",
-			 s->lay.ring_entries, RS_MIN_RING_ENTRIES, RS_MAX_RING_ENTRIES, s->lay.window, RS_MIN_WINDOW,
-			 RS_MAX_WINDOW, s->lay.heap_depths, RS_MAX_HEAP_DEPTHS, (unsigned long long)s->lay.heap_bytes);
-		goto out_free;
-	}
-	if (s->lay.sq_bytes > cfg->max_segment_bytes) {
-		snprintf(why, why_len, "session memory of %llu bytes exceeds quota.max_segment_bytes %llu",
-			 (unsigned long long)s->lay.sq_bytes, (unsigned long long)cfg->max_segment_bytes);
-		goto out_free;
-	}
-	s->ring_mask = s->lay.ring_entries - 1;
-	s->window = s->lay.window;
-	s->window_mask = s->lay.window - 1;
-	s->next_seq = 1;
-
-	s->sq_fd = make_memfd("ringsched-sq", s->lay.sq_bytes);
-	s->cq_fd = make_memfd("ringsched-cq", s->lay.cq_bytes);
-	if (s->sq_fd < 0 || s->cq_fd < 0) {
-		snprintf(why, why_len, "memfd_create: %s", strerror(-(s->sq_fd < 0 ? s->sq_fd : s->cq_fd)));
-		goto out_close;
-	}
-	s->sq = map_region(s->sq_fd, s->lay.sq_bytes, cfg->numa_node);
-	s->cq = map_region(s->cq_fd, s->lay.cq_bytes, cfg->numa_node);
-	if (!s->sq || !s->cq) {
-		snprintf(why, why_len, "mmap of session memory: %s", strerror(errno));
-		goto out_unmap;
-	}
-	if (fcntl(s->sq_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
-	    fcntl(s->cq_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0) {
-		snprintf(why, why_len, "sealing session memory: %s", strerror(errno));
-		goto out_unmap;
-	}
-	s->doorbell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	s->completion_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->doorbell_fd < 0 || s->completion_fd < 0) {
-		snprintf(why, why_len, "eventfd: %s", strerror(errno));
-		goto out_unmap;
-	}
-
-	/* private state */
-	size_t w = s->window;
-	s->tasks = aligned_alloc(64, (w * sizeof(struct rs_wtask) + 63) & ~(size_t)63);
-	s->wake_head = aligned_alloc(64, (w * sizeof(uint64_t) + 63) & ~(size_t)63);
-	s->drained = aligned_alloc(64, (w * sizeof(uint64_t) + 63) & ~(size_t)63);
-	uint32_t fcap = 1024;
-	while (fcap < cfg->failed_set && fcap < (1u << 24))
-		fcap <<= 1;
-	s->failed.keys = calloc(fcap, sizeof(uint64_t));
-	s->failed.mask = fcap - 1;
-	if (!s->tasks || !s->wake_head || !s->drained || !s->failed.keys ||
-	    rs_readyq_init(&s->ready[0], s->window) || rs_readyq_init(&s->ready[1], s->window)) {
-		snprintf(why, why_len, "daemon out of memory for a %u-task window", s->window);
-		goto out_unmap;
-	}
-	memset(s->tasks, 0, w * sizeof(struct rs_wtask));
-	if (!d->cfg.wireless_readiness && rs_fanout_init(s) != 0) {
-		snprintf(why, why_len, "out of memory for the fan-out lists of %zu tasks", (size_t)w);
-		goto out_unmap;
-	}
-	if (!d->cfg.prebuilt_payload) {
-		s->descs = calloc(w, sizeof(struct rs_desc));
-		if (!s->descs) {
-			snprintf(why, why_len, "out of memory for %zu descriptor copies", (size_t)w);
-			goto out_unmap;
-		}
-	}
-	for (size_t i = 0; i < w; i++) {
-		atomic_init(&s->wake_head[i], 0);
-		atomic_init(&s->drained[i], 0);
-	}
-
-	/* SQ header: the client's copy of the geometry (never read back) */
-	s->sqc = (struct rs_sq_ctrl *)s->sq;
+/* The SQ header: the client's copy of the geometry (never read back). */
+static void write_sq_header(struct rs_session *s, uint64_t features)
+{
 	struct rs_sq_header *h = &s->sqc->hdr;
+
 	h->magic = RS_SQ_MAGIC;
 	h->abi_major = RS_ABI_MAJOR;
 	h->abi_minor = RS_ABI_MINOR;
-	h->features = req->features & RS_FEAT_ALL;
-	if (!d->cfg.deferred_wiring)
-		h->features |= RS_FEAT_SYNC_SUBMIT;
-	h->features |= RS_FEAT_SLEEP_GEN;
-	if (atomic_load_explicit(&d->asym_fence, memory_order_relaxed))
-		h->features |= RS_FEAT_ASYM_FENCE;
-	h->session_id = 0; /* set below */
+	h->features = features;
+	h->session_id = 0; /* rs_session_create sets it */
 	h->sq_bytes = s->lay.sq_bytes;
 	h->cq_bytes = s->lay.cq_bytes;
 	h->ring_off = s->lay.ring_off;
@@ -201,35 +109,180 @@ struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_at
 	h->cq_counter_slots = s->lay.counter_slots;
 	h->cq_flags_off = s->lay.cq_flags_off;
 	h->cq_status_off = s->lay.cq_status_off;
-	h->schedulers = d->n_schedulers;
+	h->schedulers = s->d->n_schedulers;
+}
+
+int rs_session_init(struct rs_session *s, struct rs_daemon *d, const struct rs_layout *lay, uint8_t *sq,
+		    uint8_t *cq, uint64_t features, char *why, size_t why_len)
+{
+	size_t w = lay->window;
+
+	s->d = d;
+	/* until measured, assume a new session's tasks are worth waking a second scheduler for */
+	atomic_init(&s->kernel_ewma_ns, RS_SCHED_WAKE_BACKLOG_NS);
+	s->lay = *lay;
+	s->ring_mask = lay->ring_entries - 1;
+	s->window = lay->window;
+	s->window_mask = lay->window - 1;
+	s->next_seq = 1;
+	s->sq = sq;
+	s->cq = cq;
+
+	/* private state */
+	s->tasks = alloc_lines(w, sizeof(struct rs_wtask));
+	s->payload = alloc_lines(w, sizeof(rs_kargs));
+	s->diag = alloc_lines(w, sizeof(struct rs_wtask_diag));
+	s->wake_head = alloc_lines(w, sizeof(uint64_t));
+	s->drained = alloc_lines(w, sizeof(uint64_t));
+	if (!s->tasks || !s->payload || !s->diag || !s->wake_head || !s->drained ||
+	    rs_failed_set_init(&s->failed, d->cfg.failed_set) || rs_readyq_init(&s->ready[0], s->window) ||
+	    rs_readyq_init(&s->ready[1], s->window)) {
+		snprintf(why, why_len, "daemon out of memory for a %u-task window", s->window);
+		return -ENOMEM;
+	}
+	memset(s->tasks, 0, w * sizeof(struct rs_wtask));
+	memset(s->payload, 0, w * sizeof(rs_kargs));
+	memset(s->diag, 0, w * sizeof(struct rs_wtask_diag));
+	for (size_t i = 0; i < w; i++) {
+		/* a kernel writes its failure text straight into the slot's diagnostics */
+		s->payload[i].err = s->diag[i].reason;
+		s->payload[i].err_len = sizeof(s->diag[i].reason);
+		atomic_init(&s->wake_head[i], 0);
+		atomic_init(&s->drained[i], 0);
+	}
+	if (!d->cfg.wireless_readiness && rs_fanout_init(s) != 0) {
+		snprintf(why, why_len, "out of memory for the fan-out lists of %zu tasks", w);
+		return -ENOMEM;
+	}
+	if (!d->cfg.prebuilt_payload) {
+		s->descs = calloc(w, sizeof(struct rs_desc));
+		if (!s->descs) {
+			snprintf(why, why_len, "out of memory for %zu descriptor copies", w);
+			return -ENOMEM;
+		}
+	}
+
+	/* shared memory: written before the fds are passed to the client, so plain stores */
+	s->sqc = (struct rs_sq_ctrl *)s->sq;
+	write_sq_header(s, features);
 	s->ring = s->sq + s->lay.ring_off;
 	s->data_lo = s->lay.data_off;
 	s->data_hi = s->lay.sq_bytes;
-
 	s->cqc = (struct rs_cq_ctrl *)s->cq;
 	s->cqc->magic = RS_CQ_MAGIC;
-	s->flags = (_Atomic uint64_t *)(s->cq + s->lay.cq_flags_off);
+	s->flags = (uint64_t *)(s->cq + s->lay.cq_flags_off);
 	s->status = (struct rs_task_status *)(s->cq + s->lay.cq_status_off);
 	s->counters = (struct rs_cq_counters *)(s->cq + s->lay.cq_counters_off);
+	return 0;
+}
+
+void rs_session_free_state(struct rs_session *s)
+{
+	free(s->tasks);
+	free(s->payload);
+	free(s->diag);
+	free(s->descs);
+	rs_fanout_free(s);
+	free((void *)s->wake_head);
+	free((void *)s->drained);
+	rs_failed_set_free(&s->failed);
+	rs_readyq_destroy(&s->ready[0]);
+	rs_readyq_destroy(&s->ready[1]);
+	s->tasks = NULL;
+	s->payload = NULL;
+	s->diag = NULL;
+	s->descs = NULL;
+	s->fan = NULL;
+	s->fan_next = NULL;
+	s->wake_head = s->drained = NULL;
+}
+
+struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_attach *req, pid_t pid, uid_t uid,
+				     gid_t gid, char *why, size_t why_len)
+{
+	const struct rs_config *cfg = &d->cfg;
+	struct rs_session *s = calloc(1, sizeof(*s));
+	struct rs_layout lay = { 0 };
+	uint8_t *sq = NULL, *cq = NULL;
+	int rc;
+
+	if (!s) {
+		snprintf(why, why_len, "daemon out of memory");
+		return NULL;
+	}
+	s->sq_fd = s->cq_fd = s->doorbell_fd = s->completion_fd = s->sock = -1;
+	s->d = d;
+	s->pid = pid;
+	s->uid = uid;
+	s->gid = gid;
+	memcpy(s->name, req->name, sizeof(s->name));
+	s->name[sizeof(s->name) - 1] = 0;
+
+	lay.ring_entries = pick_u32(req->ring_entries, cfg->ring_entries);
+	lay.window = pick_u32(req->task_window, cfg->task_window);
+	lay.heap_depths = pick_u32(req->heap_depths, cfg->heap_depths);
+	lay.heap_bytes = (pick_u64(req->heap_bytes, cfg->heap_bytes) + RS_PAGE - 1) & ~(uint64_t)(RS_PAGE - 1);
+	lay.arena_bytes = (pick_u64(req->arena_bytes, cfg->arena_bytes) + RS_PAGE - 1) & ~(uint64_t)(RS_PAGE - 1);
+	lay.counter_slots = rs_daemon_counter_slots(d);
+	rc = rs_layout_compute(&lay);
+	if (rc) {
+		snprintf(why, why_len,
+			 "invalid session geometry: ring_entries %u (power of two in [%u, %u]), task_window %u (power "
+			 "of two in [%u, %u]), heap_depths %u (1..%u), heap_bytes %llu",
+			 lay.ring_entries, RS_MIN_RING_ENTRIES, RS_MAX_RING_ENTRIES, lay.window, RS_MIN_WINDOW,
+			 RS_MAX_WINDOW, lay.heap_depths, RS_MAX_HEAP_DEPTHS, (unsigned long long)lay.heap_bytes);
+		goto out_free;
+	}
+	if (lay.sq_bytes > cfg->max_segment_bytes) {
+		snprintf(why, why_len, "session memory of %llu bytes exceeds quota.max_segment_bytes %llu",
+			 (unsigned long long)lay.sq_bytes, (unsigned long long)cfg->max_segment_bytes);
+		goto out_free;
+	}
+	s->lay = lay; /* rs_session_destroy unmaps by it */
+
+	s->sq_fd = make_memfd("ringsched-sq", lay.sq_bytes);
+	s->cq_fd = make_memfd("ringsched-cq", lay.cq_bytes);
+	if (s->sq_fd < 0 || s->cq_fd < 0) {
+		snprintf(why, why_len, "memfd_create: %s", strerror(-(s->sq_fd < 0 ? s->sq_fd : s->cq_fd)));
+		goto out_destroy;
+	}
+	s->sq = sq = map_region(s->sq_fd, lay.sq_bytes, cfg->numa_node);
+	s->cq = cq = map_region(s->cq_fd, lay.cq_bytes, cfg->numa_node);
+	if (!sq || !cq) {
+		snprintf(why, why_len, "mmap of session memory: %s", strerror(errno));
+		goto out_destroy;
+	}
+	if (fcntl(s->sq_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
+	    fcntl(s->cq_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0) {
+		snprintf(why, why_len, "sealing session memory: %s", strerror(errno));
+		goto out_destroy;
+	}
+	s->doorbell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->completion_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->doorbell_fd < 0 || s->completion_fd < 0) {
+		snprintf(why, why_len, "eventfd: %s", strerror(errno));
+		goto out_destroy;
+	}
+
+	uint64_t features = (req->features & RS_FEAT_ALL) | RS_FEAT_SLEEP_GEN;
+	if (!cfg->deferred_wiring)
+		features |= RS_FEAT_SYNC_SUBMIT;
+	if (atomic_load_explicit(&d->park.asym_fence, memory_order_relaxed))
+		features |= RS_FEAT_ASYM_FENCE;
+	if (rs_session_init(s, d, &lay, sq, cq, features, why, why_len) != 0)
+		goto out_destroy;
 
 	s->id = d->next_session_id++;
-	h->session_id = s->id;
+	s->sqc->hdr.session_id = s->id;
 	s->cqc->session_id = s->id;
-
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = s->id };
-	if (epoll_ctl(d->wiring_epfd, EPOLL_CTL_ADD, s->doorbell_fd, &ev) < 0) {
-		snprintf(why, why_len, "epoll_ctl: %s", strerror(errno));
-		goto out_unmap;
+	rc = rs_park_watch_doorbell(&d->park, s->doorbell_fd, s->id);
+	if (rc) {
+		snprintf(why, why_len, "epoll_ctl: %s", strerror(-rc));
+		goto out_destroy;
 	}
 	return s;
 
-out_unmap:
-	if (s->sq)
-		munmap(s->sq, s->lay.sq_bytes);
-	if (s->cq)
-		munmap(s->cq, s->lay.cq_bytes);
-	s->sq = s->cq = NULL;
-out_close:
+out_destroy:
 	rs_session_destroy(s);
 	return NULL;
 out_free:
@@ -242,7 +295,7 @@ void rs_session_destroy(struct rs_session *s)
 	if (!s)
 		return;
 	if (s->doorbell_fd >= 0)
-		epoll_ctl(s->d->wiring_epfd, EPOLL_CTL_DEL, s->doorbell_fd, NULL);
+		rs_park_unwatch_doorbell(&s->d->park, s->doorbell_fd);
 	if (s->sq)
 		munmap(s->sq, s->lay.sq_bytes);
 	if (s->cq)
@@ -251,13 +304,6 @@ void rs_session_destroy(struct rs_session *s)
 	for (unsigned i = 0; i < 4; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	free(s->tasks);
-	free(s->descs);
-	rs_fanout_free(s);
-	free((void *)s->wake_head);
-	free((void *)s->drained);
-	free((void *)s->failed.keys);
-	rs_readyq_destroy(&s->ready[0]);
-	rs_readyq_destroy(&s->ready[1]);
+	rs_session_free_state(s);
 	free(s);
 }

@@ -6,18 +6,35 @@
  * seq, flags, reserved bytes, counts, fanin distances, kernel id and signature, and every view (dtype, ndim,
  * mode, unused dims, alignment, extent inside the session's tensor memory, and for OUT/INOUT that no two
  * elements alias). On success the task's dispatch payload is built (views as daemon pointers, scalars), so
- * running it later is a pointer handoff. On failure the reason is one line in t->reason and the task
- * completes as failed with -RS_ERR_INVALDESC; it never touches another session.
+ * running it later is a pointer handoff. On failure the reason is one line in the slot's diagnostic text
+ * (s->diag[slot].reason) and the task completes as failed with -RS_ERR_INVALDESC; it never touches another
+ * session. This file is the one owner of validation: the kernel registry (kernels/registry.c) only holds the
+ * signatures that rs_kernel_check_args checks against.
+ *
+ * Argument names for messages come from the kernel's doc line when it follows the convention of the
+ * built-in kernels, "kernel(arg: what, arg: what, ...): what it computes" (the kernel's own name, then its
+ * views, then its scalars), so a rejected task reads "spin: scalar 0 (duration) 5000000000 exceeds limit
+ * 1000000000". A doc that doesn't follow it only loses the names.
+ *
+ * Threads: the wiring role; with mechanisms.prebuilt_payload = false also the scheduler that dispatches the
+ * task (rs_build_payload, on the descriptor copy the wiring role kept). Each works on a task it owns.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "daemon.h"
+#include "registry.h"
+#include "rs_shm.h"
+#include "session.h"
+#include "validate.h"
+
+/* Longest argument name quoted from a doc line in a message. */
+#define RS_ARG_NAME_LEN 24u
 
 #define REJECT(...)                                                                                            \
 	do {                                                                                                   \
-		snprintf(t->reason, sizeof(t->reason), __VA_ARGS__);                                           \
+		snprintf(reason, RS_WTASK_REASON_LEN, __VA_ARGS__);                                            \
 		return -RS_ERR_INVALDESC;                                                                      \
 	} while (0)
 
@@ -55,8 +72,7 @@ static int view_elements_distinct(const struct rs_view_desc *v)
 	return 1;
 }
 
-static int check_view(struct rs_session *s, const struct rs_view_desc *v, unsigned i, struct rs_wtask *t,
-		      rs_kview *kv)
+static int check_view(struct rs_session *s, const struct rs_view_desc *v, unsigned i, char *reason, rs_kview *kv)
 {
 	unsigned esz = rs_dtype_size(v->dtype);
 	uint64_t last = 0, end;
@@ -109,8 +125,93 @@ static int check_view(struct rs_session *s, const struct rs_view_desc *v, unsign
 	return 0;
 }
 
-int rs_validate_and_build(struct rs_session *s, const struct rs_desc *d, uint64_t expect_seq, struct rs_wtask *t)
+static const char *mode_name(unsigned mode)
 {
+	switch (mode) {
+	case RS_MODE_IN: return "in";
+	case RS_MODE_OUT: return "out";
+	case RS_MODE_INOUT: return "inout";
+	default: return NULL;
+	}
+}
+
+static const char *dtype_name(unsigned dtype)
+{
+	switch (dtype) {
+	case RS_DT_F32: return "f32";
+	case RS_DT_F64: return "f64";
+	case RS_DT_I32: return "i32";
+	case RS_DT_I64: return "i64";
+	case RS_DT_U8: return "u8";
+	case RS_DT_U32: return "u32";
+	default: return NULL;
+	}
+}
+
+/* "f32", or "#9" for a code with no name (buf must hold 8 bytes). */
+static const char *code_label(const char *name, unsigned code, char *buf, size_t len)
+{
+	if (name)
+		return name;
+	snprintf(buf, len, "#%u", code);
+	return buf;
+}
+
+static int is_ident_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/*
+ * " (name)" for argument idx (views first, then scalars) when k's doc line has the form
+ * "kernel(arg: ..., arg: ...): ...", else "". Bracket depth is tracked so "(float)" or "[m x k]" inside an
+ * argument's description does not split it.
+ */
+static void doc_arg_label(const rs_kernel_desc *k, unsigned idx, char *out, size_t out_len)
+{
+	size_t name_len = strlen(k->name);
+	const char *p = k->doc;
+	unsigned arg = 0;
+	int depth = 0;
+
+	out[0] = '\0';
+	if (!p || strncmp(p, k->name, name_len) != 0 || p[name_len] != '(')
+		return; /* not the convention: no names rather than wrong ones */
+	for (p += name_len + 1; *p; p++) {
+		if (depth == 0 && arg == idx) {
+			char name[RS_ARG_NAME_LEN];
+			size_t n = 0;
+
+			while (*p == ' ')
+				p++;
+			while (is_ident_char(p[n]) && n + 1 < sizeof(name)) {
+				name[n] = p[n];
+				n++;
+			}
+			name[n] = '\0';
+			if (n > 0 && p[n] == ':')
+				snprintf(out, out_len, " (%s)", name);
+			return;
+		}
+		if (*p == '(' || *p == '[') {
+			depth++;
+		} else if ((*p == ')' || *p == ']') && depth > 0) {
+			depth--;
+		} else if (*p == ')') {
+			return; /* end of the argument list */
+		} else if (*p == ',' && depth == 0) {
+			arg++;
+		}
+	}
+}
+
+
+int rs_validate_and_build(struct rs_session *s, const struct rs_desc *d, uint64_t expect_seq, uint32_t slot)
+{
+	struct rs_wtask *t = &s->tasks[slot];
+	rs_kargs *args = &s->payload[slot];
+	char *reason = s->diag[slot].reason;
+
 	t->seq = expect_seq;
 	t->kernel = NULL;
 	t->kernel_id = RS_KERNEL_ID_NONE;
@@ -118,12 +219,10 @@ int rs_validate_and_build(struct rs_session *s, const struct rs_desc *d, uint64_
 	t->n_fanin = 0;
 	t->prio = 0;
 	t->ok_mask = 0;
-	t->reason[0] = 0;
-	t->args.n_views = 0;
-	t->args.n_scalars = 0;
-	t->args.task_seq = expect_seq;
-	t->args.err = t->reason;
-	t->args.err_len = sizeof(t->reason);
+	reason[0] = 0; /* empty until a check or the kernel fails (scheduler.c relies on it) */
+	args->n_views = 0;
+	args->n_scalars = 0;
+	args->task_seq = expect_seq;
 
 	if (d->seq != expect_seq)
 		REJECT("descriptor seq %llu, expected %llu (seqs follow ring order)", (unsigned long long)d->seq,
@@ -162,11 +261,14 @@ int rs_validate_and_build(struct rs_session *s, const struct rs_desc *d, uint64_
 		t->flags |= RS_WTASK_BUILD_AT_DISPATCH;
 		return 0;
 	}
-	return rs_build_payload(s, d, t);
+	return rs_build_payload(s, d, slot);
 }
 
-int rs_build_payload(struct rs_session *s, const struct rs_desc *d, struct rs_wtask *t)
+int rs_build_payload(struct rs_session *s, const struct rs_desc *d, uint32_t slot)
 {
+	struct rs_wtask *t = &s->tasks[slot];
+	rs_kargs *args = &s->payload[slot];
+	char *reason = s->diag[slot].reason;
 	const struct rs_kernel_desc *k;
 	int rc;
 
@@ -175,17 +277,81 @@ int rs_build_payload(struct rs_session *s, const struct rs_desc *d, struct rs_wt
 		REJECT("unknown kernel id %u", d->kernel);
 	t->kernel_id = d->kernel;
 	for (unsigned i = 0; i < d->n_views; i++) {
-		rc = check_view(s, &d->views[i], i, t, &t->args.views[i]);
+		rc = check_view(s, &d->views[i], i, reason, &args->views[i]);
 		if (rc)
 			return rc;
 	}
-	rc = rs_kernel_check_args(k, d->views, d->n_views, d->scalars, d->n_scalars, t->reason,
-				  sizeof(t->reason));
+	rc = rs_kernel_check_args(k, d->views, d->n_views, d->scalars, d->n_scalars, reason, RS_WTASK_REASON_LEN);
 	if (rc)
 		return -RS_ERR_INVALDESC;
-	memcpy(t->args.scalars, d->scalars, sizeof(uint64_t) * d->n_scalars);
-	t->args.n_views = d->n_views;
-	t->args.n_scalars = d->n_scalars;
+	memcpy(args->scalars, d->scalars, sizeof(uint64_t) * d->n_scalars);
+	args->n_views = d->n_views;
+	args->n_scalars = d->n_scalars;
 	t->kernel = k;
+	return 0;
+}
+
+int rs_kernel_check_args(const rs_kernel_desc *k, const struct rs_view_desc *views, unsigned n_views,
+			 const uint64_t *scalars, unsigned n_scalars, char *why, size_t why_len)
+{
+	char label[RS_ARG_NAME_LEN + 4];
+	char got[8], want[8];
+
+	unsigned variadic = (k->n_views & RS_KVIEWS_VARIADIC) != 0, nv = rs_kviews_max(k->n_views);
+	/* where the scalars start among the doc line's arguments: a variadic kernel documents its views as one */
+	unsigned doc_scalar0 = variadic ? 1 : nv;
+
+	if (variadic ? n_views > nv : n_views != nv) {
+		snprintf(why, why_len, "%s: %u views given, kernel takes %s%u", k->name, n_views, variadic ? "0.." : "",
+			nv);
+		return -EINVAL;
+	}
+	if (n_scalars != k->n_scalars) {
+		snprintf(why, why_len, "%s: %u scalars given, kernel takes %u", k->name, n_scalars, k->n_scalars);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < n_views; i++) {
+		const struct rs_view_desc *v = &views[i];
+		unsigned si = variadic ? 0 : i; /* signature entry */
+		unsigned ndim_max = k->ndim_max[si] ? k->ndim_max[si] : RS_KMAX_DIMS;
+
+		if (variadic && k->modes[0] == RS_KMODE_ANY) {
+			if (!mode_name(v->mode)) {
+				snprintf(why, why_len, "%s: view %u mode %u is not in/out/inout", k->name, i, v->mode);
+				return -EINVAL;
+			}
+		} else if (v->mode != k->modes[si]) {
+			doc_arg_label(k, si, label, sizeof(label));
+			snprintf(why, why_len, "%s: view %u%s mode %s, kernel wants %s", k->name, i, label,
+				code_label(mode_name(v->mode), v->mode, got, sizeof(got)),
+				code_label(mode_name(k->modes[si]), k->modes[si], want, sizeof(want)));
+			return -EINVAL;
+		}
+		if (k->dtypes[si] != RS_KDT_ANY && v->dtype != k->dtypes[si]) {
+			doc_arg_label(k, si, label, sizeof(label));
+			snprintf(why, why_len, "%s: view %u%s dtype %s, kernel wants %s", k->name, i, label,
+				code_label(dtype_name(v->dtype), v->dtype, got, sizeof(got)),
+				code_label(dtype_name(k->dtypes[si]), k->dtypes[si], want, sizeof(want)));
+			return -EINVAL;
+		}
+		if (v->ndim < 1 || v->ndim > ndim_max) {
+			doc_arg_label(k, si, label, sizeof(label));
+			snprintf(why, why_len, "%s: view %u%s has %u dims, kernel allows 1..%u", k->name, i, label,
+				v->ndim, ndim_max);
+			return -EINVAL;
+		}
+	}
+	for (unsigned i = 0; i < n_scalars; i++) {
+		/* may be tightened concurrently by rs_registry_cap_scalar (relaxed: a bound publishes nothing else):
+		 * read it once */
+		uint64_t bound = rs_read_once(&k->scalar_max[i]);
+
+		if (bound && scalars[i] > bound) {
+			doc_arg_label(k, doc_scalar0 + i, label, sizeof(label));
+			snprintf(why, why_len, "%s: scalar %u%s %llu exceeds limit %llu", k->name, i, label,
+				(unsigned long long)scalars[i], (unsigned long long)bound);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }

@@ -5,9 +5,10 @@
  * Threads: the main thread builds the registry (rs_registry_new, rs_registry_load_plugin) before any
  * wiring or scheduler thread starts; afterwards every thread only reads it, so there is no locking. The
  * one exception is scalar_max: the main thread may tighten it (rs_registry_cap_scalar, e.g. on SIGHUP)
- * while the wiring thread checks tasks against it, so both sides access it with relaxed __atomic builtins
- * (the field is a plain uint64_t in the kernel ABI header; a bound publishes no other data, so relaxed
- * suffices). rs_kernel_check_args touches no other registry state and may run anywhere.
+ * while the wiring thread checks tasks against it (daemon/validate.c), so both sides access it with relaxed
+ * loads and stores (the field is a plain uint64_t in the kernel ABI header; a bound publishes no other data,
+ * so relaxed suffices). Checking a task's arguments against a kernel's signature is validation, and lives
+ * with the rest of it in daemon/validate.c.
  *
  * Invariants:
  *   - every registered desc is a private, mutable copy of the table entry (so cap_scalar can tighten a
@@ -17,11 +18,6 @@
  *     handle is kept open until rs_registry_free, which frees the copies first and dlcloses after;
  *   - a plugin is registered whole or not at all: every check runs before anything is added;
  *   - names are unique across the registry (built-ins and every plugin).
- *
- * Argument names for messages come from the kernel's doc line when it follows the convention of the
- * built-in kernels, "kernel(arg: what, arg: what, ...): what it computes" (the kernel's own name, then its
- * views, then its scalars), so a rejected task reads "spin: scalar 0 (duration) 5000000000 exceeds limit
- * 1000000000". A doc that doesn't follow it only loses the names.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -33,6 +29,7 @@
 #include <unistd.h>
 
 #include "registry.h"
+#include "rs_shm.h"
 
 /* Kernel names fit rs_task_status.kernel[32] with their NUL. */
 #define RS_KERNEL_NAME_MAX 31u
@@ -40,8 +37,6 @@
 #define RS_PLUGIN_MAX_KERNELS 256u
 /* Room for one refusal reason before the "plugin PATH: " prefix is added (dlerror text can be long). */
 #define RS_REASON_LEN 512u
-/* Longest argument name quoted from a doc line in a message. */
-#define RS_ARG_NAME_LEN 24u
 
 /* One table's worth of desc copies; blocks never move, so pointers to descs stay valid. */
 struct rs_kernel_block {
@@ -98,86 +93,6 @@ static int kernel_name_ok(const char *name)
 	return i >= 1 && i <= RS_KERNEL_NAME_MAX && name[i] == '\0';
 }
 
-static const char *mode_name(unsigned mode)
-{
-	switch (mode) {
-	case RS_MODE_IN: return "in";
-	case RS_MODE_OUT: return "out";
-	case RS_MODE_INOUT: return "inout";
-	default: return NULL;
-	}
-}
-
-static const char *dtype_name(unsigned dtype)
-{
-	switch (dtype) {
-	case RS_DT_F32: return "f32";
-	case RS_DT_F64: return "f64";
-	case RS_DT_I32: return "i32";
-	case RS_DT_I64: return "i64";
-	case RS_DT_U8: return "u8";
-	case RS_DT_U32: return "u32";
-	default: return NULL;
-	}
-}
-
-/* "f32", or "#9" for a code with no name (buf must hold 8 bytes). */
-static const char *code_label(const char *name, unsigned code, char *buf, size_t len)
-{
-	if (name)
-		return name;
-	snprintf(buf, len, "#%u", code);
-	return buf;
-}
-
-static int is_ident_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-/*
- * " (name)" for argument idx (views first, then scalars) when k's doc line has the form
- * "kernel(arg: ..., arg: ...): ...", else "". Bracket depth is tracked so "(float)" or "[m x k]" inside an
- * argument's description does not split it.
- */
-static void doc_arg_label(const rs_kernel_desc *k, unsigned idx, char *out, size_t out_len)
-{
-	size_t name_len = strlen(k->name);
-	const char *p = k->doc;
-	unsigned arg = 0;
-	int depth = 0;
-
-	out[0] = '\0';
-	if (!p || strncmp(p, k->name, name_len) != 0 || p[name_len] != '(')
-		return; /* not the convention: no names rather than wrong ones */
-	for (p += name_len + 1; *p; p++) {
-		if (depth == 0 && arg == idx) {
-			char name[RS_ARG_NAME_LEN];
-			size_t n = 0;
-
-			while (*p == ' ')
-				p++;
-			while (is_ident_char(p[n]) && n + 1 < sizeof(name)) {
-				name[n] = p[n];
-				n++;
-			}
-			name[n] = '\0';
-			if (n > 0 && p[n] == ':')
-				snprintf(out, out_len, " (%s)", name);
-			return;
-		}
-		if (*p == '(' || *p == '[') {
-			depth++;
-		} else if ((*p == ')' || *p == ']') && depth > 0) {
-			depth--;
-		} else if (*p == ')') {
-			return; /* end of the argument list */
-		} else if (*p == ',' && depth == 0) {
-			arg++;
-		}
-	}
-}
-
 static rs_kernel_desc *find_desc(const struct rs_registry *r, const char *name, uint32_t *id)
 {
 	for (uint32_t i = 0; i < r->count; i++) {
@@ -194,7 +109,6 @@ static rs_kernel_desc *find_desc(const struct rs_registry *r, const char *name, 
 static int validate_desc(const rs_kernel_desc *k, unsigned index, char *why, size_t why_len)
 {
 	char shown[RS_KERNEL_NAME_MAX + 2];
-	char code[8];
 
 	if (!k->name) {
 		put_msg(why, why_len, "kernel %u: NULL name", index);
@@ -222,14 +136,16 @@ static int validate_desc(const rs_kernel_desc *k, unsigned index, char *why, siz
 	}
 	/* a variadic kernel's signature is entry 0, which may leave the mode open */
 	for (unsigned v = 0; v < (variadic ? 1u : nv); v++) {
-		if (!mode_name(k->modes[v]) && !(variadic && k->modes[v] == RS_KMODE_ANY)) {
+		int mode_known = k->modes[v] >= RS_MODE_IN && k->modes[v] <= RS_MODE_INOUT;
+
+		if (!mode_known && !(variadic && k->modes[v] == RS_KMODE_ANY)) {
 			put_msg(why, why_len, "kernel %u '%s': view %u mode %u is not in/out/inout", index, shown, v,
 				k->modes[v]);
 			return -EINVAL;
 		}
 		if (k->dtypes[v] != RS_KDT_ANY && rs_dtype_size(k->dtypes[v]) == 0) {
-			put_msg(why, why_len, "kernel %u '%s': view %u dtype %s is not a known dtype", index, shown,
-				v, code_label(NULL, k->dtypes[v], code, sizeof(code)));
+			put_msg(why, why_len, "kernel %u '%s': view %u dtype #%u is not a known dtype", index, shown,
+				v, k->dtypes[v]);
 			return -EINVAL;
 		}
 		if (k->ndim_max[v] > RS_KMAX_DIMS) {
@@ -497,72 +413,8 @@ int rs_registry_cap_scalar(struct rs_registry *r, const char *name, unsigned idx
 	/* 0 means "unbounded" in a desc, so a cap of 0 cannot be expressed: refuse rather than lift the bound. */
 	if (idx >= k->n_scalars || max == 0)
 		return -EINVAL;
-	cur = __atomic_load_n(&k->scalar_max[idx], __ATOMIC_RELAXED);
+	cur = rs_read_once(&k->scalar_max[idx]);
 	if (cur == 0 || max < cur)
-		__atomic_store_n(&k->scalar_max[idx], max, __ATOMIC_RELAXED); /* single writer: the main thread */
-	return 0;
-}
-
-int rs_kernel_check_args(const rs_kernel_desc *k, const struct rs_view_desc *views, unsigned n_views,
-			 const uint64_t *scalars, unsigned n_scalars, char *why, size_t why_len)
-{
-	char label[RS_ARG_NAME_LEN + 4];
-	char got[8], want[8];
-
-	unsigned variadic = (k->n_views & RS_KVIEWS_VARIADIC) != 0, nv = rs_kviews_max(k->n_views);
-	/* where the scalars start among the doc line's arguments: a variadic kernel documents its views as one */
-	unsigned doc_scalar0 = variadic ? 1 : nv;
-
-	if (variadic ? n_views > nv : n_views != nv) {
-		put_msg(why, why_len, "%s: %u views given, kernel takes %s%u", k->name, n_views, variadic ? "0.." : "",
-			nv);
-		return -EINVAL;
-	}
-	if (n_scalars != k->n_scalars) {
-		put_msg(why, why_len, "%s: %u scalars given, kernel takes %u", k->name, n_scalars, k->n_scalars);
-		return -EINVAL;
-	}
-	for (unsigned i = 0; i < n_views; i++) {
-		const struct rs_view_desc *v = &views[i];
-		unsigned si = variadic ? 0 : i; /* signature entry */
-		unsigned ndim_max = k->ndim_max[si] ? k->ndim_max[si] : RS_KMAX_DIMS;
-
-		if (variadic && k->modes[0] == RS_KMODE_ANY) {
-			if (!mode_name(v->mode)) {
-				put_msg(why, why_len, "%s: view %u mode %u is not in/out/inout", k->name, i, v->mode);
-				return -EINVAL;
-			}
-		} else if (v->mode != k->modes[si]) {
-			doc_arg_label(k, si, label, sizeof(label));
-			put_msg(why, why_len, "%s: view %u%s mode %s, kernel wants %s", k->name, i, label,
-				code_label(mode_name(v->mode), v->mode, got, sizeof(got)),
-				code_label(mode_name(k->modes[si]), k->modes[si], want, sizeof(want)));
-			return -EINVAL;
-		}
-		if (k->dtypes[si] != RS_KDT_ANY && v->dtype != k->dtypes[si]) {
-			doc_arg_label(k, si, label, sizeof(label));
-			put_msg(why, why_len, "%s: view %u%s dtype %s, kernel wants %s", k->name, i, label,
-				code_label(dtype_name(v->dtype), v->dtype, got, sizeof(got)),
-				code_label(dtype_name(k->dtypes[si]), k->dtypes[si], want, sizeof(want)));
-			return -EINVAL;
-		}
-		if (v->ndim < 1 || v->ndim > ndim_max) {
-			doc_arg_label(k, si, label, sizeof(label));
-			put_msg(why, why_len, "%s: view %u%s has %u dims, kernel allows 1..%u", k->name, i, label,
-				v->ndim, ndim_max);
-			return -EINVAL;
-		}
-	}
-	for (unsigned i = 0; i < n_scalars; i++) {
-		/* may be tightened concurrently by rs_registry_cap_scalar: read it once */
-		uint64_t bound = __atomic_load_n(&k->scalar_max[i], __ATOMIC_RELAXED);
-
-		if (bound && scalars[i] > bound) {
-			doc_arg_label(k, doc_scalar0 + i, label, sizeof(label));
-			put_msg(why, why_len, "%s: scalar %u%s %llu exceeds limit %llu", k->name, i, label,
-				(unsigned long long)scalars[i], (unsigned long long)bound);
-			return -EINVAL;
-		}
-	}
+		rs_write_once(&k->scalar_max[idx], max); /* single writer: the main thread */
 	return 0;
 }

@@ -39,14 +39,8 @@ const rs_kernel_desc *rs_registry_get(const struct rs_registry *r, uint32_t id);
 /* Kernel id for a name, or -ENOENT. */
 int rs_registry_find(const struct rs_registry *r, const char *name);
 /* Tighten the bound on scalar `idx` of kernel `name` (e.g. spin's duration from quota.spin_max_ns). Never
- * raises a bound. Safe to call while other threads run rs_kernel_check_args (SIGHUP applies quotas live). */
+ * raises a bound. Safe to call while the wiring thread checks tasks against the bound (daemon/validate.c
+ * reads it once per check; SIGHUP applies quotas live). */
 int rs_registry_cap_scalar(struct rs_registry *r, const char *name, unsigned idx, uint64_t max);
-
-/*
- * Check a task's (already copied, extent-validated) views and scalars against kernel k's signature:
- * count, mode, dtype, ndim, scalar bounds. 0, or -EINVAL with a one-line reason in why.
- */
-int rs_kernel_check_args(const rs_kernel_desc *k, const struct rs_view_desc *views, unsigned n_views,
-			 const uint64_t *scalars, unsigned n_scalars, char *why, size_t why_len);
 
 #endif /* RS_REGISTRY_H */

@@ -24,7 +24,7 @@
  *     load-acquires the flag before it reads the status (pair: RS_CQ_FLAG);
  *   - the daemon store-releases sq_head after copying descriptors; the client load-acquires it before it
  *     reuses a slot (pair: RS_CQ_SQ_HEAD);
- * *   - the client store-releases ack after reading results; the wiring thread load-acquires it before it
+ *   - the client store-releases ack after reading results; the wiring thread load-acquires it before it
  *     reuses a window slot (pair: RS_SQ_ACK);
  *   - doorbell: the client stores tail, full fence, loads need_wakeup; the wiring thread stores need_wakeup,
  *     full fence, re-loads every tail before it sleeps (SQPOLL's protocol; pair: RS_NEED_WAKEUP);
@@ -56,7 +56,7 @@
 #define RS_MAX_HEAP_DEPTHS 8u
 
 /* Geometry limits checked at attach. The task window is capped by the 16-bit waiter index of a wake-list
- * head word (daemon/wake_list.h), which reserves 0 for "empty" and 0xffff for "closed". */
+ * head word (daemon/readiness.h), which reserves 0 for "empty" and 0xffff for "closed". */
 #define RS_MIN_RING_ENTRIES 8u
 #define RS_MAX_RING_ENTRIES 65536u
 #define RS_MIN_WINDOW 16u

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "registry.h"
+#include "validate.h"
 
 #define ERR_LEN 1024
 /* An unprivileged uid for the ownership test (nobody on Debian). */

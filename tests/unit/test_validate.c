@@ -8,13 +8,18 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "session.h"
+#include "validate.h"
 
 #define MEM_BYTES (1u << 20)
 #define DATA_LO 65536u
 
 static struct rs_daemon d;
 static struct rs_session s;
+/* a one-slot task table: validation fills slot 0 */
 static struct rs_wtask t;
+static rs_kargs args;
+static struct rs_wtask_diag diag;
 static uint8_t *mem;
 static int k_affine, k_copy, k_spin;
 
@@ -27,6 +32,9 @@ static void setup(void)
 	ck_assert_ptr_nonnull(d.reg);
 	mem = aligned_alloc(4096, MEM_BYTES);
 	s.d = &d;
+	s.tasks = &t;
+	s.payload = &args;
+	s.diag = &diag;
 	s.sq = mem;
 	s.data_lo = DATA_LO;
 	s.data_hi = MEM_BYTES;
@@ -65,9 +73,9 @@ static struct rs_desc affine_desc(uint64_t seq)
 
 static void expect_reject(const struct rs_desc *x, uint64_t seq, const char *needle)
 {
-	int rc = rs_validate_and_build(&s, x, seq, &t);
+	int rc = rs_validate_and_build(&s, x, seq, 0);
 	ck_assert_msg(rc == -RS_ERR_INVALDESC, "expected rejection (%s), got %d", needle, rc);
-	ck_assert_msg(strstr(t.reason, needle) != NULL, "reason \"%s\" should mention \"%s\"", t.reason, needle);
+	ck_assert_msg(strstr(diag.reason, needle) != NULL, "reason \"%s\" should mention \"%s\"", diag.reason, needle);
 }
 
 START_TEST(valid_descriptor_builds_payload)
@@ -77,11 +85,11 @@ START_TEST(valid_descriptor_builds_payload)
 	x.fanin[0] = 1;
 	x.fanin[1] = 4;
 	x.scalars[0] = 42;
-	ck_assert_int_eq(rs_validate_and_build(&s, &x, 5, &t), 0);
-	ck_assert_ptr_eq(t.args.views[0].data, mem + DATA_LO + 64);
-	ck_assert_uint_eq(t.args.views[0].shape[0], 100);
-	ck_assert_uint_eq(t.args.n_views, 1);
-	ck_assert_uint_eq(t.args.scalars[0], 42);
+	ck_assert_int_eq(rs_validate_and_build(&s, &x, 5, 0), 0);
+	ck_assert_ptr_eq(args.views[0].data, mem + DATA_LO + 64);
+	ck_assert_uint_eq(args.views[0].shape[0], 100);
+	ck_assert_uint_eq(args.n_views, 1);
+	ck_assert_uint_eq(args.scalars[0], 42);
 	ck_assert_uint_eq(t.n_fanin, 2);
 	ck_assert_uint_eq(t.seq - t.fanin[1], 1);
 	ck_assert_ptr_nonnull(t.kernel);
@@ -122,7 +130,7 @@ START_TEST(fanins_must_be_strictly_earlier)
 	x.fanin[0] = 5;
 	expect_reject(&x, 5, "before the first task");
 	x.fanin[0] = 4; /* task 1 */
-	ck_assert_int_eq(rs_validate_and_build(&s, &x, 5, &t), 0);
+	ck_assert_int_eq(rs_validate_and_build(&s, &x, 5, 0), 0);
 }
 END_TEST
 
@@ -197,7 +205,7 @@ START_TEST(writable_views_must_not_alias_themselves)
 	c.views[0] = view1d(DATA_LO, 16, RS_MODE_IN);
 	c.views[0].stride[0] = 0;
 	c.views[1] = view1d(DATA_LO + 4096, 16, RS_MODE_OUT);
-	ck_assert_int_eq(rs_validate_and_build(&s, &c, 1, &t), 0);
+	ck_assert_int_eq(rs_validate_and_build(&s, &c, 1, 0), 0);
 }
 END_TEST
 
@@ -205,19 +213,19 @@ START_TEST(signature_mismatch_is_rejected)
 {
 	struct rs_desc x = affine_desc(1);
 	x.views[0].mode = RS_MODE_IN; /* affine writes its view */
-	ck_assert_int_eq(rs_validate_and_build(&s, &x, 1, &t), -RS_ERR_INVALDESC);
-	ck_assert_msg(strstr(t.reason, "affine") != NULL, "reason names the kernel: %s", t.reason);
+	ck_assert_int_eq(rs_validate_and_build(&s, &x, 1, 0), -RS_ERR_INVALDESC);
+	ck_assert_msg(strstr(diag.reason, "affine") != NULL, "reason names the kernel: %s", diag.reason);
 	x = affine_desc(1);
 	x.n_scalars = 1;
-	ck_assert_int_eq(rs_validate_and_build(&s, &x, 1, &t), -RS_ERR_INVALDESC);
+	ck_assert_int_eq(rs_validate_and_build(&s, &x, 1, 0), -RS_ERR_INVALDESC);
 	struct rs_desc sp;
 	memset(&sp, 0, sizeof(sp));
 	sp.seq = 1;
 	sp.kernel = (uint32_t)k_spin;
 	sp.n_scalars = 1;
 	sp.scalars[0] = 100ull * 1000000000ull; /* 100 s: over the bound */
-	ck_assert_int_eq(rs_validate_and_build(&s, &sp, 1, &t), -RS_ERR_INVALDESC);
-	ck_assert_msg(strstr(t.reason, "spin") != NULL, "reason names spin: %s", t.reason);
+	ck_assert_int_eq(rs_validate_and_build(&s, &sp, 1, 0), -RS_ERR_INVALDESC);
+	ck_assert_msg(strstr(diag.reason, "spin") != NULL, "reason names spin: %s", diag.reason);
 }
 END_TEST
 
@@ -231,7 +239,7 @@ START_TEST(join_tasks_carry_no_arguments)
 	j.fanin[0] = 1;
 	j.fanin[1] = 2;
 	j.kernel = 12345; /* ignored for joins */
-	ck_assert_int_eq(rs_validate_and_build(&s, &j, 3, &t), 0);
+	ck_assert_int_eq(rs_validate_and_build(&s, &j, 3, 0), 0);
 	ck_assert_ptr_null(t.kernel);
 	j.n_views = 1;
 	j.views[0] = view1d(DATA_LO, 4, RS_MODE_IN);
