@@ -7,7 +7,7 @@
  * and the reclaim timer that frees them.
  *
  * Threads: main thread only. Worker threads meet a session only through the published session list: it is
- * added by rs_daemon_publish_sessions (core.c; its release store publishes every field written here before),
+ * added by rs_daemon_publish_sessions (qsbr.c; its release store publishes every field written here before),
  * and after a hang-up it is marked dead, unlinked and put on d->retiring.
  *
  * Guarantees:
@@ -29,6 +29,10 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "qsbr.h"
+#include "rs_abi.h"
+#include "rs_proto.h"
+#include "session.h"
 
 /* Period of the reclaim timer while sessions wait for quiescence: workers pass a quiescent point at least
  * once per task or sleep, so a few milliseconds frees a session soon after its hang-up without a busy loop. */
@@ -53,14 +57,9 @@ bool rs_attach_allowed(const struct rs_config *cfg, uid_t uid, gid_t gid)
 }
 
 /* The main thread is the only writer of d->sessions (rs_daemon_publish_sessions), so it reads it relaxed. */
-static struct rs_session_list *published_sessions(struct rs_daemon *d)
-{
-	return atomic_load_explicit(&d->sessions, memory_order_relaxed);
-}
-
 static uint32_t count_uid_sessions(struct rs_daemon *d, uid_t uid)
 {
-	struct rs_session_list *l = published_sessions(d);
+	struct rs_session_list *l = rs_daemon_sessions_main(d);
 	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < l->n; i++)
@@ -70,10 +69,10 @@ static uint32_t count_uid_sessions(struct rs_daemon *d, uid_t uid)
 }
 
 /* A new session starts at the least kernel time any live session has used, so it neither waits behind
- * every older session nor starves them (sched.c serves the least vtime_ns first). */
+ * every older session nor starves them (scheduler.c serves the least vtime_ns first). */
 static uint64_t min_vtime(struct rs_daemon *d)
 {
-	struct rs_session_list *l = published_sessions(d);
+	struct rs_session_list *l = rs_daemon_sessions_main(d);
 	uint64_t m = UINT64_MAX;
 
 	for (uint32_t i = 0; i < l->n; i++) {
@@ -188,7 +187,7 @@ void rs_detach_session(struct rs_attach *a, struct rs_session *s)
 	struct rs_daemon *d = a->d;
 
 	/* workers that still reach s cancel its tasks instead of running them; pairs with their acquire loads
-	 * of s->dead (sched.c, wiring.c) */
+	 * of s->dead (scheduler.c, wiring.c) */
 	atomic_store_explicit(&s->dead, 1, memory_order_release);
 	while (rs_daemon_publish_sessions(d, NULL, s) != 0)
 		usleep(1000); /* only on ENOMEM */

@@ -35,6 +35,13 @@
 #include "daemon.h"
 #include "log.h"
 #include "operations.h"
+#include "park.h"
+#include "qsbr.h"
+#include "registry.h"
+#include "rs_abi.h"
+#include "rs_proto.h"
+#include "session.h"
+#include "threads.h"
 
 #define ACCEPT_BACKOFF_MS 100 /* pause of the listener when the process runs out of descriptors */
 #define SPARE_CONNECTIONS 64  /* connections beyond quota.max_sessions (status queries, attaching clients) */
@@ -255,7 +262,7 @@ static void handle_cancel(struct rs_conn *c, const union rs_request *m)
 	if (!c->s) {
 		rep.status = -ENOTCONN;
 	} else {
-		/* relaxed: this thread is its only writer; the schedulers load it relaxed (sched.c) and from then
+		/* relaxed: this thread is its only writer; the schedulers load it relaxed (scheduler.c) and from then
 		 * on cancel the session's tasks up to it instead of running them, which publishes nothing else */
 		uint64_t cur = atomic_load_explicit(&c->s->cancel_upto, memory_order_relaxed);
 		if (m->cancel.upto_seq > cur)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "rs_shm.h"
 #include "park.h"
 #include "qsbr.h"
 #include "registry.h"

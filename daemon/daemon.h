@@ -70,7 +70,6 @@ struct rs_daemon {
 	struct rs_session *retiring;    /* M: unlinked, waiting for quiescence */
 	uint32_t n_sessions;
 	uint64_t next_session_id;
-	void *ctl;                      /* control plane state (control.c) */
 };
 
 /* M: build the daemon from a validated config: registry and plugins, thread layout, sleep state, an empty
@@ -79,18 +78,11 @@ int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, 
 /* M, after rs_daemon_stop_threads: free everything rs_daemon_init built. */
 void rs_daemon_destroy(struct rs_daemon *d);
 
-/*
- * The daemon core's API for the control plane (control.c, main.c) and the in-process tests: the headers
- * they use through this one. Modules of the core include what they need themselves.
- */
-#include "log.h"
-#include "qsbr.h"
-#include "readyq.h"
-#include "registry.h"
-#include "rs_abi.h"
-#include "rs_kernel.h"
-#include "rs_proto.h"
-#include "session.h"
-#include "threads.h"
+/* M: the published session list. The main thread is its only writer, so its own relaxed load is current;
+ * worker threads read d->sessions with acquire inside a quiescent-state section instead (qsbr.h). */
+static inline struct rs_session_list *rs_daemon_sessions_main(struct rs_daemon *d)
+{
+	return atomic_load_explicit(&d->sessions, memory_order_relaxed);
+}
 
 #endif /* RS_DAEMON_H */

@@ -4,7 +4,7 @@
  * control plane (rs_server_create: the socket listens before any worker starts), the worker threads, the
  * loop until a graceful stop, then the same in reverse: workers stop before the control plane frees sessions.
  *
- * Owns nothing past that order: the daemon core library (core.c and friends) and the control plane
+ * Owns nothing past that order: the daemon core library (daemon.c, threads.c and the modules they start) and the control plane
  * (control.c, attach.c, operations.c) do the work, so tests can run them in-process. Runs on the main thread,
  * which becomes the control plane's libevent loop in rs_server_run.
  *
@@ -21,6 +21,8 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "rs_abi.h"
+#include "threads.h"
 
 static void usage(FILE *f)
 {

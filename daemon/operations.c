@@ -33,6 +33,12 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "qsbr.h"
+#include "registry.h"
+#include "rs_abi.h"
+#include "rs_proto.h"
+#include "session.h"
+#include "threads.h"
 
 #define DRAIN_POLL_MS 10        /* how often a stop looks whether the sessions are idle */
 #define WATCHDOG_PERIOD_MS 1000 /* watchdog and stats tick: well inside systemd's WatchdogSec/2 (15 s) */
@@ -69,11 +75,6 @@ static void arm_timer(struct event *ev, unsigned ms)
 }
 
 /* The main thread is the only writer of d->sessions (rs_daemon_publish_sessions), so it reads it relaxed. */
-static struct rs_session_list *published_sessions(struct rs_daemon *d)
-{
-	return atomic_load_explicit(&d->sessions, memory_order_relaxed);
-}
-
 /* Tasks of s that reached an end (ok, failed or cancelled), from its CQ counter lines. */
 static uint64_t session_completed(const struct rs_session *s)
 {
@@ -105,7 +106,7 @@ static uint64_t threads_completed(const struct rs_daemon *d)
 /* No session has a consumed task still to complete, nor a submitted descriptor still to consume. */
 static bool all_sessions_idle(struct rs_daemon *d)
 {
-	struct rs_session_list *l = published_sessions(d);
+	struct rs_session_list *l = rs_daemon_sessions_main(d);
 
 	for (uint32_t i = 0; i < l->n; i++) {
 		struct rs_session *s = l->s[i];
@@ -133,10 +134,10 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (!ops->cancel_deadline_ns && now >= ops->stop_deadline_ns) {
-		struct rs_session_list *l = published_sessions(d);
+		struct rs_session_list *l = rs_daemon_sessions_main(d);
 		rs_log_warn("stop deadline (%u ms) reached with work in flight: cancelling the rest",
 			    d->cfg.shutdown_grace_ms);
-		/* relaxed: this thread is the only writer; the schedulers' relaxed loads see it soon (sched.c) and
+		/* relaxed: this thread is the only writer; the schedulers' relaxed loads see it soon (scheduler.c) and
 		 * cancel instead of running, which is all a cancellation promises */
 		for (uint32_t i = 0; i < l->n; i++)
 			atomic_store_explicit(&l->s[i]->cancel_upto, UINT64_MAX, memory_order_relaxed);
@@ -221,7 +222,7 @@ static void report_long_kernels(struct rs_ops *ops, uint64_t now)
 
 	for (uint32_t i = 0; i < d->n_threads; i++) {
 		struct rs_thread *t = &d->threads[i];
-		/* relaxed: the running thread stores these around each kernel (sched.c); a start and a seq of two
+		/* relaxed: the running thread stores these around each kernel (scheduler.c); a start and a seq of two
 		 * different tasks can meet here, which at worst reports one kernel a period late */
 		uint64_t start = atomic_load_explicit(&t->run_start_ns, memory_order_relaxed);
 		uint64_t seq = atomic_load_explicit(&t->run_seq, memory_order_relaxed);
@@ -289,7 +290,7 @@ void rs_ops_fill_status(struct rs_daemon *d, struct rs_msg_status_reply *rep)
 			rep->busy_ns[i] = atomic_load_explicit(&t->busy_ns, memory_order_relaxed);
 	}
 	rep->tasks_rejected = atomic_load_explicit(&d->tasks_rejected, memory_order_relaxed);
-	struct rs_session_list *l = published_sessions(d);
+	struct rs_session_list *l = rs_daemon_sessions_main(d);
 	for (uint32_t i = 0; i < l->n && rep->listed < RS_STATUS_MAX_SESSIONS; i++) {
 		struct rs_session *s = l->s[i];
 		__typeof__(rep->s[0]) *o = &rep->s[rep->listed++];

@@ -22,6 +22,8 @@
 
 #include "control.h"
 #include "daemon.h"
+#include "log.h"
+#include "threads.h"
 #include "ringsched.h"
 
 /* Failed CHECKs, counted from any client thread; a failed check does not stop its scenario, so one run

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "registry.h"
 #include "session.h"
 #include "validate.h"
 
