@@ -4,8 +4,8 @@
  * control plane (rs_server_create: the socket listens before any worker starts), the worker threads, the
  * loop until a graceful stop, then the same in reverse: workers stop before the control plane frees sessions.
  *
- * Owns nothing past that order: the daemon core library (daemon.c, threads.c and the modules they start) and the control plane
- * (control.c, attach.c, operations.c) do the work, so tests can run them in-process. Runs on the main thread,
+ * Owns nothing past that order: the daemon core library (daemon.c, threads.c and the modules they start)
+ * and the control plane (control.c, attach.c, operations.c) do the work, so tests can run them in-process. Runs on the main thread,
  * which becomes the control plane's libevent loop in rs_server_run.
  *
  * Exit status: 0 after a graceful stop, --check-config, --version or --help; 1 when the configuration is
