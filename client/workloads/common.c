@@ -24,14 +24,7 @@
 /* Session memory hands out 64-byte aligned blocks; sizes are rounded the same way when budgeting. */
 #define RS_WL_ALIGN 64u
 
-/* ---- clock, PRNG, report, connect ---- */
-
-uint64_t rs_wl_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+/* ---- PRNG, report, connect ---- */
 
 /* splitmix64: every output of a 64-bit counter passed through a bijective mixer. */
 uint64_t rs_wl_rand(struct rs_wl_rng *r)
@@ -157,7 +150,7 @@ int rs__wl_finish(rs_client *c, struct rs_wl_result *r, uint64_t t0_ns, uint64_t
 	rs_session_stats st;
 	int rc = rs_wait_all(c, -1);
 
-	r->wall_s = (double)(rs_wl_now_ns() - t0_ns) / 1e9;
+	r->wall_s = (double)(rs_now_ns() - t0_ns) / 1e9;
 	r->tasks = submitted;
 	if (rs_session_stats_get(c, &st) == 0) {
 		r->kernel_ns = st.kernel_ns;
@@ -197,7 +190,7 @@ int rs__wl_drive(const struct rs__wl_ops *ops, void *ctx, const struct rs__wl_co
 	}
 	if (ops->setup(c, ctx) < 0)
 		goto out_disconnect;
-	t0 = rs_wl_now_ns();
+	t0 = rs_now_ns();
 	if ((rc = ops->submit(c, ctx, ids, &n, &first_seq)))
 		goto out_disconnect;
 	if ((rc = rs__wl_finish(c, &res, t0, n, first_seq)))

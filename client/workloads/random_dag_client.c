@@ -131,7 +131,7 @@ static void rd_client_run(struct rd_client *cl)
 		cl->status = RS_WL_EXIT_RUNTIME;
 		return;
 	}
-	cl->start_ns = rs_wl_now_ns();
+	cl->start_ns = rs_now_ns();
 	while (cl->submitted < cfg->tasks && cl->status == RS_WL_EXIT_OK) {
 		if (rd_submit_next_op(cl) < 0) {
 			if (cl->status == RS_WL_EXIT_OK)
@@ -148,7 +148,7 @@ static void rd_client_run(struct rd_client *cl)
 	}
 	if (cl->status != RS_WL_EXIT_RUNTIME)
 		rd_checkpoint(cl, "end");
-	cl->end_ns = rs_wl_now_ns();
+	cl->end_ns = rs_now_ns();
 }
 
 void rd_client_main(const struct rd_config *cfg, unsigned id, struct rd_result *res)

@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "ringsched.h"
+#include "rs_shm.h"
 
 typedef int (*rs_workload_fn)(int argc, char **argv);
 
@@ -45,8 +46,7 @@ int rs_wl_alternating_matmul_add(int argc, char **argv);
 
 /* ---- shared helpers (client/workloads/common.c) ---- */
 
-/* Monotonic clock in nanoseconds. */
-uint64_t rs_wl_now_ns(void);
+/* The clock: rs_now_ns() from rs_shm.h. */
 
 /* Result of one workload run, printed by rs_wl_report(). */
 struct rs_wl_result {

@@ -18,7 +18,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -386,7 +385,7 @@ static int run_scribble(unsigned rounds, uint64_t seed)
 			uint64_t v = splitmix(&s);
 			memcpy(base + off, &v, sizeof(v));
 		}
-		atomic_thread_fence(memory_order_seq_cst);
+		rs_fence_full(); /* the scribble is in memory before the daemon is given time to look at it */
 		printf("round %u: scribbled %zu bytes (seed %" PRIu64 ")\n", r, size, seed + r);
 		usleep(ADV_LOOK_MS * 1000);
 		rs_disconnect(c);
@@ -414,7 +413,7 @@ static int run_bogus_tail(void)
 			return ADV_FAIL;
 		}
 		/* pairs with the daemon's load-acquire of the tail (RS_SQ_TAIL) */
-		atomic_store_explicit((_Atomic uint64_t *)&ctrl->tail, tails[i], memory_order_release);
+		rs_store_release(&ctrl->tail, tails[i]);
 		usleep(ADV_LOOK_MS * 1000);
 		uint64_t t0 = now_ns();
 		rc = rs_wait_all(c, 2000);

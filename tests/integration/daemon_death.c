@@ -49,7 +49,7 @@ static void *killer(void *arg)
 {
 	(void)arg;
 	usleep(kill_after_ms * 1000u);
-	atomic_store(&kill_ns, now_ns());
+	atomic_store_explicit(&kill_ns, now_ns(), memory_order_relaxed); /* read after the join */
 	if (kill(daemon_pid, SIGKILL) < 0)
 		fprintf(stderr, "daemon_death: kill(%d): %s\n", (int)daemon_pid, strerror(errno));
 	return NULL;
@@ -139,7 +139,7 @@ int main(int argc, char **argv)
 	int rc = !strcmp(mode, "task") ? rs_wait(c, seq, -1) : rs_wait_all(c, -1);
 	uint64_t t_ret = now_ns();
 	pthread_join(th, NULL);
-	uint64_t t_kill = atomic_load(&kill_ns);
+	uint64_t t_kill = atomic_load_explicit(&kill_ns, memory_order_relaxed); /* the join ordered it */
 
 	double since_kill = ((double)t_ret - (double)t_kill) / 1e6;
 	printf("%s on 10 s of %s work blocked %.1f ms, returned %d (%s) %.1f ms after the daemon's SIGKILL (bound %.0f ms)\n",

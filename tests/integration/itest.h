@@ -10,7 +10,7 @@
 
 #include "workloads.h"
 
-#define now_ns rs_wl_now_ns
+#define now_ns rs_now_ns
 
 static inline double ms_since(uint64_t t0)
 {

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "deps.h"
+#include "rs_shm.h"
 
 /* Live-record bound used where the test does not exercise the bound itself. */
 #define ROOMY 65536u
@@ -393,9 +394,7 @@ END_TEST
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return (double)rs_now_ns() * 1e-9;
 }
 
 /* Seconds per task for tile tasks on matrix 0 while `matrices` matrices of tile readers are live. */
