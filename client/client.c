@@ -270,10 +270,10 @@ static void client_free(rs_client *c)
 	if (c->completion >= 0)
 		close(c->completion);
 	if (c->deps)
-		rs_deps_free(c->deps);
+		rs__deps_free(c->deps);
 	if (c->mem)
-		rs_mem_free_all(c->mem);
-	rs_seqvec_free(&c->fanin);
+		rs__mem_free_all(c->mem);
+	rs__seqvec_free(&c->fanin);
 	free(c->fails);
 	free(c);
 }
@@ -352,7 +352,7 @@ rs_client *rs_connect(const char *socket_path, const rs_options *opt)
 		goto fail;
 	}
 	c->sqc = (struct rs_sq_ctrl *)c->sq;
-	if (rs_layout_from_header(&c->lay, &c->sqc->hdr, why, sizeof(why)) != 0 || c->lay.sq_bytes != c->sq_bytes ||
+	if (rs__layout_from_header(&c->lay, &c->sqc->hdr, why, sizeof(why)) != 0 || c->lay.sq_bytes != c->sq_bytes ||
 	    c->lay.cq_bytes != c->cq_bytes) {
 		set_error("ringschedd session memory is not usable: %s", why);
 		goto fail;
@@ -363,8 +363,8 @@ rs_client *rs_connect(const char *socket_path, const rs_options *opt)
 	c->flags = (const _Atomic uint64_t *)(c->cq + c->lay.cq_flags_off);
 	c->status = (const struct rs_task_status *)(c->cq + c->lay.cq_status_off);
 	c->counters = (const struct rs_cq_counters *)(c->cq + c->lay.cq_counters_off);
-	c->deps = rs_deps_new(c->lay.window * DEPS_RECORDS_PER_TASK + 1024);
-	c->mem = rs_mem_new(c->lay.data_off, c->lay.heap_bytes, c->lay.heap_depths, c->lay.arena_off,
+	c->deps = rs__deps_new(c->lay.window * DEPS_RECORDS_PER_TASK + 1024);
+	c->mem = rs__mem_new(c->lay.data_off, c->lay.heap_bytes, c->lay.heap_depths, c->lay.arena_off,
 			    c->lay.arena_bytes);
 	c->fails_mask = FAIL_MAP_MIN - 1;
 	c->fails = calloc(FAIL_MAP_MIN, sizeof(*c->fails));
@@ -564,10 +564,10 @@ static int harvest_quiet(rs_client *c)
 		c->forget_upto = forget;
 		__atomic_store_n(&c->sqc->wait.forget_upto, forget, __ATOMIC_RELAXED);
 	}
-	rs_mem_retire(c->mem, wm);
+	rs__mem_retire(c->mem, wm);
 	uint64_t floor = deps_floor(c);
 	if (floor > c->expired && (floor - c->expired >= 64 || wm + 1 == c->next_seq)) {
-		rs_deps_expire(c->deps, floor);
+		rs__deps_expire(c->deps, floor);
 		c->expired = floor;
 	}
 	return 1;
@@ -913,14 +913,14 @@ void *rs_alloc(rs_client *c, size_t bytes)
 {
 	if (check_usable(c))
 		return NULL;
-	int64_t off = rs_mem_alloc(c->mem, bytes);
+	int64_t off = rs__mem_alloc(c->mem, bytes);
 	if (off < 0) {
 		harvest(c); /* deferred frees may be due */
-		off = rs_mem_alloc(c->mem, bytes);
+		off = rs__mem_alloc(c->mem, bytes);
 	}
 	if (off < 0) {
 		set_error("rs_alloc(%zu): arena full (%llu of %llu bytes in use; raise rs_options.arena_bytes)", bytes,
-			  (unsigned long long)rs_mem_arena_used(c->mem), (unsigned long long)c->lay.arena_bytes);
+			  (unsigned long long)rs__mem_arena_used(c->mem), (unsigned long long)c->lay.arena_bytes);
 		return NULL;
 	}
 	return off_to_ptr(c, off);
@@ -933,7 +933,7 @@ void rs_free(rs_client *c, void *p)
 	uint8_t *b = p;
 	if (b < c->sq || b >= c->sq + c->sq_bytes)
 		return;
-	rs_mem_release(c->mem, (uint64_t)(b - c->sq), c->next_seq - 1);
+	rs__mem_release(c->mem, (uint64_t)(b - c->sq), c->next_seq - 1);
 }
 
 void *rs_scratch(rs_client *c, size_t bytes)
@@ -944,7 +944,7 @@ void *rs_scratch(rs_client *c, size_t bytes)
 	if (check_usable(c))
 		return NULL;
 	for (;;) {
-		int64_t off = rs_mem_scratch(c->mem, bytes, why, sizeof(why));
+		int64_t off = rs__mem_scratch(c->mem, bytes, why, sizeof(why));
 		if (off >= 0)
 			return off_to_ptr(c, off);
 		if (off == -EDEADLK) {
@@ -970,7 +970,7 @@ void *rs_scratch(rs_client *c, size_t bytes)
 			/* nothing outstanding can free space: only closed scopes retire, so this is final */
 			set_error("rs_scratch(%zu): no heap space and no outstanding task whose completion could free "
 				  "some (%u scopes open)",
-				  bytes, rs_mem_scope_depth(c->mem));
+				  bytes, rs__mem_scope_depth(c->mem));
 			errno = EDEADLK;
 			return NULL;
 		}
@@ -986,13 +986,13 @@ void *rs_scratch(rs_client *c, size_t bytes)
 int rs_scope_begin(rs_client *c)
 {
 	int rc = check_usable(c);
-	return rc ? rc : rs_mem_scope_begin(c->mem);
+	return rc ? rc : rs__mem_scope_begin(c->mem);
 }
 
 int rs_scope_end(rs_client *c)
 {
 	int rc = check_usable(c);
-	return rc ? rc : rs_mem_scope_end(c->mem, c->next_seq - 1);
+	return rc ? rc : rs__mem_scope_end(c->mem, c->next_seq - 1);
 }
 
 /* ---------------------------------------------------------------- arguments */
@@ -1187,21 +1187,21 @@ int64_t rs_submit_ex(rs_client *c, const rs_task *t)
 		harvest_quiet(c);
 	c->fanin.n = 0;
 	if (!(t->flags & RS_TASK_EXPLICIT_ONLY)) {
-		rc = rs_deps_collect(c->deps, views, nv, deps_floor(c), &c->fanin);
+		rc = rs__deps_collect(c->deps, views, nv, deps_floor(c), &c->fanin);
 		if (rc)
 			return rc;
 	}
 	for (unsigned i = 0; i < t->ndeps; i++) {
 		if (t->deps[i] <= 0 || (uint64_t)t->deps[i] >= c->next_seq)
 			return -EINVAL;
-		if (rs_seqvec_push(&c->fanin, (uint64_t)t->deps[i]))
+		if (rs__seqvec_push(&c->fanin, (uint64_t)t->deps[i]))
 			return -ENOMEM;
 	}
 	if (t->flags & RS_TASK_BARRIER)
 		for (uint64_t s = c->ack + 1; s < c->next_seq; s++)
-			if (rs_seqvec_push(&c->fanin, s))
+			if (rs__seqvec_push(&c->fanin, s))
 				return -ENOMEM;
-	rs_seqvec_sort_unique(&c->fanin);
+	rs__seqvec_sort_unique(&c->fanin);
 	/* Producers already harvested need no edge when they succeeded. When one failed, the client knows it
 	 * (the daemon may have forgotten it): the task is submitted with RS_DESC_CANCEL naming that producer,
 	 * and completes as cancelled without running. */
@@ -1226,9 +1226,9 @@ int64_t rs_submit_ex(rs_client *c, const rs_task *t)
 		return rc;
 	uint64_t seq = c->next_seq;
 	if (!(t->flags & RS_TASK_EXPLICIT_ONLY) || nv) {
-		while ((rc = rs_deps_record(c->deps, views, nv, seq)) == -ENOSPC) {
-			rs_deps_expire(c->deps, deps_floor(c));
-			if (rs_deps_record(c->deps, views, nv, seq) == 0) {
+		while ((rc = rs__deps_record(c->deps, views, nv, seq)) == -ENOSPC) {
+			rs__deps_expire(c->deps, deps_floor(c));
+			if (rs__deps_record(c->deps, views, nv, seq) == 0) {
 				rc = 0;
 				break;
 			}

@@ -5,7 +5,7 @@
  * lose it to a kernel's stray write).
  *
  * Owner and threads: one struct rs_mem per rs_client handle, used by the thread that owns the handle. No
- * locks, no atomics; the only input from the daemon is the watermark the caller passes to rs_mem_retire().
+ * locks, no atomics; the only input from the daemon is the watermark the caller passes to rs__mem_retire().
  *
  * Heaps. Scope depth d (1-based) allocates from heap min(d, heap_depths) - 1, an in-order ring over its
  * slice of the SQ region. Positions are free-running byte counts (ring offset = position % size), so
@@ -24,7 +24,7 @@
  * segments stuck behind them included) plus the request exceed the heap, so waiting can never help.
  *
  * Arena. A first-fit free list of extents sorted by offset, coalesced on free, and a sorted table of live
- * allocations (so a double or bogus free is -EINVAL rather than corruption). rs_mem_release() of a buffer
+ * allocations (so a double or bogus free is -EINVAL rather than corruption). rs__mem_release() of a buffer
  * pending tasks may still touch is deferred in a min-heap on after_seq until the watermark passes it.
  * Everything is 64-byte aligned: a cache line, and the widest vector load a kernel issues.
  */
@@ -90,7 +90,7 @@ struct rs_mem {
 	struct scope *scope;  /* open scopes, innermost last */
 	unsigned nscopes, scope_cap;
 	uint64_t next_serial;
-	uint64_t watermark;   /* highest watermark passed to rs_mem_retire */
+	uint64_t watermark;   /* highest watermark passed to rs__mem_retire */
 
 	uint64_t arena_base, arena_size;
 	struct extent *free;  /* free extents sorted by offset, never adjacent (coalesced) */
@@ -185,7 +185,7 @@ static uint64_t heap_open_pin(const struct heap *h)
 	return h->head;
 }
 
-struct rs_mem *rs_mem_new(uint64_t heap_off, uint64_t heap_bytes, uint32_t heap_depths, uint64_t arena_off,
+struct rs_mem *rs__mem_new(uint64_t heap_off, uint64_t heap_bytes, uint32_t heap_depths, uint64_t arena_off,
 			  uint64_t arena_bytes)
 {
 	struct rs_mem *m;
@@ -227,7 +227,7 @@ out_free:
 	return NULL;
 }
 
-void rs_mem_free_all(struct rs_mem *m)
+void rs__mem_free_all(struct rs_mem *m)
 {
 	if (!m)
 		return;
@@ -240,7 +240,7 @@ void rs_mem_free_all(struct rs_mem *m)
 	free(m);
 }
 
-int rs_mem_scope_begin(struct rs_mem *m)
+int rs__mem_scope_begin(struct rs_mem *m)
 {
 	size_t cap = m->scope_cap;
 	unsigned depth = m->nscopes + 1;
@@ -255,7 +255,7 @@ int rs_mem_scope_begin(struct rs_mem *m)
 	return (int)depth;
 }
 
-int rs_mem_scope_end(struct rs_mem *m, uint64_t close_seq)
+int rs__mem_scope_end(struct rs_mem *m, uint64_t close_seq)
 {
 	struct scope *s;
 	struct heap *h;
@@ -277,9 +277,9 @@ int rs_mem_scope_end(struct rs_mem *m, uint64_t close_seq)
 	return 0;
 }
 
-unsigned rs_mem_scope_depth(const struct rs_mem *m) { return m->nscopes; }
+unsigned rs__mem_scope_depth(const struct rs_mem *m) { return m->nscopes; }
 
-int64_t rs_mem_scratch(struct rs_mem *m, uint64_t bytes, char *why, size_t why_len)
+int64_t rs__mem_scratch(struct rs_mem *m, uint64_t bytes, char *why, size_t why_len)
 {
 	struct scope *s;
 	struct heap *h;
@@ -333,7 +333,7 @@ int64_t rs_mem_scratch(struct rs_mem *m, uint64_t bytes, char *why, size_t why_l
 	return (int64_t)(h->base + pos % h->size);
 }
 
-uint64_t rs_mem_heap_used(const struct rs_mem *m, unsigned heap)
+uint64_t rs__mem_heap_used(const struct rs_mem *m, unsigned heap)
 {
 	if (heap >= m->nheaps)
 		return 0;
@@ -374,7 +374,7 @@ static size_t free_lower_bound(const struct rs_mem *m, uint64_t off)
 	return lo;
 }
 
-int64_t rs_mem_alloc(struct rs_mem *m, uint64_t bytes)
+int64_t rs__mem_alloc(struct rs_mem *m, uint64_t bytes)
 {
 	uint64_t need, off;
 	size_t i, at;
@@ -471,7 +471,7 @@ static void defer_pop(struct rs_mem *m)
 	}
 }
 
-int rs_mem_release(struct rs_mem *m, uint64_t off, uint64_t after_seq)
+int rs__mem_release(struct rs_mem *m, uint64_t off, uint64_t after_seq)
 {
 	size_t at = live_lower_bound(m, off);
 
@@ -487,13 +487,13 @@ int rs_mem_release(struct rs_mem *m, uint64_t off, uint64_t after_seq)
 	return 0;
 }
 
-uint64_t rs_mem_arena_used(const struct rs_mem *m) { return m->arena_used; }
+uint64_t rs__mem_arena_used(const struct rs_mem *m) { return m->arena_used; }
 
 /* ------------------------------------------------------------------------------------------------------ */
 /* Retirement                                                                                             */
 /* ------------------------------------------------------------------------------------------------------ */
 
-uint64_t rs_mem_retire(struct rs_mem *m, uint64_t watermark)
+uint64_t rs__mem_retire(struct rs_mem *m, uint64_t watermark)
 {
 	uint64_t freed = 0;
 
