@@ -78,7 +78,7 @@ struct rs_client {
 	uint32_t window_mask;
 	struct rs_sq_ctrl *sqc;
 	const struct rs_cq_ctrl *cqc;
-	const _Atomic uint64_t *flags;
+	const uint64_t *flags;   /* CQ completion flags, window entries; read through task_flag() */
 	const struct rs_task_status *status;
 	const struct rs_cq_counters *counters;
 
@@ -110,6 +110,7 @@ struct rs_client {
 };
 
 static __thread char last_error[512];
+/* process-private, not shared memory: bumped in a forked child; relaxed, since only the count matters */
 static _Atomic unsigned fork_generation;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
@@ -131,7 +132,7 @@ static void asym_fence_register(void)
 
 static void on_fork_child(void)
 {
-	atomic_fetch_add(&fork_generation, 1);
+	atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
 }
 
 static void install_atfork(void)
@@ -298,7 +299,7 @@ rs_client *rs_connect(const char *socket_path, const rs_options *opt)
 		return NULL;
 	}
 	c->sock = c->doorbell = c->completion = -1;
-	c->fork_gen = atomic_load(&fork_generation);
+	c->fork_gen = atomic_load_explicit(&fork_generation, memory_order_relaxed);
 	c->timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
 	c->next_seq = 1;
 	c->sock = connect_socket(socket_path);
@@ -360,7 +361,7 @@ rs_client *rs_connect(const char *socket_path, const rs_options *opt)
 	c->ring_mask = c->lay.ring_entries - 1;
 	c->window_mask = c->lay.window - 1;
 	c->cqc = (const struct rs_cq_ctrl *)c->cq;
-	c->flags = (const _Atomic uint64_t *)(c->cq + c->lay.cq_flags_off);
+	c->flags = (const uint64_t *)(c->cq + c->lay.cq_flags_off);
 	c->status = (const struct rs_task_status *)(c->cq + c->lay.cq_status_off);
 	c->counters = (const struct rs_cq_counters *)(c->cq + c->lay.cq_counters_off);
 	c->deps = rs__deps_new(c->lay.window * DEPS_RECORDS_PER_TASK + 1024);
@@ -399,6 +400,22 @@ static int check_usable(rs_client *c)
 	if (c->dead)
 		return -RS_EDAEMON;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- the daemon's published words */
+
+/* Task seq's completion flag. The acquire orders our later reads of its rs_task_status (RS_CQ_FLAG): pairs
+ * with the release store of the flag in the daemon's rs_task_complete(), after it wrote the status. */
+static inline uint64_t task_flag(const rs_client *c, uint64_t seq)
+{
+	return rs_load_acquire(&c->flags[seq & c->window_mask]);
+}
+
+/* Descriptors the wiring thread has copied out of the ring: their slots may be rewritten (RS_CQ_SQ_HEAD).
+ * Pairs with the release store of sq_head in the wiring thread's wire_session(), after its copies. */
+static inline uint64_t sq_head(const rs_client *c)
+{
+	return rs_load_acquire(&c->cqc->sq_head);
 }
 
 /* ---------------------------------------------------------------- harvesting results */
@@ -464,7 +481,7 @@ static void ring_if_new_gen(rs_client *c)
 {
 	/* need_wakeup is the daemon's sleep generation: one write per value wakes the sleeper; more would be
 	 * wasted system calls (while it slept, every submit used to write) */
-	uint32_t gen = __atomic_load_n(&c->cqc->need_wakeup, __ATOMIC_RELAXED);
+	uint32_t gen = rs_read_once(&c->cqc->need_wakeup);
 	if (gen && (gen != c->rang_gen || !c->sleep_gen)) {
 		c->rang_gen = gen;
 		uint64_t one = 1;
@@ -475,18 +492,23 @@ static void ring_if_new_gen(rs_client *c)
 
 static void ring_doorbell_if_sleeping(rs_client *c)
 {
-	/* SQPOLL protocol (pair RS_NEED_WAKEUP): our store, full fence, then need_wakeup */
-	atomic_thread_fence(memory_order_seq_cst);
+	/* SQPOLL protocol (pair RS_NEED_WAKEUP): our store (ack or wait line), full fence, then need_wakeup; pairs
+	 * with the fence between the need_wakeup store and the re-check in the daemon's rs_wiring_prepare_sleep()
+	 * and rs_wiring_arm_doorbells() */
+	rs_fence_full();
 	ring_if_new_gen(c);
 }
 
 /* The submit path's doorbell check after its tail store (pair RS_NEED_WAKEUP). */
 static void ring_doorbell_after_tail(rs_client *c)
 {
+	/* pairs with the fence after the need_wakeup store in rs_wiring_prepare_sleep() / rs_wiring_arm_doorbells();
+	 * with RS_FEAT_ASYM_FENCE their membarrier(GLOBAL_EXPEDITED) is our half too and the compiler barrier
+	 * only keeps the compiler from moving the need_wakeup load above the tail store */
 	if (c->asym_fence)
-		atomic_signal_fence(memory_order_seq_cst); /* the daemon's membarrier is the other half */
+		rs_compiler_barrier();
 	else
-		atomic_thread_fence(memory_order_seq_cst);
+		rs_fence_full();
 	ring_if_new_gen(c);
 }
 
@@ -512,8 +534,7 @@ static int harvest_quiet(rs_client *c)
 	uint64_t wm = c->ack;
 
 	for (uint64_t s = c->ack + 1; s < c->next_seq; s++) {
-		/* pairs with the completer's store-release of the flag (RS_CQ_FLAG) */
-		uint64_t f = atomic_load_explicit(&c->flags[s & c->window_mask], memory_order_acquire);
+		uint64_t f = task_flag(c, s);
 		if (RS_FLAG_SEQ(f) != s)
 			break;
 		wm = s;
@@ -547,8 +568,9 @@ static int harvest_quiet(rs_client *c)
 	if (wm == c->ack)
 		return 0;
 	c->ack = wm;
-	/* the daemon may now reuse these slots (pairs with the wiring thread's acquire load of ack) */
-	__atomic_store_n(&c->sqc->wait.ack, wm, __ATOMIC_RELEASE);
+	/* the daemon may now reuse these slots: our reads of their results happen before (pairs with the acquire
+	 * of ack in the wiring thread's window_open()) */
+	rs_store_release(&c->sqc->wait.ack, wm);
 	if (c->fails_n && c->hp_n < HARVEST_POINTS) {
 		unsigned i = (c->hp_head + c->hp_n++) % HARVEST_POINTS;
 		c->hp[i].ack = wm;
@@ -562,7 +584,8 @@ static int harvest_quiet(rs_client *c)
 	}
 	if (forget != c->forget_upto) {
 		c->forget_upto = forget;
-		__atomic_store_n(&c->sqc->wait.forget_upto, forget, __ATOMIC_RELAXED);
+		/* a hint, no ordering: wire_session() reads it relaxed; a late value only forgets later */
+		rs_write_once(&c->sqc->wait.forget_upto, forget);
 	}
 	rs__mem_retire(c->mem, wm);
 	uint64_t floor = deps_floor(c);
@@ -596,9 +619,7 @@ static int daemon_gone(rs_client *c)
 
 static int task_complete(rs_client *c, uint64_t seq)
 {
-	/* pairs with the completer's store-release of the flag (RS_CQ_FLAG) */
-	uint64_t f = atomic_load_explicit(&c->flags[seq & c->window_mask], memory_order_acquire);
-	return RS_FLAG_SEQ(f) >= seq;
+	return RS_FLAG_SEQ(task_flag(c, seq)) >= seq;
 }
 
 /*
@@ -623,8 +644,7 @@ static uint64_t wake_seq(rs_client *c, uint32_t kind, uint64_t arg)
 		need = reach = arg;
 		break;
 	case RS_WAIT_ALL: {
-		uint64_t f = atomic_load_explicit(&c->flags[arg & c->window_mask], memory_order_acquire);
-		need = RS_FLAG_SEQ(f) < arg ? arg : first;
+		need = RS_FLAG_SEQ(task_flag(c, arg)) < arg ? arg : first;
 		reach = arg;
 		break;
 	}
@@ -637,7 +657,7 @@ static uint64_t wake_seq(rs_client *c, uint32_t kind, uint64_t arg)
 		break;
 	}
 	if (reach > c->lay.window && c->ack < reach - c->lay.window) {
-		uint64_t head = __atomic_load_n(&c->cqc->sq_head, __ATOMIC_ACQUIRE);
+		uint64_t head = sq_head(c);
 		uint64_t target = reach - c->lay.window + c->lay.window / 8;
 		if (target > head)
 			target = head;
@@ -671,13 +691,17 @@ static int wait_until(rs_client *c, int (*cond)(rs_client *, uint64_t), uint64_t
 			return -RS_ETIMEDOUT;
 		/* announce, fence, re-check, sleep */
 		struct rs_sq_wait *w = &c->sqc->wait;
-		__atomic_store_n(&w->gen, __atomic_load_n(&w->gen, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
-		__atomic_store_n(&w->kind, kind, __ATOMIC_RELAXED);
+		/* the wait line is ours alone: relaxed stores, ordered against the waker by the fence below */
+		rs_bump_once(&w->gen, 1);
+		rs_write_once(&w->kind, kind);
 		uint64_t ws = wake_seq(c, kind, arg);
-		__atomic_store_n(&w->wait_seq, ws, __ATOMIC_RELAXED);
-		__atomic_store_n(&w->want_head, kind == RS_WAIT_SPACE ? arg : 0, __ATOMIC_RELAXED);
-		__atomic_store_n(&w->waiting, 1, __ATOMIC_RELAXED);
-		ring_doorbell_if_sleeping(c); /* includes the full fence (pair RS_CLIENT_WAIT) */
+		rs_write_once(&w->wait_seq, ws);
+		rs_write_once(&w->want_head, kind == RS_WAIT_SPACE ? arg : 0);
+		rs_write_once(&w->waiting, 1);
+		/* eventcount (pair RS_CLIENT_WAIT): wait line stored, full fence (inside), then the re-check below;
+		 * pairs with the fence between the flag store and the wait-line load in rs_task_complete() (which
+		 * then calls kick_client()) and with the one in the wiring thread's kick_space_waiter() */
+		ring_doorbell_if_sleeping(c);
 		harvest(c);
 		int ok = cond(c, arg);
 		/* the eventcount re-check covers what the waker signals: if the completion we wait for has
@@ -695,11 +719,11 @@ static int wait_until(rs_client *c, int (*cond)(rs_client *, uint64_t), uint64_t
 				(void)n;
 			}
 			if (r > 0 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) && daemon_gone(c)) {
-				__atomic_store_n(&w->waiting, 0, __ATOMIC_RELAXED);
+				rs_write_once(&w->waiting, 0);
 				return -RS_EDAEMON;
 			}
 		}
-		__atomic_store_n(&w->waiting, 0, __ATOMIC_RELAXED);
+		rs_write_once(&w->waiting, 0);
 		if (ok)
 			return 0;
 		if (woken) {
@@ -715,9 +739,7 @@ static int cond_task(rs_client *c, uint64_t seq)
 {
 	if (seq <= c->ack)
 		return 1;
-	/* pairs with the completer's store-release of the flag (RS_CQ_FLAG) */
-	uint64_t f = atomic_load_explicit(&c->flags[seq & c->window_mask], memory_order_acquire);
-	return RS_FLAG_SEQ(f) >= seq;
+	return RS_FLAG_SEQ(task_flag(c, seq)) >= seq;
 }
 
 static int cond_all(rs_client *c, uint64_t seq)
@@ -728,8 +750,7 @@ static int cond_all(rs_client *c, uint64_t seq)
 static int cond_ring_space(rs_client *c, uint64_t want_head)
 {
 	(void)want_head; /* the daemon wakes us at want_head; one free slot is enough to go on */
-	/* pairs with the wiring thread's store-release of sq_head (RS_CQ_SQ_HEAD) */
-	uint64_t head = __atomic_load_n(&c->cqc->sq_head, __ATOMIC_ACQUIRE);
+	uint64_t head = sq_head(c);
 	c->head_seen = head;
 	return c->next_seq - 1 - head < c->lay.ring_entries;
 }
@@ -742,7 +763,7 @@ static int cond_progress(rs_client *c, uint64_t ack_before)
 static int task_result(rs_client *c, uint64_t seq)
 {
 	if (seq > c->ack) {
-		uint64_t f = atomic_load_explicit(&c->flags[seq & c->window_mask], memory_order_acquire);
+		uint64_t f = task_flag(c, seq);
 		if (RS_FLAG_STATE(f) == RS_TASK_OK)
 			return 0;
 		const struct rs_task_status *st = &c->status[seq & c->window_mask];
@@ -806,7 +827,7 @@ int rs_task_error(rs_client *c, int64_t task, rs_error *out)
 	memset(out, 0, sizeof(*out));
 	out->task = task;
 	if ((uint64_t)task > c->ack) {
-		uint64_t f = atomic_load_explicit(&c->flags[(uint64_t)task & c->window_mask], memory_order_acquire);
+		uint64_t f = task_flag(c, (uint64_t)task);
 		if (RS_FLAG_SEQ(f) < (uint64_t)task)
 			return -EAGAIN; /* not complete yet */
 		if (RS_FLAG_STATE(f) == RS_TASK_OK)
@@ -1086,15 +1107,16 @@ static int reserve_slot(rs_client *c)
 
 static int cond_wired(rs_client *c, uint64_t seq)
 {
-	/* pairs with the wiring thread's store-release of sq_head (RS_CQ_SQ_HEAD) */
-	return __atomic_load_n(&c->cqc->sq_head, __ATOMIC_ACQUIRE) >= seq;
+	return sq_head(c) >= seq;
 }
 
 /* Publish the descriptor in the next slot: store-release the tail (pair RS_SQ_TAIL), doorbell if needed. */
 static int64_t publish(rs_client *c)
 {
 	uint64_t seq = c->next_seq++;
-	__atomic_store_n(&c->sqc->tail, seq, __ATOMIC_RELEASE);
+	/* the descriptor's stores happen before the tail (pair RS_SQ_TAIL): pairs with the acquire of tail in the
+	 * wiring thread's wire_session() (and session_has_work()) */
+	rs_store_release(&c->sqc->tail, seq);
 	ring_doorbell_after_tail(c);
 	if (c->sync_submit) {
 		/* the measured baseline of deferred wiring: the submitter waits for the wiring of its task */
@@ -1281,10 +1303,11 @@ int rs_session_stats_get(rs_client *c, rs_session_stats *out)
 	out->scheduler_threads = c->sqc->hdr.schedulers;
 	for (uint32_t i = 0; i < c->lay.counter_slots; i++) {
 		const struct rs_cq_counters *k = &c->counters[i];
-		out->completed += __atomic_load_n(&k->tasks_completed, __ATOMIC_RELAXED);
-		out->failed += __atomic_load_n(&k->tasks_failed, __ATOMIC_RELAXED);
-		out->cancelled += __atomic_load_n(&k->tasks_cancelled, __ATOMIC_RELAXED);
-		out->kernel_ns += __atomic_load_n(&k->kernel_ns, __ATOMIC_RELAXED);
+		/* single-writer counters (one scheduler thread each): whole values, no ordering needed */
+		out->completed += rs_read_once(&k->tasks_completed);
+		out->failed += rs_read_once(&k->tasks_failed);
+		out->cancelled += rs_read_once(&k->tasks_cancelled);
+		out->kernel_ns += rs_read_once(&k->kernel_ns);
 	}
 	return 0;
 }
