@@ -12,7 +12,7 @@
  * (4 KiB << level) is at least its byte span, so it is registered in at most two granules of a chained hash
  * table, and a query visits on each non-empty level only the granules its own span touches (or the level's
  * list, when that is shorter). Candidates are deduplicated with a per-query epoch stamp. Invariants:
- *   - every live record has seq > the last watermark passed to rs__deps_expire / rs__deps_collect, and the age
+ *   - every live record has seq > the last ack passed to rs__deps_expire / rs__deps_collect, and the age
  *     list holds them in ascending seq (so expiry pops from its head);
  *   - a write record drops the older records whose bytes it certainly covers and that the task's own
  *     rs__deps_collect returned (the caller collects for the same views just before recording): the task
@@ -147,7 +147,7 @@ struct rs_deps {
 	uint64_t last_seq;     /* highest seq recorded */
 	uint32_t collect_id;   /* bumped by every rs__deps_collect */
 	bool collected;        /* a collect happened since the last successful record */
-	uint64_t watermark;    /* highest watermark seen */
+	uint64_t ack;          /* highest ack seen: every task <= ack is complete */
 	uint32_t *victims;     /* scratch of rs__deps_record: covered records to drop */
 	uint32_t nvictims, victims_cap;
 	/* patterns of the views of the last rs__deps_collect, reused by the rs__deps_record of the same views
@@ -422,11 +422,11 @@ void rs__deps_free(struct rs_deps *d)
 	free(d);
 }
 
-void rs__deps_expire(struct rs_deps *d, uint64_t watermark)
+void rs__deps_expire(struct rs_deps *d, uint64_t ack)
 {
-	if (watermark > d->watermark)
-		d->watermark = watermark;
-	while (d->age_head != NIL && d->rec[d->age_head].seq <= d->watermark)
+	if (ack > d->ack)
+		d->ack = ack;
+	while (d->age_head != NIL && d->rec[d->age_head].seq <= d->ack)
 		rec_remove(d, d->age_head);
 }
 
@@ -448,10 +448,10 @@ static int collect_visit(struct rs_deps *d, uint32_t r, void *ctx)
 	return rs__seqvec_push(c->out, e->seq);
 }
 
-int rs__deps_collect(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t watermark,
+int rs__deps_collect(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t ack,
 		    struct rs_seqvec *out)
 {
-	rs__deps_expire(d, watermark);
+	rs__deps_expire(d, ack);
 	if (++d->collect_id == 0) { /* wrapped: an old id could match again */
 		for (uint32_t r = d->age_head; r != NIL; r = d->rec[r].age.next)
 			d->rec[r].waited = 0;
@@ -546,7 +546,7 @@ int rs__deps_record(struct rs_deps *d, const struct rs_view_desc *v, unsigned n,
 		rec_remove(d, d->victims[k]);
 	d->nvictims = 0;
 	/* A task already known complete leaves nothing to wait for (its victims are older, so expired too). */
-	if (seq > d->watermark)
+	if (seq > d->ack)
 		for (unsigned i = 0; i < n; i++)
 			if (!(p[i].flags & PAT_EMPTY))
 				rec_insert(d, &p[i], seq, v[i].mode != RS_MODE_IN);

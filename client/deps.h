@@ -7,8 +7,9 @@
  *   - OUT / INOUT wait for the last overlapping writers and the readers since them (WAW, WAR).
  * Overlap is exact for 1-D and 2-D strided views (two disjoint tiles of one matrix never meet) and never a
  * false negative for any view (3-D / 4-D may be conservative). Entries expire once their task is known
- * complete (seq <= watermark). The map is bounded: rs__deps_record() returns -ENOSPC when full; the caller
- * then waits for the watermark to advance, calls rs__deps_expire() and retries.
+ * complete (seq <= ack, the client's ack of completions — held back while a failure is unreported, see
+ * rs__deps_floor in client.h). The map is bounded: rs__deps_record() returns -ENOSPC when full; the caller
+ * then waits for its ack to advance, calls rs__deps_expire() and retries.
  *
  * Single-threaded: owned by one rs_client handle.
  */
@@ -37,16 +38,16 @@ void rs__seqvec_sort_unique(struct rs_seqvec *s);
 struct rs_deps *rs__deps_new(uint32_t max_records);
 void rs__deps_free(struct rs_deps *d);
 
-/* Drop every record whose task is complete (seq <= watermark). */
-void rs__deps_expire(struct rs_deps *d, uint64_t watermark);
+/* Drop every record whose task is complete (seq <= ack). */
+void rs__deps_expire(struct rs_deps *d, uint64_t ack);
 
 /*
  * Append to *out the producer seqs a task with views v[0..n) must wait for (only live records, i.e.
- * seq > watermark, are considered; out is not sorted/deduplicated beyond what is convenient — the caller
+ * seq > ack, are considered; out is not sorted/deduplicated beyond what is convenient — the caller
  * calls rs__seqvec_sort_unique). Each view's mode (RS_MODE_IN/OUT/INOUT) decides what it waits for.
  * Returns 0 or -ENOMEM.
  */
-int rs__deps_collect(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t watermark,
+int rs__deps_collect(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t ack,
 		    struct rs_seqvec *out);
 
 /*

@@ -101,13 +101,13 @@ static void fail_insert(rs_client *c, const struct fail_rec *r)
  */
 int rs__harvest_quiet(rs_client *c)
 {
-	uint64_t wm = c->ack;
+	uint64_t upto = c->ack;
 
 	for (uint64_t s = c->ack + 1; s < c->next_seq; s++) {
 		uint64_t f = rs__task_flag(c, s);
 		if (RS_FLAG_SEQ(f) != s)
 			break;
-		wm = s;
+		upto = s;
 		if (RS_FLAG_STATE(f) == RS_TASK_OK)
 			continue;
 		const struct rs_task_status *st = &c->status[s & c->window_mask];
@@ -135,19 +135,19 @@ int rs__harvest_quiet(rs_client *c)
 		if (!c->first_unreported || (int64_t)s < c->first_unreported)
 			c->first_unreported = (int64_t)s;
 	}
-	if (wm == c->ack)
+	if (upto == c->ack)
 		return 0;
-	c->ack = wm;
+	c->ack = upto;
 	/* the daemon may now reuse these slots: our reads of their results happen before (pairs with the acquire
 	 * of ack in the wiring thread's window_open()) */
-	rs_store_release(&c->sqc->wait.ack, wm);
+	rs_store_release(&c->sqc->wait.ack, upto);
 	if (c->fails_n && c->hp_n < HARVEST_POINTS) {
 		unsigned i = (c->hp_head + c->hp_n++) % HARVEST_POINTS;
-		c->hp[i].ack = wm;
+		c->hp[i].ack = upto;
 		c->hp[i].h = c->next_seq - 1;
 	}
 	uint64_t forget = c->forget_upto;
-	while (c->hp_n && c->hp[c->hp_head].h <= wm) {
+	while (c->hp_n && c->hp[c->hp_head].h <= upto) {
 		forget = c->hp[c->hp_head].ack;
 		c->hp_head = (c->hp_head + 1) % HARVEST_POINTS;
 		c->hp_n--;
@@ -157,9 +157,9 @@ int rs__harvest_quiet(rs_client *c)
 		/* a hint, no ordering: wire_session() reads it relaxed; a late value only forgets later */
 		rs_write_once(&c->sqc->wait.forget_upto, forget);
 	}
-	rs__mem_retire(c->mem, wm);
+	rs__mem_retire(c->mem, upto);
 	uint64_t floor = rs__deps_floor(c);
-	if (floor > c->expired && (floor - c->expired >= 64 || wm + 1 == c->next_seq)) {
+	if (floor > c->expired && (floor - c->expired >= 64 || upto + 1 == c->next_seq)) {
 		rs__deps_expire(c->deps, floor);
 		c->expired = floor;
 	}

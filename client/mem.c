@@ -5,7 +5,8 @@
  * lose it to a kernel's stray write).
  *
  * Owner and threads: one struct rs_mem per rs_client handle, used by the thread that owns the handle. No
- * locks, no atomics; the only input from the daemon is the watermark the caller passes to rs__mem_retire().
+ * locks, no atomics; the only input from the daemon is the client's ack the caller passes to rs__mem_retire():
+ * every task <= ack has completed and been harvested (harvest.c), so nothing it touched is in use.
  *
  * Heaps. Scope depth d (1-based) allocates from heap min(d, heap_depths) - 1, an in-order ring over its
  * slice of the SQ region. Positions are free-running byte counts (ring offset = position % size), so
@@ -16,8 +17,8 @@
  *   - an allocation that does not fit before the ring's end skips to the next lap: the skipped bytes belong
  *     to the allocating segment (pinned until it retires) or, when it starts a new segment, to the gap before
  *     it (freed with the segment in front of it);
- *   - a segment retires once its scope has closed and the watermark has reached the scope's close_seq, and
- *     only from the tail: a retirable segment behind a pinned one waits. Retiring on the watermark alone would
+ *   - a segment retires once its scope has closed and the ack has reached the scope's close_seq, and
+ *     only from the tail: a retirable segment behind a pinned one waits. Retiring on the ack alone would
  *     drop the scope pin and reuse memory that later tasks of the open scope still reference.
  * Deadlock rule (DESIGN §6): a request is -EAGAIN when retiring every closed segment in front of the oldest
  * open one would make it fit, and -EDEADLK when even that would not — the open scopes' pins (wrap waste and
@@ -25,7 +26,7 @@
  *
  * Arena. A first-fit free list of extents sorted by offset, coalesced on free, and a sorted table of live
  * allocations (so a double or bogus free is -EINVAL rather than corruption). rs__mem_release() of a buffer
- * pending tasks may still touch is deferred in a min-heap on after_seq until the watermark passes it.
+ * pending tasks may still touch is deferred in a min-heap on after_seq until the ack passes it.
  * Everything is 64-byte aligned: a cache line, and the widest vector load a kernel issues.
  */
 #include "mem.h"
@@ -76,7 +77,7 @@ struct extent {
 
 struct allocation {
 	uint64_t off, len;
-	bool pending;         /* released, waiting for the watermark */
+	bool pending;         /* released, waiting for the ack */
 };
 
 struct deferred {
@@ -90,7 +91,7 @@ struct rs_mem {
 	struct scope *scope;  /* open scopes, innermost last */
 	unsigned nscopes, scope_cap;
 	uint64_t next_serial;
-	uint64_t watermark;   /* highest watermark passed to rs__mem_retire */
+	uint64_t ack;         /* highest ack passed to rs__mem_retire */
 
 	uint64_t arena_base, arena_size;
 	struct extent *free;  /* free extents sorted by offset, never adjacent (coalesced) */
@@ -145,13 +146,13 @@ static int seg_push(struct heap *h, struct segment s)
 }
 
 /* Free the retirable segments at the tail. Returns the bytes made free. */
-static uint64_t heap_retire(struct heap *h, uint64_t watermark)
+static uint64_t heap_retire(struct heap *h, uint64_t ack)
 {
 	uint64_t old_tail = h->tail;
 
 	while (h->seg_first != h->seg_end) {
 		const struct segment *s = seg_at(h, h->seg_first);
-		if (!s->closed || s->close_seq > watermark)
+		if (!s->closed || s->close_seq > ack)
 			break;
 		h->seg_first++;
 	}
@@ -292,8 +293,8 @@ int64_t rs__mem_scratch(struct rs_mem *m, uint64_t bytes, char *why, size_t why_
 	need = bytes > UINT64_MAX - MEM_ALIGN ? UINT64_MAX : align_up(bytes);
 
 	if (!heap_fits(h, h->tail, need, &skip)) {
-		/* Closed scopes the last watermark already covers need no wait: free them first. */
-		heap_retire(h, m->watermark);
+		/* Closed scopes the last ack already covers need no wait: free them first. */
+		heap_retire(h, m->ack);
 		if (!heap_fits(h, h->tail, need, &skip)) {
 			uint64_t open_pin = heap_open_pin(h);
 			if (heap_fits(h, open_pin, need, &skip))
@@ -477,7 +478,7 @@ int rs__mem_release(struct rs_mem *m, uint64_t off, uint64_t after_seq)
 
 	if (at == m->nlive || m->live[at].off != off || m->live[at].pending)
 		return -EINVAL;
-	if (after_seq <= m->watermark)
+	if (after_seq <= m->ack)
 		return arena_free_at(m, at);
 	if (grow((void **)&m->defer, &m->defer_cap, m->ndefer + 1, sizeof(*m->defer)))
 		return -ENOMEM;
@@ -493,15 +494,15 @@ uint64_t rs__mem_arena_used(const struct rs_mem *m) { return m->arena_used; }
 /* Retirement                                                                                             */
 /* ------------------------------------------------------------------------------------------------------ */
 
-uint64_t rs__mem_retire(struct rs_mem *m, uint64_t watermark)
+uint64_t rs__mem_retire(struct rs_mem *m, uint64_t ack)
 {
 	uint64_t freed = 0;
 
-	if (watermark > m->watermark)
-		m->watermark = watermark;
+	if (ack > m->ack)
+		m->ack = ack;
 	for (unsigned i = 0; i < m->nheaps; i++)
-		freed += heap_retire(&m->heap[i], m->watermark);
-	while (m->ndefer && m->defer[0].after_seq <= m->watermark) {
+		freed += heap_retire(&m->heap[i], m->ack);
+	while (m->ndefer && m->defer[0].after_seq <= m->ack) {
 		size_t at = live_lower_bound(m, m->defer[0].off);
 		uint64_t len = m->live[at].len;
 		/* Out of memory for a new free extent: keep it deferred, the next retire tries again. */

@@ -69,11 +69,11 @@ static struct rs_view_desc mtile(uint64_t base, uint32_t ld, uint32_t t, uint32_
 }
 
 /* Collect for views v, sort, record as `seq`; returns the producers in *out (caller frees). */
-static void submit(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t seq, uint64_t watermark,
+static void submit(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t seq, uint64_t ack,
 		   struct rs_seqvec *out)
 {
 	out->n = 0;
-	ck_assert_int_eq(rs__deps_collect(d, v, n, watermark, out), 0);
+	ck_assert_int_eq(rs__deps_collect(d, v, n, ack, out), 0);
 	rs__seqvec_sort_unique(out);
 	ck_assert_int_eq(rs__deps_record(d, v, n, seq), 0);
 }
@@ -308,7 +308,7 @@ END_TEST
 
 /* ---- expiry and bounds ---- */
 
-START_TEST(watermark_removes_completed_producers)
+START_TEST(ack_removes_completed_producers)
 {
 	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
@@ -589,7 +589,7 @@ static void run_random_oracle(uint64_t salt)
 	struct rt_oracle *o = calloc(1, sizeof(*o));
 	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
-	uint64_t watermark = 0;
+	uint64_t ack = 0;
 	uint32_t epoch = 0;
 
 	ck_assert_ptr_nonnull(o);
@@ -603,10 +603,10 @@ static void run_random_oracle(uint64_t salt)
 			task->v[i] = rt_view();
 		if (rnd(4) == 0 && t > 1) { /* completion catches up to a random point */
 			uint64_t w = t - 1 - rnd(t - 1 < 40 ? t - 1 : 40);
-			if (w > watermark)
-				watermark = w;
+			if (w > ack)
+				ack = w;
 		}
-		submit(d, task->v, task->n, t, watermark, &p);
+		submit(d, task->v, task->n, t, ack, &p);
 
 		/* the oracle's dependencies */
 		for (unsigned i = 0; i < task->n; i++) {
@@ -622,8 +622,8 @@ static void run_random_oracle(uint64_t salt)
 		for (size_t e = 0; e < p.n; e++) {
 			uint64_t q = p.v[e];
 			struct rt_conflict c = { epoch, 0, 0 };
-			ck_assert_msg(q > watermark && q < t, "seed %#" PRIx64 " task %u: edge to %" PRIu64
-				      " (watermark %" PRIu64 ")", seed0, t, q, watermark);
+			ck_assert_msg(q > ack && q < t, "seed %#" PRIx64 " task %u: edge to %" PRIu64
+				      " (ack %" PRIu64 ")", seed0, t, q, ack);
 			for (unsigned i = 0; i < o->task[q].n && !c.found; i++) {
 				c.writes = o->task[q].v[i].mode != RS_MODE_IN;
 				rt_for_bytes(&o->task[q].v[i], rt_conflict_byte, o, &c);
@@ -635,10 +635,10 @@ static void run_random_oracle(uint64_t salt)
 				o->reach[t][w] |= o->reach[q][w];
 		}
 		/* every true dependency that is not yet complete is implied */
-		for (unsigned q = (unsigned)watermark + 1; q < t; q++)
+		for (unsigned q = (unsigned)ack + 1; q < t; q++)
 			ck_assert_msg(!bit_get(need.need, q) || bit_get(o->reach[t], q),
-				      "seed %#" PRIx64 " task %u: misses dependency on %u (watermark %" PRIu64
-				      ")", seed0, t, q, watermark);
+				      "seed %#" PRIx64 " task %u: misses dependency on %u (ack %" PRIu64
+				      ")", seed0, t, q, ack);
 
 		/* apply the task to the oracle: reads first, then writes (a write wins) */
 		for (unsigned i = 0; i < task->n; i++)
@@ -686,7 +686,7 @@ static Suite *deps_suite(void)
 
 	TCase *b = tcase_create("bounds");
 	tcase_set_timeout(b, 60);
-	tcase_add_test(b, watermark_removes_completed_producers);
+	tcase_add_test(b, ack_removes_completed_producers);
 	tcase_add_test(b, map_stays_bounded_on_a_long_tile_stream);
 	tcase_add_test(b, full_map_refuses_with_enospc_and_records_nothing);
 	tcase_add_test(b, empty_views_record_nothing);

@@ -1,6 +1,6 @@
 /*
  * test_mem.c — specification of the client's session-memory manager (client/mem.c, DESIGN §6): scope heaps
- * (one in-order ring per depth, retirement on scope close + watermark, wrap-around, -EAGAIN vs -EDEADLK with
+ * (one in-order ring per depth, retirement on scope close + ack, wrap-around, -EAGAIN vs -EDEADLK with
  * its message) and the arena (first fit, coalescing, deferred frees, -EINVAL on a bad free). A randomized
  * stress checks every returned range against a model: in bounds, aligned, and disjoint from everything still
  * live. The seed is fixed (override: RS_TEST_SEED) and printed with every failure.
@@ -68,7 +68,7 @@ START_TEST(scratch_needs_a_scope_and_bytes)
 }
 END_TEST
 
-START_TEST(closed_scope_retires_when_watermark_reaches_its_close_seq)
+START_TEST(closed_scope_retires_when_ack_reaches_its_close_seq)
 {
 	struct rs_mem *m = new_mem();
 	rs__mem_scope_begin(m);
@@ -82,7 +82,7 @@ START_TEST(closed_scope_retires_when_watermark_reaches_its_close_seq)
 }
 END_TEST
 
-START_TEST(open_scope_is_not_retired_by_the_watermark)
+START_TEST(open_scope_is_not_retired_by_the_ack)
 {
 	struct rs_mem *m = new_mem();
 	rs__mem_scope_begin(m);
@@ -321,7 +321,7 @@ START_TEST(arena_frees_coalesce)
 }
 END_TEST
 
-START_TEST(deferred_free_waits_for_the_watermark)
+START_TEST(deferred_free_waits_for_the_ack)
 {
 	struct rs_mem *m = new_mem();
 	int64_t a = rs__mem_alloc(m, ARENA);
@@ -332,7 +332,7 @@ START_TEST(deferred_free_waits_for_the_watermark)
 	ck_assert_uint_eq(rs__mem_arena_used(m), ARENA);
 	ck_assert_uint_eq(rs__mem_retire(m, 10), ARENA);
 	ck_assert_uint_eq(rs__mem_arena_used(m), 0);
-	/* after_seq already covered by the last watermark: freed at once */
+	/* after_seq already covered by the last ack: freed at once */
 	int64_t b = rs__mem_alloc(m, 64);
 	ck_assert_int_eq(rs__mem_release(m, (uint64_t)b, 10), 0);
 	ck_assert_uint_eq(rs__mem_arena_used(m), 0);
@@ -340,7 +340,7 @@ START_TEST(deferred_free_waits_for_the_watermark)
 }
 END_TEST
 
-START_TEST(deferred_frees_follow_the_watermark_not_the_release_order)
+START_TEST(deferred_frees_follow_the_ack_not_the_release_order)
 {
 	struct rs_mem *m = new_mem();
 	int64_t a = rs__mem_alloc(m, 64), b = rs__mem_alloc(m, 128), c = rs__mem_alloc(m, 256);
@@ -385,8 +385,8 @@ enum { ST_OPS = 20000, ST_HEAP = 8192, ST_DEPTHS = 3, ST_ARENA = 32768, ST_MAX_L
 #define ST_HEAP_OFF (UINT64_C(1) << 20)
 #define ST_ARENA_OFF (ST_HEAP_OFF + ST_DEPTHS * ST_HEAP + 4096)
 
-/* A range the model considers live: scratch until its scope closed and the watermark passed the close,
- * arena buffers until released and the watermark passed the release. */
+/* A range the model considers live: scratch until its scope closed and the ack passed the close,
+ * arena buffers until released and the ack passed the release. */
 struct st_alloc {
 	uint64_t off, len;
 	uint64_t scope;      /* model scope serial, 0 for arena buffers */
@@ -397,7 +397,7 @@ struct stress {
 	struct rs_mem *m;
 	uint64_t seed;
 	unsigned op;
-	uint64_t seq, watermark, serial;
+	uint64_t seq, ack, serial;
 	uint64_t open[ST_MAX_OPEN];       /* serials of the open scopes, innermost last */
 	unsigned nopen;
 	uint64_t close_seq[ST_OPS + 1];   /* by scope serial; UINT64_MAX while open */
@@ -425,12 +425,12 @@ static uint64_t st_used(const struct stress *st)
 }
 
 /* Tasks complete up to a random point; retire must free exactly what it reports, heaps never overfill. */
-static void st_complete(struct stress *st, uint64_t watermark)
+static void st_complete(struct stress *st, uint64_t ack)
 {
 	uint64_t before = st_used(st), freed, after;
 
-	st->watermark = watermark;
-	freed = rs__mem_retire(st->m, watermark);
+	st->ack = ack;
+	freed = rs__mem_retire(st->m, ack);
 	after = st_used(st);
 	ck_assert_msg(before - after == freed,
 		      "seed %#" PRIx64 " op %u: retire reports %" PRIu64 ", used fell by %" PRIu64, st->seed, st->op,
@@ -449,7 +449,7 @@ static void st_add(struct stress *st, uint64_t off, uint64_t len, uint64_t scope
 	for (unsigned i = 0; i < st->nlive; i++) {
 		const struct st_alloc *a = &st->live[i];
 		uint64_t until = a->scope ? st->close_seq[a->scope] : a->free_after;
-		if (until <= st->watermark)
+		if (until <= st->ack)
 			continue; /* dead: drop it from the model */
 		ck_assert_msg(off + len <= a->off || a->off + a->len <= off,
 			      "seed %#" PRIx64 " op %u: [%" PRIu64 ", +%" PRIu64 ") overlaps live [%" PRIu64
@@ -531,7 +531,7 @@ START_TEST(random_scopes_and_buffers_never_overlap)
 			st->close_seq[st->open[--st->nopen]] = st->seq;
 			ck_assert_int_eq(rs__mem_scope_end(st->m, st->seq), 0);
 		} else if (kind < 6) {
-			st_complete(st, st->watermark + rnd((unsigned)(st->seq - st->watermark + 1)));
+			st_complete(st, st->ack + rnd((unsigned)(st->seq - st->ack + 1)));
 		} else if (kind < 8) {
 			st->seq++; /* a task is submitted */
 		} else if (kind < 12 && st->nopen) {
@@ -557,8 +557,8 @@ static Suite *mem_suite(void)
 	TCase *h = tcase_create("heap");
 	tcase_add_test(h, scratch_is_aligned_inside_its_heap_and_disjoint);
 	tcase_add_test(h, scratch_needs_a_scope_and_bytes);
-	tcase_add_test(h, closed_scope_retires_when_watermark_reaches_its_close_seq);
-	tcase_add_test(h, open_scope_is_not_retired_by_the_watermark);
+	tcase_add_test(h, closed_scope_retires_when_ack_reaches_its_close_seq);
+	tcase_add_test(h, open_scope_is_not_retired_by_the_ack);
 	tcase_add_test(h, scopes_retire_in_order);
 	tcase_add_test(h, open_outer_scope_does_not_pin_the_inner_heap);
 	tcase_add_test(h, depths_beyond_the_heaps_share_the_deepest);
@@ -579,8 +579,8 @@ static Suite *mem_suite(void)
 	TCase *a = tcase_create("arena");
 	tcase_add_test(a, arena_allocations_are_aligned_and_first_fit);
 	tcase_add_test(a, arena_frees_coalesce);
-	tcase_add_test(a, deferred_free_waits_for_the_watermark);
-	tcase_add_test(a, deferred_frees_follow_the_watermark_not_the_release_order);
+	tcase_add_test(a, deferred_free_waits_for_the_ack);
+	tcase_add_test(a, deferred_frees_follow_the_ack_not_the_release_order);
 	tcase_add_test(a, bad_or_double_free_is_einval);
 	tcase_add_test(a, bad_geometry_is_refused);
 	suite_add_tcase(s, a);
