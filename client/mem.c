@@ -27,6 +27,11 @@
  * Arena. A first-fit free list of extents sorted by offset, coalesced on free, and a sorted table of live
  * allocations (so a double or bogus free is -EINVAL rather than corruption). rs__mem_release() of a buffer
  * pending tasks may still touch is deferred in a min-heap on after_seq until the ack passes it.
+ *
+ * Retirement runs on every harvest that moves the ack, so its common case — nothing closed or deferred is due
+ * yet — is one comparison: `due` is a lower bound on the lowest ack that could free anything (the close_seq of
+ * a heap's oldest segment once closed, the earliest deferred free), UINT64_MAX when nothing is pending.
+ * Closing a scope and deferring a free only lower it; a retirement pass recomputes it exactly.
  * Everything is 64-byte aligned: a cache line, and the widest vector load a kernel issues.
  */
 #include "mem.h"
@@ -92,6 +97,7 @@ struct rs_mem {
 	unsigned nscopes, scope_cap;
 	uint64_t next_serial;
 	uint64_t ack;         /* highest ack passed to rs__mem_retire */
+	uint64_t due;         /* no retirement frees anything while ack < due (may be low, never high) */
 
 	uint64_t arena_base, arena_size;
 	struct extent *free;  /* free extents sorted by offset, never adjacent (coalesced) */
@@ -211,6 +217,7 @@ struct rs_mem *rs__mem_new(uint64_t heap_off, uint64_t heap_bytes, uint32_t heap
 		h->head = h->tail = 0;
 	}
 	m->next_serial = 1;
+	m->due = UINT64_MAX;
 	m->arena_base = align_up(arena_off);
 	arena_end = arena_off + arena_bytes;
 	m->arena_size = arena_end > m->arena_base ? align_down(arena_end - m->arena_base) : 0;
@@ -274,6 +281,8 @@ int rs__mem_scope_end(struct rs_mem *m, uint64_t close_seq)
 				g->close_seq = close_seq;
 			}
 		}
+		if (close_seq < m->due)
+			m->due = close_seq;
 	}
 	return 0;
 }
@@ -485,6 +494,8 @@ int rs__mem_release(struct rs_mem *m, uint64_t off, uint64_t after_seq)
 	m->live[at].pending = true;
 	m->defer[m->ndefer] = (struct deferred){ after_seq, off };
 	defer_sift_up(m->defer, m->ndefer++);
+	if (after_seq < m->due)
+		m->due = after_seq;
 	return 0;
 }
 
@@ -496,20 +507,31 @@ uint64_t rs__mem_arena_used(const struct rs_mem *m) { return m->arena_used; }
 
 uint64_t rs__mem_retire(struct rs_mem *m, uint64_t ack)
 {
-	uint64_t freed = 0;
+	uint64_t freed = 0, due = UINT64_MAX;
 
 	if (ack > m->ack)
 		m->ack = ack;
-	for (unsigned i = 0; i < m->nheaps; i++)
-		freed += heap_retire(&m->heap[i], m->ack);
+	if (m->ack < m->due)
+		return 0;
+	for (unsigned i = 0; i < m->nheaps; i++) {
+		struct heap *h = &m->heap[i];
+		freed += heap_retire(h, m->ack);
+		/* What is left starts with a segment still open (its scope_end lowers due) or closed past ack. */
+		if (h->seg_first != h->seg_end && seg_at(h, h->seg_first)->closed &&
+		    seg_at(h, h->seg_first)->close_seq < due)
+			due = seg_at(h, h->seg_first)->close_seq;
+	}
 	while (m->ndefer && m->defer[0].after_seq <= m->ack) {
 		size_t at = live_lower_bound(m, m->defer[0].off);
 		uint64_t len = m->live[at].len;
-		/* Out of memory for a new free extent: keep it deferred, the next retire tries again. */
+		/* Out of memory for a new free extent: keep it deferred (and due), the next retire tries again. */
 		if (arena_free_at(m, at))
 			break;
 		freed += len;
 		defer_pop(m);
 	}
+	if (m->ndefer && m->defer[0].after_seq < due)
+		due = m->defer[0].after_seq;
+	m->due = due;
 	return freed;
 }

@@ -43,7 +43,7 @@ unsigned rs__mem_scope_depth(const struct rs_mem *m);
 int64_t rs__mem_scratch(struct rs_mem *m, uint64_t bytes, char *why, size_t why_len);
 
 /* Free every closed scope whose close_seq <= ack, in order, and every deferred arena free whose
- * seq <= ack. Returns the number of bytes made free. */
+ * seq <= ack. Returns the number of bytes made free. One comparison when nothing can be due yet. */
 uint64_t rs__mem_retire(struct rs_mem *m, uint64_t ack);
 
 /* Arena: persistent 64-byte-aligned buffer; offset or -ENOMEM. */

@@ -95,6 +95,44 @@ START_TEST(open_scope_is_not_retired_by_the_ack)
 }
 END_TEST
 
+/* A retirement that found the heap's oldest segment open must not stop later ones: the close lets them in. */
+START_TEST(scope_closed_after_a_retire_found_it_open_still_retires)
+{
+	struct rs_mem *m = rs__mem_new(HEAP_OFF, HEAP, 1, ARENA_OFF, ARENA);
+	rs__mem_scope_begin(m);
+	ck_assert_int_ge(scratch(m, 512), 0);
+	rs__mem_scope_begin(m); /* depth 2 shares heap 0, behind the open outer scope */
+	ck_assert_int_ge(scratch(m, 256), 0);
+	rs__mem_scope_end(m, 5);
+	ck_assert_uint_eq(rs__mem_retire(m, 6), 0); /* the inner scope is due, but pinned behind the outer one */
+	rs__mem_scope_end(m, 8);
+	ck_assert_uint_eq(rs__mem_retire(m, 7), 0);
+	ck_assert_uint_eq(rs__mem_heap_used(m, 0), 768);
+	ck_assert_uint_eq(rs__mem_retire(m, 8), 768);
+	ck_assert_uint_eq(rs__mem_heap_used(m, 0), 0);
+	rs__mem_free_all(m);
+}
+END_TEST
+
+/* A free deferred to an ack already reached while a later one waits is freed by the next retire, ack unmoved. */
+START_TEST(deferred_free_due_before_a_pending_one_is_freed_by_the_next_retire)
+{
+	struct rs_mem *m = new_mem();
+	int64_t a = rs__mem_alloc(m, 64), b = rs__mem_alloc(m, 128);
+	ck_assert_int_eq(rs__mem_release(m, (uint64_t)a, 10), 0);
+	ck_assert_uint_eq(rs__mem_retire(m, 5), 0);
+	ck_assert_int_eq(rs__mem_release(m, (uint64_t)b, 5), 0); /* after_seq <= ack: freed at once */
+	ck_assert_uint_eq(rs__mem_arena_used(m), 64);
+	rs__mem_scope_begin(m);
+	ck_assert_int_ge(scratch(m, 64), 0);
+	rs__mem_scope_end(m, 4); /* closed below the last ack: the next retire frees it without a new ack */
+	ck_assert_uint_eq(rs__mem_retire(m, 5), 64);
+	ck_assert_uint_eq(rs__mem_retire(m, 10), 64);
+	ck_assert_uint_eq(rs__mem_arena_used(m), 0);
+	rs__mem_free_all(m);
+}
+END_TEST
+
 START_TEST(scopes_retire_in_order)
 {
 	struct rs_mem *m = new_mem();
@@ -403,7 +441,7 @@ struct stress {
 	uint64_t close_seq[ST_OPS + 1];   /* by scope serial; UINT64_MAX while open */
 	struct st_alloc live[ST_MAX_LIVE];
 	unsigned nlive;
-	unsigned scratches, waits, deadlocks;
+	unsigned scratches, waits, deadlocks, drained;
 };
 
 static uint64_t rng_state;
@@ -438,6 +476,20 @@ static void st_complete(struct stress *st, uint64_t ack)
 	for (unsigned h = 0; h < ST_DEPTHS; h++)
 		ck_assert_msg(rs__mem_heap_used(st->m, h) <= ST_HEAP, "seed %#" PRIx64 " op %u: heap %u uses %" PRIu64,
 			      st->seed, st->op, h, rs__mem_heap_used(st->m, h));
+	if (ack != st->seq || st->nopen)
+		return;
+	/* every task complete and no scope open: all scratch is free, and the arena holds just the unreleased */
+	uint64_t held = 0;
+	for (unsigned i = 0; i < st->nlive; i++)
+		if (!st->live[i].scope && st->live[i].free_after == UINT64_MAX)
+			held += (st->live[i].len + ALIGN - 1) / ALIGN * ALIGN;
+	for (unsigned h = 0; h < ST_DEPTHS; h++)
+		ck_assert_msg(rs__mem_heap_used(st->m, h) == 0, "seed %#" PRIx64 " op %u: heap %u keeps %" PRIu64
+			      " bytes with every task complete and no scope open", st->seed, st->op, h,
+			      rs__mem_heap_used(st->m, h));
+	ck_assert_msg(rs__mem_arena_used(st->m) == held, "seed %#" PRIx64 " op %u: arena uses %" PRIu64 ", %" PRIu64
+		      " still held", st->seed, st->op, rs__mem_arena_used(st->m), held);
+	st->drained++;
 }
 
 /* A new range must be aligned and disjoint from everything the model still holds live. */
@@ -543,9 +595,9 @@ START_TEST(random_scopes_and_buffers_never_overlap)
 		}
 	}
 	/* the run must have exercised every outcome */
-	ck_assert_msg(st->scratches > 500 && st->waits > 10 && st->deadlocks > 10,
-		      "seed %#" PRIx64 ": %u scratches, %u waits, %u deadlocks", st->seed, st->scratches, st->waits,
-		      st->deadlocks);
+	ck_assert_msg(st->scratches > 500 && st->waits > 10 && st->deadlocks > 10 && st->drained > 10,
+		      "seed %#" PRIx64 ": %u scratches, %u waits, %u deadlocks, %u drained", st->seed, st->scratches,
+		      st->waits, st->deadlocks, st->drained);
 	rs__mem_free_all(st->m);
 	free(st);
 }
@@ -559,6 +611,7 @@ static Suite *mem_suite(void)
 	tcase_add_test(h, scratch_needs_a_scope_and_bytes);
 	tcase_add_test(h, closed_scope_retires_when_ack_reaches_its_close_seq);
 	tcase_add_test(h, open_scope_is_not_retired_by_the_ack);
+	tcase_add_test(h, scope_closed_after_a_retire_found_it_open_still_retires);
 	tcase_add_test(h, scopes_retire_in_order);
 	tcase_add_test(h, open_outer_scope_does_not_pin_the_inner_heap);
 	tcase_add_test(h, depths_beyond_the_heaps_share_the_deepest);
@@ -581,6 +634,7 @@ static Suite *mem_suite(void)
 	tcase_add_test(a, arena_frees_coalesce);
 	tcase_add_test(a, deferred_free_waits_for_the_ack);
 	tcase_add_test(a, deferred_frees_follow_the_ack_not_the_release_order);
+	tcase_add_test(a, deferred_free_due_before_a_pending_one_is_freed_by_the_next_retire);
 	tcase_add_test(a, bad_or_double_free_is_einval);
 	tcase_add_test(a, bad_geometry_is_refused);
 	suite_add_tcase(s, a);
