@@ -26,8 +26,9 @@ void *rs_alloc(rs_client *c, size_t bytes)
 		off = rs__mem_alloc(c->mem, bytes);
 	}
 	if (off < 0) {
-		rs__set_error("rs_alloc(%zu): arena full (%llu of %llu bytes in use; raise rs_options.arena_bytes)", bytes,
-			  (unsigned long long)rs__mem_arena_used(c->mem), (unsigned long long)c->lay.arena_bytes);
+		rs__set_error("rs_alloc(%zu): arena full (%llu of %llu bytes in use; raise rs_options.arena_bytes)",
+			      bytes, (unsigned long long)rs__mem_arena_used(c->mem),
+			      (unsigned long long)c->lay.arena_bytes);
 		return NULL;
 	}
 	return off_to_ptr(c, off);
@@ -61,27 +62,29 @@ void *rs_scratch(rs_client *c, size_t bytes)
 		}
 		if (off != -EAGAIN) {
 			rs__set_error("rs_scratch(%zu): %s", bytes,
-				  off == -EINVAL ? "no open scope (call rs_scope_begin first)" : strerror((int)-off));
+				      off == -EINVAL ? "no open scope (call rs_scope_begin first)"
+						     : strerror((int)-off));
 			errno = (int)-off;
 			return NULL;
 		}
 		/* wait for older scopes' tasks to complete so their scratch retires */
 		uint64_t elapsed_ms = (rs_now_ns() - start) / 1000000ull;
 		if (elapsed_ms >= (uint64_t)c->timeout_ms) {
-			rs__set_error("rs_scratch(%zu): no heap space after %d ms (older scopes' tasks still running)", bytes,
-				  c->timeout_ms);
+			rs__set_error("rs_scratch(%zu): no heap space after %d ms (older scopes' tasks still running)",
+				      bytes, c->timeout_ms);
 			errno = ETIMEDOUT;
 			return NULL;
 		}
 		if (c->ack + 1 >= c->next_seq) {
 			/* nothing outstanding can free space: only closed scopes retire, so this is final */
-			rs__set_error("rs_scratch(%zu): no heap space and no outstanding task whose completion could free "
-				  "some (%u scopes open)",
-				  bytes, rs__mem_scope_depth(c->mem));
+			rs__set_error("rs_scratch(%zu): no heap space and no outstanding task whose completion could "
+				      "free some (%u scopes open)",
+				      bytes, rs__mem_scope_depth(c->mem));
 			errno = EDEADLK;
 			return NULL;
 		}
-		int rc = rs__wait_until(c, rs__cond_progress, c->ack, RS_WAIT_PROGRESS, (int)(c->timeout_ms - elapsed_ms));
+		int rc = rs__wait_until(c, rs__cond_progress, c->ack, RS_WAIT_PROGRESS,
+					(int)(c->timeout_ms - elapsed_ms));
 		if (rc == -RS_EDAEMON) {
 			rs__set_error("rs_scratch: the daemon is gone");
 			errno = EPIPE;

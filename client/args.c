@@ -4,7 +4,7 @@
  */
 #include <stdint.h>
 
-#include "client.h"
+#include "ringsched.h"
 
 rs_view rs_view_1d(void *base, rs_dtype t, size_t n)
 {

@@ -112,8 +112,8 @@ static int connect_socket(const char *path)
 	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
-		rs__set_error("cannot connect to ringschedd at %s: %s (is the daemon running? set RINGSCHED_SOCKET)", path,
-			  strerror(e));
+		rs__set_error("cannot connect to ringschedd at %s: %s (is the daemon running? set RINGSCHED_SOCKET)",
+			      path, strerror(e));
 		close(fd);
 		return -e;
 	}
@@ -247,7 +247,7 @@ rs_client *rs_connect(const char *socket_path, const rs_options *opt)
 	c->counters = (const struct rs_cq_counters *)(c->cq + c->lay.cq_counters_off);
 	c->deps = rs__deps_new(c->lay.window * DEPS_RECORDS_PER_TASK + 1024);
 	c->mem = rs__mem_new(c->lay.data_off, c->lay.heap_bytes, c->lay.heap_depths, c->lay.arena_off,
-			    c->lay.arena_bytes);
+			     c->lay.arena_bytes);
 	if (!c->deps || !c->mem || rs__harvest_init(c)) {
 		rs__set_error("out of memory");
 		goto fail;

@@ -449,7 +449,7 @@ static int collect_visit(struct rs_deps *d, uint32_t r, void *ctx)
 }
 
 int rs__deps_collect(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t ack,
-		    struct rs_seqvec *out)
+		     struct rs_seqvec *out)
 {
 	rs__deps_expire(d, ack);
 	if (++d->collect_id == 0) { /* wrapped: an old id could match again */

@@ -48,7 +48,7 @@ void rs__deps_expire(struct rs_deps *d, uint64_t ack);
  * Returns 0 or -ENOMEM.
  */
 int rs__deps_collect(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t ack,
-		    struct rs_seqvec *out);
+		     struct rs_seqvec *out);
 
 /*
  * Record that task `seq` (greater than every seq recorded before) accesses views v[0..n) with their modes.

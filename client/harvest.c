@@ -190,8 +190,9 @@ int rs_task_error(rs_client *c, int64_t task, rs_error *out)
 			return -EAGAIN; /* not complete yet */
 		if (RS_FLAG_STATE(f) == RS_TASK_OK)
 			return -ENOENT;
-		/* complete but not yet harvested (an earlier task is still running): read the records directly, following a
-		 * cancelled task's cause towards the root failure (causes are earlier tasks, so this ends) */
+		/* complete but not yet harvested (an earlier task is still running): read the records directly,
+		 * following a cancelled task's cause towards the root failure (causes are earlier tasks, so this
+		 * ends) */
 		out->cancelled = RS_FLAG_STATE(f) == RS_TASK_CANCELLED;
 		uint64_t s = (uint64_t)task;
 		for (uint32_t hops = 0; hops <= c->lay.window; hops++) {

@@ -193,7 +193,7 @@ static uint64_t heap_open_pin(const struct heap *h)
 }
 
 struct rs_mem *rs__mem_new(uint64_t heap_off, uint64_t heap_bytes, uint32_t heap_depths, uint64_t arena_off,
-			  uint64_t arena_bytes)
+			   uint64_t arena_bytes)
 {
 	struct rs_mem *m;
 	uint64_t arena_end;

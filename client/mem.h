@@ -23,7 +23,7 @@ struct rs_mem;
  * heap_depths share the deepest heap. arena: [arena_off, arena_off + arena_bytes). NULL on ENOMEM.
  */
 struct rs_mem *rs__mem_new(uint64_t heap_off, uint64_t heap_bytes, uint32_t heap_depths, uint64_t arena_off,
-			  uint64_t arena_bytes);
+			   uint64_t arena_bytes);
 void rs__mem_free_all(struct rs_mem *m);
 
 /* Open a scope (depth = number of open scopes after the call, >= 1). Returns the new depth or -ENOMEM. */

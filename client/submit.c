@@ -70,8 +70,8 @@ static int build_view(rs_client *c, const rs_arg *a, unsigned idx, struct rs_vie
 		return -RS_ETOOBIG;
 	}
 	if (!b || b < c->sq + c->lay.data_off || b >= c->sq + c->sq_bytes) {
-		rs__set_error("argument %u: view base %p is not in this session's memory (use rs_alloc/rs_scratch)", idx,
-			  (const void *)b);
+		rs__set_error("argument %u: view base %p is not in this session's memory (use rs_alloc/rs_scratch)",
+			      idx, (const void *)b);
 		return -RS_ENOTMINE;
 	}
 	v->offset = (uint64_t)(b - c->sq);
@@ -267,9 +267,9 @@ int64_t rs_submit_ex(rs_client *c, const rs_task *t)
 				break;
 			}
 			if (c->first_unreported && rs__deps_floor(c) < c->ack) {
-				rs__set_error("too many tasks submitted since task %lld failed; call rs_wait_all to collect "
-					  "the failure before submitting more",
-					  (long long)c->first_unreported);
+				rs__set_error("too many tasks submitted since task %lld failed; call rs_wait_all to "
+					      "collect the failure before submitting more",
+					      (long long)c->first_unreported);
 				return -RS_EFAILED;
 			}
 			rc = rs__wait_until(c, rs__cond_progress, c->ack, RS_WAIT_PROGRESS, c->timeout_ms);

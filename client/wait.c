@@ -90,7 +90,8 @@ static uint64_t wake_seq(rs_client *c, uint32_t kind, uint64_t arg)
  */
 int rs__wait_until(rs_client *c, rs__wait_cond cond, uint64_t arg, uint32_t kind, int timeout_ms)
 {
-	uint64_t start = rs_now_ns(), deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t start = rs_now_ns();
+	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000ull;
 
 	for (unsigned spins = 0;; spins++) {
 		rs__harvest(c);
@@ -222,7 +223,8 @@ int rs_wait_all(rs_client *c, int timeout_ms)
 
 int rs_cancel_all(rs_client *c)
 {
-	struct rs_msg_cancel req = { .hdr = { RS_PROTO_MAGIC, RS_MSG_CANCEL_ALL }, .upto_seq = c ? c->next_seq - 1 : 0 };
+	struct rs_msg_cancel req = { .hdr = { RS_PROTO_MAGIC, RS_MSG_CANCEL_ALL },
+				     .upto_seq = c ? c->next_seq - 1 : 0 };
 	struct rs_msg_result rep;
 	int rc = rs__check_usable(c);
 
