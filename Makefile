@@ -86,7 +86,12 @@ WORKLOAD_MAINS := $(wildcard client/workloads/main_*.c)
 
 CORE_LIB   := $(BUILD)/libringschedd_core.a
 CLIENT_A   := $(BUILD)/libringsched.a
+# The shared library's real file carries the full version; libringsched.so.0 (the soname) and libringsched.so
+# (for -lringsched) are symlinks to it.
+CLIENT_VERSION := 0.1.0
 CLIENT_SO  := $(BUILD)/libringsched.so
+CLIENT_SO_REAL := $(BUILD)/libringsched.so.$(CLIENT_VERSION)
+CLIENT_MAP := client/libringsched.map
 WORKLOAD_A := $(BUILD)/libworkloads.a
 DAEMON     := $(BUILD)/ringschedd
 CLI        := $(BUILD)/ringsched
@@ -125,10 +130,19 @@ $(CLIENT_A): $(CLIENT_OBJS) $(SHM_OBJS)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(CLIENT_SO): $(CLIENT_OBJS) $(SHM_OBJS)
+# The library's objects hide everything ringsched.h does not declare (its #pragma marks the API default), and the
+# version script keeps the dynamic symbol table to that API (tests/integration/test_exports.sh checks it). The
+# static archive holds the same objects: tests and the CLI link it and still reach the internals.
+$(CLIENT_OBJS) $(SHM_OBJS): ALL_CFLAGS += -fvisibility=hidden
+
+$(CLIENT_SO_REAL): $(CLIENT_OBJS) $(SHM_OBJS) $(CLIENT_MAP)
 	$(call say,LD,$@)
-	$(Q)$(CC) -shared -Wl,-soname,libringsched.so.0 -o $@ $^ $(ALL_LDFLAGS) $(CLIENT_LIBS)
-	$(Q)ln -sf libringsched.so $(BUILD)/libringsched.so.0
+	$(Q)$(CC) -shared -Wl,-soname,libringsched.so.0 -Wl,--version-script=$(CLIENT_MAP) -o $@ \
+		$(CLIENT_OBJS) $(SHM_OBJS) $(ALL_LDFLAGS) $(CLIENT_LIBS)
+
+$(CLIENT_SO): $(CLIENT_SO_REAL)
+	$(Q)ln -sf libringsched.so.$(CLIENT_VERSION) $(BUILD)/libringsched.so.0
+	$(Q)ln -sf libringsched.so.0 $@
 
 $(WORKLOAD_A): $(WORKLOAD_OBJS)
 	$(call say,AR,$@)
@@ -154,7 +168,7 @@ $(BUILD)/plugins/%.so: kernels/plugins/%.c kernels/rs_kernel.h
 
 $(PC): client/ringsched.pc.in
 	$(Q)mkdir -p $(BUILD)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' $< > $@
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(CLIENT_VERSION)|g' $< > $@
 
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c kernels/rs_kernel.h
 	$(call say,SO,$@)
@@ -209,10 +223,11 @@ install: all
 	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/sbin/ringschedd
 	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/ringsched
 	install -m 0644 $(CLIENT_A) $(DESTDIR)$(PREFIX)/lib/libringsched.a
-	install -m 0755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib/libringsched.so.0
+	install -m 0755 $(CLIENT_SO_REAL) $(DESTDIR)$(PREFIX)/lib/libringsched.so.$(CLIENT_VERSION)
+	ln -sf libringsched.so.$(CLIENT_VERSION) $(DESTDIR)$(PREFIX)/lib/libringsched.so.0
 	ln -sf libringsched.so.0 $(DESTDIR)$(PREFIX)/lib/libringsched.so
 	install -m 0644 client/ringsched.h $(DESTDIR)$(PREFIX)/include/ringsched.h
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' client/ringsched.pc.in > \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(CLIENT_VERSION)|g' client/ringsched.pc.in > \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig/ringsched.pc
 	install -m 0644 kernels/rs_kernel.h $(DESTDIR)$(PREFIX)/include/rs_kernel.h
 	install -m 0644 shm/rs_abi.h $(DESTDIR)$(PREFIX)/include/rs_abi.h

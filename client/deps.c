@@ -12,10 +12,10 @@
  * (4 KiB << level) is at least its byte span, so it is registered in at most two granules of a chained hash
  * table, and a query visits on each non-empty level only the granules its own span touches (or the level's
  * list, when that is shorter). Candidates are deduplicated with a per-query epoch stamp. Invariants:
- *   - every live record has seq > the last watermark passed to rs_deps_expire / rs_deps_collect, and the age
+ *   - every live record has seq > the last ack passed to rs__deps_expire / rs__deps_collect, and the age
  *     list holds them in ascending seq (so expiry pops from its head);
  *   - a write record drops the older records whose bytes it certainly covers and that the task's own
- *     rs_deps_collect returned (the caller collects for the same views just before recording): the task
+ *     rs__deps_collect returned (the caller collects for the same views just before recording): the task
  *     waits for them, so anything that would have waited for them now waits for it. A task recorded without
  *     a collect (explicit dependencies only) drops nothing;
  *   - live <= max_records; records, buckets and the victim list grow geometrically and are reused, so the
@@ -36,14 +36,14 @@
 /* First capacity of a seq vector: a task rarely has more producers than this. */
 #define SEQVEC_MIN_CAP 16u
 
-void rs_seqvec_free(struct rs_seqvec *s)
+void rs__seqvec_free(struct rs_seqvec *s)
 {
 	free(s->v);
 	s->v = NULL;
 	s->n = s->cap = 0;
 }
 
-int rs_seqvec_push(struct rs_seqvec *s, uint64_t seq)
+int rs__seqvec_push(struct rs_seqvec *s, uint64_t seq)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : SEQVEC_MIN_CAP;
@@ -66,7 +66,7 @@ static int seq_cmp(const void *a, const void *b)
 /* Below this many entries insertion sort beats qsort's call overhead. */
 #define SEQVEC_INSERTION_MAX 32u
 
-void rs_seqvec_sort_unique(struct rs_seqvec *s)
+void rs__seqvec_sort_unique(struct rs_seqvec *s)
 {
 	size_t out = 0;
 
@@ -119,8 +119,8 @@ struct rec {
 	uint8_t nreg;          /* 1 or 2 registrations */
 	uint8_t level;
 	uint8_t is_write;      /* also selects the index (enum rec_kind) */
-	uint8_t doomed;        /* already on the victim list of the current rs_deps_record */
-	uint32_t waited;       /* id of the last rs_deps_collect that returned it */
+	uint8_t doomed;        /* already on the victim list of the current rs__deps_record */
+	uint32_t waited;       /* id of the last rs__deps_collect that returned it */
 	uint32_t slot[2];      /* bucket of each registration */
 	struct dlink lvl;      /* records of one grid level and kind */
 	struct dlink age;      /* all live records, ascending seq; the free list uses age.next */
@@ -145,12 +145,12 @@ struct rs_deps {
 	uint32_t lvl_head[KINDS][GRID_LEVELS];
 	uint32_t lvl_count[KINDS][GRID_LEVELS];
 	uint64_t last_seq;     /* highest seq recorded */
-	uint32_t collect_id;   /* bumped by every rs_deps_collect */
+	uint32_t collect_id;   /* bumped by every rs__deps_collect */
 	bool collected;        /* a collect happened since the last successful record */
-	uint64_t watermark;    /* highest watermark seen */
-	uint32_t *victims;     /* scratch of rs_deps_record: covered records to drop */
+	uint64_t ack;          /* highest ack seen: every task <= ack is complete */
+	uint32_t *victims;     /* scratch of rs__deps_record: covered records to drop */
 	uint32_t nvictims, victims_cap;
-	/* patterns of the views of the last rs_deps_collect, reused by the rs_deps_record of the same views
+	/* patterns of the views of the last rs__deps_collect, reused by the rs__deps_record of the same views
 	 * (the submit path calls both for one task: computing them twice was a tenth of a submit) */
 	unsigned pat_n;                /* views cached; 0 = none */
 	struct rs_view_desc pat_src[RS_MAX_VIEWS];
@@ -388,7 +388,7 @@ static int index_query(struct rs_deps *d, unsigned kinds, uint64_t lo, uint64_t 
 	return 0;
 }
 
-struct rs_deps *rs_deps_new(uint32_t max_records)
+struct rs_deps *rs__deps_new(uint32_t max_records)
 {
 	struct rs_deps *d = calloc(1, sizeof(*d));
 
@@ -412,7 +412,7 @@ out_free:
 	return NULL;
 }
 
-void rs_deps_free(struct rs_deps *d)
+void rs__deps_free(struct rs_deps *d)
 {
 	if (!d)
 		return;
@@ -422,15 +422,15 @@ void rs_deps_free(struct rs_deps *d)
 	free(d);
 }
 
-void rs_deps_expire(struct rs_deps *d, uint64_t watermark)
+void rs__deps_expire(struct rs_deps *d, uint64_t ack)
 {
-	if (watermark > d->watermark)
-		d->watermark = watermark;
-	while (d->age_head != NIL && d->rec[d->age_head].seq <= d->watermark)
+	if (ack > d->ack)
+		d->ack = ack;
+	while (d->age_head != NIL && d->rec[d->age_head].seq <= d->ack)
 		rec_remove(d, d->age_head);
 }
 
-size_t rs_deps_live(const struct rs_deps *d) { return d->live; }
+size_t rs__deps_live(const struct rs_deps *d) { return d->live; }
 
 struct collect_ctx {
 	const struct pattern *q;
@@ -445,13 +445,13 @@ static int collect_visit(struct rs_deps *d, uint32_t r, void *ctx)
 	if (!rs__pattern_overlap(&e->p, c->q))
 		return 0;
 	e->waited = d->collect_id;
-	return rs_seqvec_push(c->out, e->seq);
+	return rs__seqvec_push(c->out, e->seq);
 }
 
-int rs_deps_collect(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t watermark,
-		    struct rs_seqvec *out)
+int rs__deps_collect(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t ack,
+		     struct rs_seqvec *out)
 {
-	rs_deps_expire(d, watermark);
+	rs__deps_expire(d, ack);
 	if (++d->collect_id == 0) { /* wrapped: an old id could match again */
 		for (uint32_t r = d->age_head; r != NIL; r = d->rec[r].age.next)
 			d->rec[r].waited = 0;
@@ -507,7 +507,7 @@ static int cover_visit(struct rs_deps *d, uint32_t r, void *ctx)
 	return 0;
 }
 
-int rs_deps_record(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t seq)
+int rs__deps_record(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t seq)
 {
 	struct pattern own[RS_MAX_VIEWS], *p = own;
 	uint32_t count = 0;
@@ -546,7 +546,7 @@ int rs_deps_record(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, 
 		rec_remove(d, d->victims[k]);
 	d->nvictims = 0;
 	/* A task already known complete leaves nothing to wait for (its victims are older, so expired too). */
-	if (seq > d->watermark)
+	if (seq > d->ack)
 		for (unsigned i = 0; i < n; i++)
 			if (!(p[i].flags & PAT_EMPTY))
 				rec_insert(d, &p[i], seq, v[i].mode != RS_MODE_IN);

@@ -5,7 +5,8 @@
  * lose it to a kernel's stray write).
  *
  * Owner and threads: one struct rs_mem per rs_client handle, used by the thread that owns the handle. No
- * locks, no atomics; the only input from the daemon is the watermark the caller passes to rs_mem_retire().
+ * locks, no atomics; the only input from the daemon is the client's ack the caller passes to rs__mem_retire():
+ * every task <= ack has completed and been harvested (harvest.c), so nothing it touched is in use.
  *
  * Heaps. Scope depth d (1-based) allocates from heap min(d, heap_depths) - 1, an in-order ring over its
  * slice of the SQ region. Positions are free-running byte counts (ring offset = position % size), so
@@ -16,16 +17,21 @@
  *   - an allocation that does not fit before the ring's end skips to the next lap: the skipped bytes belong
  *     to the allocating segment (pinned until it retires) or, when it starts a new segment, to the gap before
  *     it (freed with the segment in front of it);
- *   - a segment retires once its scope has closed and the watermark has reached the scope's close_seq, and
- *     only from the tail: a retirable segment behind a pinned one waits. Retiring on the watermark alone would
+ *   - a segment retires once its scope has closed and the ack has reached the scope's close_seq, and
+ *     only from the tail: a retirable segment behind a pinned one waits. Retiring on the ack alone would
  *     drop the scope pin and reuse memory that later tasks of the open scope still reference.
  * Deadlock rule (DESIGN §6): a request is -EAGAIN when retiring every closed segment in front of the oldest
  * open one would make it fit, and -EDEADLK when even that would not — the open scopes' pins (wrap waste and
  * segments stuck behind them included) plus the request exceed the heap, so waiting can never help.
  *
  * Arena. A first-fit free list of extents sorted by offset, coalesced on free, and a sorted table of live
- * allocations (so a double or bogus free is -EINVAL rather than corruption). rs_mem_release() of a buffer
- * pending tasks may still touch is deferred in a min-heap on after_seq until the watermark passes it.
+ * allocations (so a double or bogus free is -EINVAL rather than corruption). rs__mem_release() of a buffer
+ * pending tasks may still touch is deferred in a min-heap on after_seq until the ack passes it.
+ *
+ * Retirement runs on every harvest that moves the ack, so its common case — nothing closed or deferred is due
+ * yet — is one comparison: `due` is a lower bound on the lowest ack that could free anything (the close_seq of
+ * a heap's oldest segment once closed, the earliest deferred free), UINT64_MAX when nothing is pending.
+ * Closing a scope and deferring a free only lower it; a retirement pass recomputes it exactly.
  * Everything is 64-byte aligned: a cache line, and the widest vector load a kernel issues.
  */
 #include "mem.h"
@@ -76,7 +82,7 @@ struct extent {
 
 struct allocation {
 	uint64_t off, len;
-	bool pending;         /* released, waiting for the watermark */
+	bool pending;         /* released, waiting for the ack */
 };
 
 struct deferred {
@@ -90,7 +96,8 @@ struct rs_mem {
 	struct scope *scope;  /* open scopes, innermost last */
 	unsigned nscopes, scope_cap;
 	uint64_t next_serial;
-	uint64_t watermark;   /* highest watermark passed to rs_mem_retire */
+	uint64_t ack;         /* highest ack passed to rs__mem_retire */
+	uint64_t due;         /* no retirement frees anything while ack < due (may be low, never high) */
 
 	uint64_t arena_base, arena_size;
 	struct extent *free;  /* free extents sorted by offset, never adjacent (coalesced) */
@@ -145,13 +152,13 @@ static int seg_push(struct heap *h, struct segment s)
 }
 
 /* Free the retirable segments at the tail. Returns the bytes made free. */
-static uint64_t heap_retire(struct heap *h, uint64_t watermark)
+static uint64_t heap_retire(struct heap *h, uint64_t ack)
 {
 	uint64_t old_tail = h->tail;
 
 	while (h->seg_first != h->seg_end) {
 		const struct segment *s = seg_at(h, h->seg_first);
-		if (!s->closed || s->close_seq > watermark)
+		if (!s->closed || s->close_seq > ack)
 			break;
 		h->seg_first++;
 	}
@@ -185,8 +192,8 @@ static uint64_t heap_open_pin(const struct heap *h)
 	return h->head;
 }
 
-struct rs_mem *rs_mem_new(uint64_t heap_off, uint64_t heap_bytes, uint32_t heap_depths, uint64_t arena_off,
-			  uint64_t arena_bytes)
+struct rs_mem *rs__mem_new(uint64_t heap_off, uint64_t heap_bytes, uint32_t heap_depths, uint64_t arena_off,
+			   uint64_t arena_bytes)
 {
 	struct rs_mem *m;
 	uint64_t arena_end;
@@ -210,6 +217,7 @@ struct rs_mem *rs_mem_new(uint64_t heap_off, uint64_t heap_bytes, uint32_t heap_
 		h->head = h->tail = 0;
 	}
 	m->next_serial = 1;
+	m->due = UINT64_MAX;
 	m->arena_base = align_up(arena_off);
 	arena_end = arena_off + arena_bytes;
 	m->arena_size = arena_end > m->arena_base ? align_down(arena_end - m->arena_base) : 0;
@@ -227,7 +235,7 @@ out_free:
 	return NULL;
 }
 
-void rs_mem_free_all(struct rs_mem *m)
+void rs__mem_free_all(struct rs_mem *m)
 {
 	if (!m)
 		return;
@@ -240,7 +248,7 @@ void rs_mem_free_all(struct rs_mem *m)
 	free(m);
 }
 
-int rs_mem_scope_begin(struct rs_mem *m)
+int rs__mem_scope_begin(struct rs_mem *m)
 {
 	size_t cap = m->scope_cap;
 	unsigned depth = m->nscopes + 1;
@@ -255,7 +263,7 @@ int rs_mem_scope_begin(struct rs_mem *m)
 	return (int)depth;
 }
 
-int rs_mem_scope_end(struct rs_mem *m, uint64_t close_seq)
+int rs__mem_scope_end(struct rs_mem *m, uint64_t close_seq)
 {
 	struct scope *s;
 	struct heap *h;
@@ -273,13 +281,15 @@ int rs_mem_scope_end(struct rs_mem *m, uint64_t close_seq)
 				g->close_seq = close_seq;
 			}
 		}
+		if (close_seq < m->due)
+			m->due = close_seq;
 	}
 	return 0;
 }
 
-unsigned rs_mem_scope_depth(const struct rs_mem *m) { return m->nscopes; }
+unsigned rs__mem_scope_depth(const struct rs_mem *m) { return m->nscopes; }
 
-int64_t rs_mem_scratch(struct rs_mem *m, uint64_t bytes, char *why, size_t why_len)
+int64_t rs__mem_scratch(struct rs_mem *m, uint64_t bytes, char *why, size_t why_len)
 {
 	struct scope *s;
 	struct heap *h;
@@ -292,8 +302,8 @@ int64_t rs_mem_scratch(struct rs_mem *m, uint64_t bytes, char *why, size_t why_l
 	need = bytes > UINT64_MAX - MEM_ALIGN ? UINT64_MAX : align_up(bytes);
 
 	if (!heap_fits(h, h->tail, need, &skip)) {
-		/* Closed scopes the last watermark already covers need no wait: free them first. */
-		heap_retire(h, m->watermark);
+		/* Closed scopes the last ack already covers need no wait: free them first. */
+		heap_retire(h, m->ack);
 		if (!heap_fits(h, h->tail, need, &skip)) {
 			uint64_t open_pin = heap_open_pin(h);
 			if (heap_fits(h, open_pin, need, &skip))
@@ -333,7 +343,7 @@ int64_t rs_mem_scratch(struct rs_mem *m, uint64_t bytes, char *why, size_t why_l
 	return (int64_t)(h->base + pos % h->size);
 }
 
-uint64_t rs_mem_heap_used(const struct rs_mem *m, unsigned heap)
+uint64_t rs__mem_heap_used(const struct rs_mem *m, unsigned heap)
 {
 	if (heap >= m->nheaps)
 		return 0;
@@ -374,7 +384,7 @@ static size_t free_lower_bound(const struct rs_mem *m, uint64_t off)
 	return lo;
 }
 
-int64_t rs_mem_alloc(struct rs_mem *m, uint64_t bytes)
+int64_t rs__mem_alloc(struct rs_mem *m, uint64_t bytes)
 {
 	uint64_t need, off;
 	size_t i, at;
@@ -471,44 +481,57 @@ static void defer_pop(struct rs_mem *m)
 	}
 }
 
-int rs_mem_release(struct rs_mem *m, uint64_t off, uint64_t after_seq)
+int rs__mem_release(struct rs_mem *m, uint64_t off, uint64_t after_seq)
 {
 	size_t at = live_lower_bound(m, off);
 
 	if (at == m->nlive || m->live[at].off != off || m->live[at].pending)
 		return -EINVAL;
-	if (after_seq <= m->watermark)
+	if (after_seq <= m->ack)
 		return arena_free_at(m, at);
 	if (grow((void **)&m->defer, &m->defer_cap, m->ndefer + 1, sizeof(*m->defer)))
 		return -ENOMEM;
 	m->live[at].pending = true;
 	m->defer[m->ndefer] = (struct deferred){ after_seq, off };
 	defer_sift_up(m->defer, m->ndefer++);
+	if (after_seq < m->due)
+		m->due = after_seq;
 	return 0;
 }
 
-uint64_t rs_mem_arena_used(const struct rs_mem *m) { return m->arena_used; }
+uint64_t rs__mem_arena_used(const struct rs_mem *m) { return m->arena_used; }
 
 /* ------------------------------------------------------------------------------------------------------ */
 /* Retirement                                                                                             */
 /* ------------------------------------------------------------------------------------------------------ */
 
-uint64_t rs_mem_retire(struct rs_mem *m, uint64_t watermark)
+uint64_t rs__mem_retire(struct rs_mem *m, uint64_t ack)
 {
-	uint64_t freed = 0;
+	uint64_t freed = 0, due = UINT64_MAX;
 
-	if (watermark > m->watermark)
-		m->watermark = watermark;
-	for (unsigned i = 0; i < m->nheaps; i++)
-		freed += heap_retire(&m->heap[i], m->watermark);
-	while (m->ndefer && m->defer[0].after_seq <= m->watermark) {
+	if (ack > m->ack)
+		m->ack = ack;
+	if (m->ack < m->due)
+		return 0;
+	for (unsigned i = 0; i < m->nheaps; i++) {
+		struct heap *h = &m->heap[i];
+		freed += heap_retire(h, m->ack);
+		/* What is left starts with a segment still open (its scope_end lowers due) or closed past ack. */
+		if (h->seg_first != h->seg_end && seg_at(h, h->seg_first)->closed &&
+		    seg_at(h, h->seg_first)->close_seq < due)
+			due = seg_at(h, h->seg_first)->close_seq;
+	}
+	while (m->ndefer && m->defer[0].after_seq <= m->ack) {
 		size_t at = live_lower_bound(m, m->defer[0].off);
 		uint64_t len = m->live[at].len;
-		/* Out of memory for a new free extent: keep it deferred, the next retire tries again. */
+		/* Out of memory for a new free extent: keep it deferred (and due), the next retire tries again. */
 		if (arena_free_at(m, at))
 			break;
 		freed += len;
 		defer_pop(m);
 	}
+	if (m->ndefer && m->defer[0].after_seq < due)
+		due = m->defer[0].after_seq;
+	m->due = due;
 	return freed;
 }

@@ -426,7 +426,7 @@ bool rs__pattern_covers(const struct pattern *w, const struct pattern *r)
 	return col + row_span <= w->len && last_row < w->n[0];
 }
 
-int rs_view_overlap(const struct rs_view_desc *a, const struct rs_view_desc *b)
+int rs__view_overlap(const struct rs_view_desc *a, const struct rs_view_desc *b)
 {
 	struct pattern pa, pb;
 
@@ -435,7 +435,7 @@ int rs_view_overlap(const struct rs_view_desc *a, const struct rs_view_desc *b)
 	return rs__pattern_overlap(&pa, &pb);
 }
 
-void rs_view_bounds(const struct rs_view_desc *v, uint64_t *lo, uint64_t *hi)
+void rs__view_bounds(const struct rs_view_desc *v, uint64_t *lo, uint64_t *hi)
 {
 	struct pattern p;
 

@@ -23,6 +23,11 @@
 extern "C" {
 #endif
 
+/* libringsched is built with -fvisibility=hidden: what this header declares is what it exports. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define RS_VERSION_STRING "0.1.0"
 
 /* Error codes, beyond negated errno values. */
@@ -179,6 +184,10 @@ typedef struct rs_session_stats {
 	uint32_t scheduler_threads;
 } rs_session_stats;
 int rs_session_stats_get(rs_client *c, rs_session_stats *out);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

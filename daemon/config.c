@@ -477,7 +477,7 @@ static int check_cross(const struct rs_config *c, char *msg, size_t len)
 			       c->wiring_cpu);
 		return -EINVAL;
 	}
-	rc = rs_layout_compute(&l);
+	rc = rs__layout_compute(&l);
 	if (rc < 0) {
 		rs_config_msgf(msg, len,
 			       "the session geometry (ring_entries %u, heap_bytes %" PRIu64 " x %u depths, arena_bytes "

@@ -224,7 +224,7 @@ struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_at
 	lay.heap_bytes = (pick_u64(req->heap_bytes, cfg->heap_bytes) + RS_PAGE - 1) & ~(uint64_t)(RS_PAGE - 1);
 	lay.arena_bytes = (pick_u64(req->arena_bytes, cfg->arena_bytes) + RS_PAGE - 1) & ~(uint64_t)(RS_PAGE - 1);
 	lay.counter_slots = rs_daemon_counter_slots(d);
-	rc = rs_layout_compute(&lay);
+	rc = rs__layout_compute(&lay);
 	if (rc) {
 		snprintf(why, why_len,
 			 "invalid session geometry: ring_entries %u (power of two in [%u, %u]), task_window %u (power "

@@ -105,7 +105,7 @@ void rs_session_destroy(struct rs_session *s);
 
 /*
  * The part of rs_session_create that needs no file descriptor: fill a zeroed session for geometry *lay
- * (rs_layout_compute done) on regions sq and cq of lay->sq_bytes and lay->cq_bytes — write both headers, point
+ * (rs__layout_compute done) on regions sq and cq of lay->sq_bytes and lay->cq_bytes — write both headers, point
  * into them, allocate the private state. Unit tests build sessions in ordinary memory with it. 0, or -ENOMEM
  * with a reason in why; rs_session_free_state undoes it (also after a failure).
  */

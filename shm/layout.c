@@ -18,7 +18,7 @@ static uint64_t page_round(uint64_t x)
 	return (x + RS_PAGE - 1) & ~(uint64_t)(RS_PAGE - 1);
 }
 
-int rs_layout_compute(struct rs_layout *l)
+int rs__layout_compute(struct rs_layout *l)
 {
 	uint64_t off, bytes;
 
@@ -61,7 +61,7 @@ int rs_layout_compute(struct rs_layout *l)
 	return 0;
 }
 
-int rs_layout_from_header(struct rs_layout *l, const struct rs_sq_header *h, char *why, size_t why_len)
+int rs__layout_from_header(struct rs_layout *l, const struct rs_sq_header *h, char *why, size_t why_len)
 {
 	struct rs_layout want = {
 		.ring_entries = h->ring_entries,
@@ -81,7 +81,7 @@ int rs_layout_from_header(struct rs_layout *l, const struct rs_sq_header *h, cha
 			 h->abi_minor, RS_ABI_MAJOR, RS_ABI_MINOR);
 		return -EPROTO;
 	}
-	if (h->slot_bytes != RS_DESC_SLOT || rs_layout_compute(&want) != 0) {
+	if (h->slot_bytes != RS_DESC_SLOT || rs__layout_compute(&want) != 0) {
 		snprintf(why, why_len, "session geometry is invalid (ring %u, window %u, depths %u)",
 			 h->ring_entries, h->window, h->heap_depths);
 		return -EPROTO;

@@ -128,7 +128,8 @@ if [ $rc -ne 0 ] && grep -q "bad_abi.so" <<<"$out"; then rs_pass plugin_refused;
 
 # ---- no lock on the fast path: the objects that submit, wire, run and complete reference none
 objs=""
-for o in daemon/wiring daemon/sched daemon/complete daemon/validate client/client client/deps client/overlap client/mem; do
+for o in daemon/wiring daemon/sched daemon/complete daemon/validate client/connect client/submit client/harvest \
+	client/wait client/alloc client/args client/error client/deps client/overlap client/mem; do
 	objs="$objs $RS_BUILD/obj/$o.o"
 done
 locks=$(nm -u $objs 2>/dev/null | grep -E "pthread_(mutex|cond|rwlock|spin)_|sem_(wait|post)|flock" | sort -u)

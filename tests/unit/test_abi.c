@@ -13,7 +13,7 @@ START_TEST(layout_regions_are_page_aligned_and_disjoint)
 {
 	struct rs_layout l = { .ring_entries = 256, .window = 4096, .heap_depths = 4, .counter_slots = 3,
 			       .heap_bytes = 8 << 20, .arena_bytes = 64 << 20 };
-	ck_assert_int_eq(rs_layout_compute(&l), 0);
+	ck_assert_int_eq(rs__layout_compute(&l), 0);
 	ck_assert_uint_eq(l.ring_off % RS_PAGE, 0);
 	ck_assert_uint_eq(l.data_off % RS_PAGE, 0);
 	ck_assert_uint_ge(l.data_off, l.ring_off + 256ull * RS_DESC_SLOT);
@@ -32,19 +32,19 @@ START_TEST(layout_rejects_bad_geometry)
 				  .heap_bytes = 1 << 20, .arena_bytes = 1 << 20 };
 	struct rs_layout l = base;
 	l.ring_entries = 100;
-	ck_assert_int_eq(rs_layout_compute(&l), -EINVAL);
+	ck_assert_int_eq(rs__layout_compute(&l), -EINVAL);
 	l = base;
 	l.window = 65536; /* beyond the 16-bit wake-list index */
-	ck_assert_int_eq(rs_layout_compute(&l), -EINVAL);
+	ck_assert_int_eq(rs__layout_compute(&l), -EINVAL);
 	l = base;
 	l.heap_depths = 9;
-	ck_assert_int_eq(rs_layout_compute(&l), -EINVAL);
+	ck_assert_int_eq(rs__layout_compute(&l), -EINVAL);
 	l = base;
 	l.heap_bytes = 1000;
-	ck_assert_int_eq(rs_layout_compute(&l), -EINVAL);
+	ck_assert_int_eq(rs__layout_compute(&l), -EINVAL);
 	l = base;
 	l.heap_bytes = 1ull << 41;
-	ck_assert_int_eq(rs_layout_compute(&l), -EOVERFLOW);
+	ck_assert_int_eq(rs__layout_compute(&l), -EOVERFLOW);
 }
 END_TEST
 
@@ -54,7 +54,7 @@ START_TEST(client_accepts_only_the_layout_it_computes)
 			       .heap_bytes = 1 << 20, .arena_bytes = 2 << 20 }, got;
 	struct rs_sq_header h = { 0 };
 	char why[128];
-	ck_assert_int_eq(rs_layout_compute(&l), 0);
+	ck_assert_int_eq(rs__layout_compute(&l), 0);
 	h.magic = RS_SQ_MAGIC;
 	h.abi_major = RS_ABI_MAJOR;
 	h.ring_entries = 64;
@@ -72,12 +72,12 @@ START_TEST(client_accepts_only_the_layout_it_computes)
 	h.cq_counters_off = l.cq_counters_off;
 	h.cq_flags_off = l.cq_flags_off;
 	h.cq_status_off = l.cq_status_off;
-	ck_assert_int_eq(rs_layout_from_header(&got, &h, why, sizeof(why)), 0);
+	ck_assert_int_eq(rs__layout_from_header(&got, &h, why, sizeof(why)), 0);
 	h.cq_flags_off += 8;
-	ck_assert_int_eq(rs_layout_from_header(&got, &h, why, sizeof(why)), -EPROTO);
+	ck_assert_int_eq(rs__layout_from_header(&got, &h, why, sizeof(why)), -EPROTO);
 	h.cq_flags_off -= 8;
 	h.abi_major = RS_ABI_MAJOR + 1;
-	ck_assert_int_eq(rs_layout_from_header(&got, &h, why, sizeof(why)), -EPROTO);
+	ck_assert_int_eq(rs__layout_from_header(&got, &h, why, sizeof(why)), -EPROTO);
 	ck_assert_msg(strstr(why, "ABI") != NULL, "reason names the ABI: %s", why);
 }
 END_TEST

@@ -70,13 +70,13 @@ static struct rs_view_desc mtile(uint64_t base, uint32_t ld, uint32_t t, uint32_
 }
 
 /* Collect for views v, sort, record as `seq`; returns the producers in *out (caller frees). */
-static void submit(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t seq, uint64_t watermark,
+static void submit(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t seq, uint64_t ack,
 		   struct rs_seqvec *out)
 {
 	out->n = 0;
-	ck_assert_int_eq(rs_deps_collect(d, v, n, watermark, out), 0);
-	rs_seqvec_sort_unique(out);
-	ck_assert_int_eq(rs_deps_record(d, v, n, seq), 0);
+	ck_assert_int_eq(rs__deps_collect(d, v, n, ack, out), 0);
+	rs__seqvec_sort_unique(out);
+	ck_assert_int_eq(rs__deps_record(d, v, n, seq), 0);
 }
 
 static int contains(const struct rs_seqvec *s, uint64_t seq)
@@ -91,7 +91,7 @@ static int contains(const struct rs_seqvec *s, uint64_t seq)
 
 START_TEST(reader_waits_for_last_writer)
 {
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	struct rs_view_desc w = buf(4096, 1024, RS_MODE_OUT), r = buf(4096, 1024, RS_MODE_IN);
 	submit(d, &w, 1, 1, 0, &p);
@@ -99,27 +99,27 @@ START_TEST(reader_waits_for_last_writer)
 	submit(d, &r, 1, 2, 0, &p);
 	ck_assert_uint_eq(p.n, 1);
 	ck_assert_uint_eq(p.v[0], 1);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
 START_TEST(readers_do_not_wait_for_each_other)
 {
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	struct rs_view_desc r = buf(0, 64, RS_MODE_IN);
 	submit(d, &r, 1, 1, 0, &p);
 	submit(d, &r, 1, 2, 0, &p);
 	ck_assert_uint_eq(p.n, 0);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
 START_TEST(writer_waits_for_readers_since_last_write)
 {
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	struct rs_view_desc w = buf(0, 256, RS_MODE_OUT), r = buf(0, 256, RS_MODE_IN);
 	submit(d, &w, 1, 1, 0, &p);
@@ -129,42 +129,42 @@ START_TEST(writer_waits_for_readers_since_last_write)
 	/* WAR on 2 and 3; 1 is implied through them (and is the previous writer: WAW) */
 	ck_assert_msg(contains(&p, 2) && contains(&p, 3), "writer waits for %zu producers, first %" PRIu64, p.n,
 		      p.n ? p.v[0] : 0);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
 START_TEST(writer_waits_for_previous_writer)
 {
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	struct rs_view_desc w = buf(128, 64, RS_MODE_OUT);
 	submit(d, &w, 1, 1, 0, &p);
 	submit(d, &w, 1, 2, 0, &p);
 	ck_assert_uint_eq(p.n, 1);
 	ck_assert_uint_eq(p.v[0], 1);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
 START_TEST(views_of_the_same_bytes_meet_whatever_their_dtype)
 {
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	struct rs_view_desc w = view2d(0, RS_DT_F64, 4, 4, 4, 1, RS_MODE_OUT); /* bytes [0, 128) */
 	struct rs_view_desc r = buf(127, 1, RS_MODE_IN);
 	submit(d, &w, 1, 1, 0, &p);
 	submit(d, &r, 1, 2, 0, &p);
 	ck_assert_uint_eq(p.n, 1);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
 START_TEST(inout_chain_waits_only_for_its_predecessor)
 {
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	struct rs_view_desc x = buf(0, 4096, RS_MODE_INOUT);
 	submit(d, &x, 1, 1, 0, &p);
@@ -174,9 +174,9 @@ START_TEST(inout_chain_waits_only_for_its_predecessor)
 			      "task %" PRIu64 " waits for %zu producers (first %" PRIu64 ")", s, p.n, p.n ? p.v[0] : 0);
 	}
 	/* each write covered the previous one, so the map holds only the last */
-	ck_assert_uint_eq(rs_deps_live(d), 1);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	ck_assert_uint_eq(rs__deps_live(d), 1);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
@@ -184,7 +184,7 @@ END_TEST
 
 START_TEST(write_covering_older_records_drops_them)
 {
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	uint64_t seq = 0;
 	for (uint32_t i = 0; i < 2; i++)
@@ -195,15 +195,15 @@ START_TEST(write_covering_older_records_drops_them)
 	struct rs_view_desc band = view2d(0, RS_DT_F64, 128, 128, 256, 1, RS_MODE_OUT);
 	submit(d, &band, 1, ++seq, 0, &p);
 	ck_assert_uint_eq(p.n, 4);
-	ck_assert_uint_eq(rs_deps_live(d), 1);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	ck_assert_uint_eq(rs__deps_live(d), 1);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
 START_TEST(partly_covered_reader_is_kept)
 {
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	/* reader of columns 0..8 of rows 0..14, writer of columns 0..7 of rows 0..15 (the reader's last byte is
 	 * inside the writer's bounds), then a writer of column 8 */
@@ -215,14 +215,14 @@ START_TEST(partly_covered_reader_is_kept)
 	submit(d, &col8, 1, 3, 0, &p);
 	ck_assert_uint_eq(p.n, 1);
 	ck_assert_uint_eq(p.v[0], 1);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
 START_TEST(reader_off_the_writers_rows_is_kept)
 {
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	/* writer: 10 rows of 512 bytes, 1024 apart; reader: bytes 0..7 and 1536..1543 (between rows 1 and 2) */
 	struct rs_view_desc w = view2d(0, RS_DT_U8, 10, 512, 1024, 1, RS_MODE_OUT);
@@ -234,25 +234,25 @@ START_TEST(reader_off_the_writers_rows_is_kept)
 	submit(d, &gap, 1, 3, 0, &p);
 	ck_assert_uint_eq(p.n, 1);
 	ck_assert_uint_eq(p.v[0], 1);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
 START_TEST(write_recorded_without_collect_drops_nothing)
 {
 	/* a task with explicit dependencies only does not wait for the records its write covers */
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	struct rs_view_desc r = buf(0, 256, RS_MODE_IN), w = buf(0, 256, RS_MODE_OUT);
 	submit(d, &r, 1, 1, 0, &p);
-	ck_assert_int_eq(rs_deps_record(d, &w, 1, 2), 0);
-	ck_assert_uint_eq(rs_deps_live(d), 2);
+	ck_assert_int_eq(rs__deps_record(d, &w, 1, 2), 0);
+	ck_assert_uint_eq(rs__deps_live(d), 2);
 	submit(d, &w, 1, 3, 0, &p);
 	ck_assert_uint_eq(p.n, 2); /* the read (WAR) and the write (WAW) */
 	ck_assert_uint_eq(p.v[0], 1);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
@@ -260,7 +260,7 @@ END_TEST
 
 START_TEST(disjoint_tiles_of_a_matrix_do_not_depend)
 {
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	uint64_t seq = 0;
 	for (uint32_t i = 0; i < 4; i++)
@@ -270,14 +270,14 @@ START_TEST(disjoint_tiles_of_a_matrix_do_not_depend)
 			ck_assert_msg(p.n == 0, "tile (%u,%u) waits for %zu producers (first %" PRIu64 ")", i, j, p.n,
 				      p.n ? p.v[0] : 0);
 		}
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
 START_TEST(reader_of_two_written_tiles_waits_for_both)
 {
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	struct rs_view_desc left = mtile(0, 128, 64, 0, 0, RS_MODE_OUT), right = mtile(0, 128, 64, 0, 1, RS_MODE_OUT);
 	struct rs_view_desc band = view2d(0, RS_DT_F64, 64, 128, 128, 1, RS_MODE_IN);
@@ -288,40 +288,40 @@ START_TEST(reader_of_two_written_tiles_waits_for_both)
 	ck_assert_uint_eq(p.n, 2);
 	ck_assert_uint_eq(p.v[0], 1);
 	ck_assert_uint_eq(p.v[1], 2);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
 START_TEST(interleaved_column_writers_do_not_depend)
 {
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	struct rs_view_desc even = view2d(0, RS_DT_F32, 512, 64, 128, 2, RS_MODE_OUT);
 	struct rs_view_desc odd = view2d(4, RS_DT_F32, 512, 64, 128, 2, RS_MODE_OUT);
 	submit(d, &even, 1, 1, 0, &p);
 	submit(d, &odd, 1, 2, 0, &p);
 	ck_assert_uint_eq(p.n, 0);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
 /* ---- expiry and bounds ---- */
 
-START_TEST(watermark_removes_completed_producers)
+START_TEST(ack_removes_completed_producers)
 {
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	struct rs_view_desc w = buf(0, 64, RS_MODE_OUT), r = buf(0, 64, RS_MODE_IN);
 	submit(d, &w, 1, 1, 0, &p);
 	submit(d, &r, 1, 2, 1, &p); /* task 1 is complete */
 	ck_assert_uint_eq(p.n, 0);
-	ck_assert_uint_eq(rs_deps_live(d), 1); /* only task 2's read */
-	rs_deps_expire(d, 2);
-	ck_assert_uint_eq(rs_deps_live(d), 0);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	ck_assert_uint_eq(rs__deps_live(d), 1); /* only task 2's read */
+	rs__deps_expire(d, 2);
+	ck_assert_uint_eq(rs__deps_live(d), 0);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
@@ -330,7 +330,7 @@ START_TEST(map_stays_bounded_on_a_long_tile_stream)
 	/* 100 000 GEMM-like tile updates, C(i,j) += A(i,k) B(k,j), with completion trailing submission */
 	enum { TASKS = 100000, LAG = 64, TILES = 8, T = 32, LD = TILES * T };
 	const uint64_t A = 0, B = (uint64_t)LD * LD * 8, C = 2 * B;
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	size_t peak = 0;
 	for (uint64_t s = 1; s <= TASKS; s++) {
@@ -338,57 +338,57 @@ START_TEST(map_stays_bounded_on_a_long_tile_stream)
 		struct rs_view_desc v[3] = { mtile(A, LD, T, i, k, RS_MODE_IN), mtile(B, LD, T, k, j, RS_MODE_IN),
 					     mtile(C, LD, T, i, j, RS_MODE_INOUT) };
 		submit(d, v, 3, s, s > LAG ? s - LAG : 0, &p);
-		if (rs_deps_live(d) > peak)
-			peak = rs_deps_live(d);
+		if (rs__deps_live(d) > peak)
+			peak = rs__deps_live(d);
 	}
 	ck_assert_msg(peak <= 3 * LAG, "peak live records %zu, want <= %d", peak, 3 * LAG);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
 START_TEST(full_map_refuses_with_enospc_and_records_nothing)
 {
-	struct rs_deps *d = rs_deps_new(4);
+	struct rs_deps *d = rs__deps_new(4);
 	struct rs_seqvec p = { 0 };
 	for (uint64_t s = 1; s <= 4; s++) {
 		struct rs_view_desc w = buf(s * 4096, 64, RS_MODE_OUT);
 		submit(d, &w, 1, s, 0, &p);
 	}
 	struct rs_view_desc w5 = buf(5 * 4096, 64, RS_MODE_OUT), r5 = buf(5 * 4096, 64, RS_MODE_IN);
-	ck_assert_int_eq(rs_deps_record(d, &w5, 1, 5), -ENOSPC);
-	ck_assert_uint_eq(rs_deps_live(d), 4);
+	ck_assert_int_eq(rs__deps_record(d, &w5, 1, 5), -ENOSPC);
+	ck_assert_uint_eq(rs__deps_live(d), 4);
 	p.n = 0;
-	ck_assert_int_eq(rs_deps_collect(d, &r5, 1, 0, &p), 0);
+	ck_assert_int_eq(rs__deps_collect(d, &r5, 1, 0, &p), 0);
 	ck_assert_uint_eq(p.n, 0); /* task 5 was not recorded */
 	/* a write that covers an older record (and waits for it) replaces it, so it fits even now */
 	struct rs_view_desc w1 = buf(4096, 64, RS_MODE_OUT);
 	p.n = 0;
-	ck_assert_int_eq(rs_deps_collect(d, &w1, 1, 0, &p), 0);
+	ck_assert_int_eq(rs__deps_collect(d, &w1, 1, 0, &p), 0);
 	ck_assert_uint_eq(p.n, 1);
-	ck_assert_int_eq(rs_deps_record(d, &w1, 1, 5), 0);
-	ck_assert_uint_eq(rs_deps_live(d), 4);
+	ck_assert_int_eq(rs__deps_record(d, &w1, 1, 5), 0);
+	ck_assert_uint_eq(rs__deps_live(d), 4);
 	/* expire task 2, retry: it fits */
-	rs_deps_expire(d, 2);
-	ck_assert_uint_eq(rs_deps_live(d), 3);
-	ck_assert_int_eq(rs_deps_record(d, &w5, 1, 6), 0);
-	ck_assert_uint_eq(rs_deps_live(d), 4);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__deps_expire(d, 2);
+	ck_assert_uint_eq(rs__deps_live(d), 3);
+	ck_assert_int_eq(rs__deps_record(d, &w5, 1, 6), 0);
+	ck_assert_uint_eq(rs__deps_live(d), 4);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
 START_TEST(empty_views_record_nothing)
 {
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
 	struct rs_view_desc e = view2d(0, RS_DT_F64, 0, 8, 8, 1, RS_MODE_OUT), w = buf(0, 4096, RS_MODE_OUT);
 	submit(d, &e, 1, 1, 0, &p);
-	ck_assert_uint_eq(rs_deps_live(d), 0);
+	ck_assert_uint_eq(rs__deps_live(d), 0);
 	submit(d, &w, 1, 2, 0, &p);
 	ck_assert_uint_eq(p.n, 0);
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 }
 END_TEST
 
@@ -402,7 +402,7 @@ static double tile_task_cost(unsigned matrices)
 {
 	enum { TILES = 16, T = 64, LD = TILES * T, REPS = 3, TASKS = 2000 };
 	const uint64_t mbytes = (uint64_t)LD * LD * 8;
-	struct rs_deps *d = rs_deps_new(1u << 20);
+	struct rs_deps *d = rs__deps_new(1u << 20);
 	struct rs_seqvec p = { 0 };
 	uint64_t seq = 0;
 	double best = 1e9;
@@ -411,7 +411,7 @@ static double tile_task_cost(unsigned matrices)
 		for (uint32_t i = 0; i < TILES; i++)
 			for (uint32_t j = 0; j < TILES; j++) {
 				struct rs_view_desc r = mtile(m * mbytes, LD, T, i, j, RS_MODE_IN);
-				if (rs_deps_record(d, &r, 1, ++seq))
+				if (rs__deps_record(d, &r, 1, ++seq))
 					ck_abort_msg("recording reader %" PRIu64 " failed", seq);
 			}
 	for (unsigned rep = 0; rep < REPS; rep++) {
@@ -423,16 +423,16 @@ static double tile_task_cost(unsigned matrices)
 						     mtile(0, LD, T, i, j, RS_MODE_INOUT) };
 			/* no ck_assert in the timed loop: each one costs a write() to check's log */
 			p.n = 0;
-			if (rs_deps_collect(d, v, 3, 0, &p) || rs_deps_record(d, v, 3, ++seq))
+			if (rs__deps_collect(d, v, 3, 0, &p) || rs__deps_record(d, v, 3, ++seq))
 				ck_abort_msg("tile task %u failed", k);
-			rs_seqvec_sort_unique(&p);
+			rs__seqvec_sort_unique(&p);
 		}
 		double t = (now_s() - t0) / TASKS;
 		if (t < best)
 			best = t;
 	}
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 	return best;
 }
 
@@ -586,9 +586,9 @@ static void rt_conflict_byte(struct rt_oracle *o, uint32_t b, void *ctx)
 static void run_random_oracle(uint64_t salt)
 {
 	struct rt_oracle *o = calloc(1, sizeof(*o));
-	struct rs_deps *d = rs_deps_new(ROOMY);
+	struct rs_deps *d = rs__deps_new(ROOMY);
 	struct rs_seqvec p = { 0 };
-	uint64_t watermark = 0;
+	uint64_t ack = 0;
 	uint32_t epoch = 0;
 
 	ck_assert_ptr_nonnull(o);
@@ -602,10 +602,10 @@ static void run_random_oracle(uint64_t salt)
 			task->v[i] = rt_view();
 		if (rnd(4) == 0 && t > 1) { /* completion catches up to a random point */
 			uint64_t w = t - 1 - rnd(t - 1 < 40 ? t - 1 : 40);
-			if (w > watermark)
-				watermark = w;
+			if (w > ack)
+				ack = w;
 		}
-		submit(d, task->v, task->n, t, watermark, &p);
+		submit(d, task->v, task->n, t, ack, &p);
 
 		/* the oracle's dependencies */
 		for (unsigned i = 0; i < task->n; i++) {
@@ -621,8 +621,8 @@ static void run_random_oracle(uint64_t salt)
 		for (size_t e = 0; e < p.n; e++) {
 			uint64_t q = p.v[e];
 			struct rt_conflict c = { epoch, 0, 0 };
-			ck_assert_msg(q > watermark && q < t, "seed %#" PRIx64 " task %u: edge to %" PRIu64
-				      " (watermark %" PRIu64 ")", seed0, t, q, watermark);
+			ck_assert_msg(q > ack && q < t, "seed %#" PRIx64 " task %u: edge to %" PRIu64
+				      " (ack %" PRIu64 ")", seed0, t, q, ack);
 			for (unsigned i = 0; i < o->task[q].n && !c.found; i++) {
 				c.writes = o->task[q].v[i].mode != RS_MODE_IN;
 				rt_for_bytes(&o->task[q].v[i], rt_conflict_byte, o, &c);
@@ -634,10 +634,10 @@ static void run_random_oracle(uint64_t salt)
 				o->reach[t][w] |= o->reach[q][w];
 		}
 		/* every true dependency that is not yet complete is implied */
-		for (unsigned q = (unsigned)watermark + 1; q < t; q++)
+		for (unsigned q = (unsigned)ack + 1; q < t; q++)
 			ck_assert_msg(!bit_get(need.need, q) || bit_get(o->reach[t], q),
-				      "seed %#" PRIx64 " task %u: misses dependency on %u (watermark %" PRIu64
-				      ")", seed0, t, q, watermark);
+				      "seed %#" PRIx64 " task %u: misses dependency on %u (ack %" PRIu64
+				      ")", seed0, t, q, ack);
 
 		/* apply the task to the oracle: reads first, then writes (a write wins) */
 		for (unsigned i = 0; i < task->n; i++)
@@ -647,8 +647,8 @@ static void run_random_oracle(uint64_t salt)
 			if (task->v[i].mode != RS_MODE_IN)
 				rt_for_bytes(&task->v[i], rt_write_byte, o, &t);
 	}
-	rs_seqvec_free(&p);
-	rs_deps_free(d);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
 	free(o);
 }
 
@@ -685,7 +685,7 @@ static Suite *deps_suite(void)
 
 	TCase *b = tcase_create("bounds");
 	tcase_set_timeout(b, 60);
-	tcase_add_test(b, watermark_removes_completed_producers);
+	tcase_add_test(b, ack_removes_completed_producers);
 	tcase_add_test(b, map_stays_bounded_on_a_long_tile_stream);
 	tcase_add_test(b, full_map_refuses_with_enospc_and_records_nothing);
 	tcase_add_test(b, empty_views_record_nothing);

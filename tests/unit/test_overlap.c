@@ -1,5 +1,5 @@
 /*
- * test_overlap.c — specification of rs_view_overlap() and rs_view_bounds() (client/deps.c, DESIGN §5):
+ * test_overlap.c — specification of rs__view_overlap() and rs__view_bounds() (client/deps.c, DESIGN §5):
  * overlap is byte-exact for views with at most two dims of extent > 1 and never a false negative for any
  * view. Hand-written cases pin the shapes that matter (tiles of one matrix, touching intervals, interleaved
  * columns, one shared byte, broadcasts, empty views); randomized pairs are compared with a brute-force oracle
@@ -211,8 +211,8 @@ START_TEST(side_by_side_tiles_of_one_matrix_are_disjoint)
 {
 	struct rs_view_desc a = tile(0, RS_DT_F64, 1024, 0, 0, 64, 64);
 	struct rs_view_desc b = tile(0, RS_DT_F64, 1024, 0, 64, 64, 64);
-	ck_assert_int_eq(rs_view_overlap(&a, &b), 0);
-	ck_assert_int_eq(rs_view_overlap(&b, &a), 0);
+	ck_assert_int_eq(rs__view_overlap(&a, &b), 0);
+	ck_assert_int_eq(rs__view_overlap(&b, &a), 0);
 }
 END_TEST
 
@@ -220,8 +220,8 @@ START_TEST(stacked_tiles_of_one_matrix_are_disjoint)
 {
 	struct rs_view_desc a = tile(4096, RS_DT_F32, 512, 0, 128, 32, 32);
 	struct rs_view_desc b = tile(4096, RS_DT_F32, 512, 32, 128, 32, 32);
-	ck_assert_int_eq(rs_view_overlap(&a, &b), 0);
-	ck_assert_int_eq(rs_view_overlap(&b, &a), 0);
+	ck_assert_int_eq(rs__view_overlap(&a, &b), 0);
+	ck_assert_int_eq(rs__view_overlap(&b, &a), 0);
 }
 END_TEST
 
@@ -229,8 +229,8 @@ START_TEST(overlapping_tiles_of_one_matrix_overlap)
 {
 	struct rs_view_desc a = tile(0, RS_DT_F64, 1024, 0, 0, 64, 64);
 	struct rs_view_desc b = tile(0, RS_DT_F64, 1024, 63, 63, 64, 64);
-	ck_assert_int_eq(rs_view_overlap(&a, &b), 1);
-	ck_assert_int_eq(rs_view_overlap(&b, &a), 1);
+	ck_assert_int_eq(rs__view_overlap(&a, &b), 1);
+	ck_assert_int_eq(rs__view_overlap(&b, &a), 1);
 }
 END_TEST
 
@@ -239,7 +239,7 @@ START_TEST(diagonal_tiles_whose_bounds_intersect_are_disjoint)
 	/* b's first row starts inside a's byte range but right of a's columns. */
 	struct rs_view_desc a = tile(0, RS_DT_F64, 256, 0, 0, 16, 16);
 	struct rs_view_desc b = tile(0, RS_DT_F64, 256, 8, 16, 16, 16);
-	ck_assert_int_eq(rs_view_overlap(&a, &b), 0);
+	ck_assert_int_eq(rs__view_overlap(&a, &b), 0);
 }
 END_TEST
 
@@ -247,8 +247,8 @@ START_TEST(touching_intervals_do_not_overlap)
 {
 	struct rs_view_desc a = view1d(0, RS_DT_F32, 16, 1);  /* bytes [0, 64) */
 	struct rs_view_desc b = view1d(64, RS_DT_U8, 10, 1);  /* bytes [64, 74) */
-	ck_assert_int_eq(rs_view_overlap(&a, &b), 0);
-	ck_assert_int_eq(rs_view_overlap(&b, &a), 0);
+	ck_assert_int_eq(rs__view_overlap(&a, &b), 0);
+	ck_assert_int_eq(rs__view_overlap(&b, &a), 0);
 }
 END_TEST
 
@@ -256,11 +256,11 @@ START_TEST(interleaved_columns_do_not_overlap)
 {
 	struct rs_view_desc even = view1d(0, RS_DT_F64, 1000, 2);
 	struct rs_view_desc odd = view1d(8, RS_DT_F64, 1000, 2);
-	ck_assert_int_eq(rs_view_overlap(&even, &odd), 0);
-	ck_assert_int_eq(rs_view_overlap(&odd, &even), 0);
+	ck_assert_int_eq(rs__view_overlap(&even, &odd), 0);
+	ck_assert_int_eq(rs__view_overlap(&odd, &even), 0);
 	/* the same as columns 0 and 1 of a two-column matrix */
 	struct rs_view_desc c0 = view2d(0, RS_DT_F32, 500, 1, 2, 1), c1 = view2d(4, RS_DT_F32, 500, 1, 2, 1);
-	ck_assert_int_eq(rs_view_overlap(&c0, &c1), 0);
+	ck_assert_int_eq(rs__view_overlap(&c0, &c1), 0);
 }
 END_TEST
 
@@ -269,18 +269,18 @@ START_TEST(interleaved_columns_of_large_views_are_decided_without_enumeration)
 	/* 2^31 elements each: a per-element loop would not finish within the test's timeout. */
 	struct rs_view_desc even = view2d(0, RS_DT_U8, 1u << 16, 1u << 15, 1u << 17, 4);
 	struct rs_view_desc odd = view2d(2, RS_DT_U8, 1u << 16, 1u << 15, 1u << 17, 4);
-	ck_assert_int_eq(rs_view_overlap(&even, &odd), 0);
+	ck_assert_int_eq(rs__view_overlap(&even, &odd), 0);
 	odd.offset = 4;
-	ck_assert_int_eq(rs_view_overlap(&even, &odd), 1);
+	ck_assert_int_eq(rs__view_overlap(&even, &odd), 1);
 	/* different element strides: 3 and 5 bytes apart, shifted so they never meet in the first rows */
 	struct rs_view_desc s3 = view1d(0, RS_DT_U8, 1u << 30, 3), s5 = view1d(1, RS_DT_U8, 1u << 30, 5);
-	ck_assert_int_eq(rs_view_overlap(&s3, &s5), 1); /* 6 = 3*2 = 1 + 5*1 */
+	ck_assert_int_eq(rs__view_overlap(&s3, &s5), 1); /* 6 = 3*2 = 1 + 5*1 */
 	struct rs_view_desc s6 = view1d(0, RS_DT_U8, 1u << 30, 6), s4 = view1d(1, RS_DT_U8, 1u << 30, 4);
-	ck_assert_int_eq(rs_view_overlap(&s6, &s4), 0); /* even vs odd bytes */
+	ck_assert_int_eq(rs__view_overlap(&s6, &s4), 0); /* even vs odd bytes */
 	/* even vs odd bytes again, as 2-D views whose rows strides differ: nothing merges, parity decides */
 	struct rs_view_desc ev = view2d(0, RS_DT_U8, 4096, 4096, 2 * 4096 + 2, 2);
 	struct rs_view_desc od = view2d(1, RS_DT_U8, 4096, 2048, 2 * 4096 + 4, 4);
-	ck_assert_int_eq(rs_view_overlap(&ev, &od), 0);
+	ck_assert_int_eq(rs__view_overlap(&ev, &od), 0);
 }
 END_TEST
 
@@ -288,18 +288,18 @@ START_TEST(one_shared_byte_overlaps)
 {
 	struct rs_view_desc a = view1d(0, RS_DT_F64, 4, 1);  /* bytes [0, 32) */
 	struct rs_view_desc b = view1d(31, RS_DT_U8, 1, 1); /* byte 31 */
-	ck_assert_int_eq(rs_view_overlap(&a, &b), 1);
+	ck_assert_int_eq(rs__view_overlap(&a, &b), 1);
 	/* an f32 at 28 against an f64 element starting at 24: bytes 28..31 shared */
 	struct rs_view_desc c = view1d(24, RS_DT_F64, 1, 1), d = view1d(28, RS_DT_F32, 1, 1);
-	ck_assert_int_eq(rs_view_overlap(&c, &d), 1);
+	ck_assert_int_eq(rs__view_overlap(&c, &d), 1);
 	/* a strided f64 column whose last element shares only its last byte with a u8 */
 	struct rs_view_desc col = view1d(0, RS_DT_F64, 10, 7); /* last element bytes [504, 512) */
 	struct rs_view_desc u = view1d(511, RS_DT_U8, 1, 1);
-	ck_assert_int_eq(rs_view_overlap(&col, &u), 1);
+	ck_assert_int_eq(rs__view_overlap(&col, &u), 1);
 	u.offset = 512;
-	ck_assert_int_eq(rs_view_overlap(&col, &u), 0);
+	ck_assert_int_eq(rs__view_overlap(&col, &u), 0);
 	u.offset = 500; /* in the gap between elements 8 and 9 */
-	ck_assert_int_eq(rs_view_overlap(&col, &u), 0);
+	ck_assert_int_eq(rs__view_overlap(&col, &u), 0);
 }
 END_TEST
 
@@ -308,13 +308,13 @@ START_TEST(gaps_between_strided_groups_are_respected)
 	/* u8 at 0,2,4,6 then 10,12,14,16: byte 8 is a gap between the two rows */
 	struct rs_view_desc rows = view2d(0, RS_DT_U8, 2, 4, 10, 2);
 	struct rs_view_desc gap = view1d(8, RS_DT_U8, 1, 1), in = view1d(10, RS_DT_U8, 1, 1);
-	ck_assert_int_eq(rs_view_overlap(&rows, &gap), 0);
-	ck_assert_int_eq(rs_view_overlap(&rows, &in), 1);
+	ck_assert_int_eq(rs__view_overlap(&rows, &gap), 0);
+	ck_assert_int_eq(rs__view_overlap(&rows, &in), 1);
 	/* {12,14,16,18} against {10,20}: their differences skip exactly the value needed */
 	struct rs_view_desc a = view1d(12, RS_DT_U8, 4, 2), b = view1d(10, RS_DT_U8, 2, 10);
-	ck_assert_int_eq(rs_view_overlap(&a, &b), 0);
+	ck_assert_int_eq(rs__view_overlap(&a, &b), 0);
 	b.offset = 8; /* {8, 18} */
-	ck_assert_int_eq(rs_view_overlap(&a, &b), 1);
+	ck_assert_int_eq(rs__view_overlap(&a, &b), 1);
 }
 END_TEST
 
@@ -322,10 +322,10 @@ START_TEST(empty_views_overlap_nothing)
 {
 	struct rs_view_desc all = view1d(0, RS_DT_U8, 1u << 20, 1);
 	struct rs_view_desc e = view2d(100, RS_DT_F64, 8, 0, 8, 1);
-	ck_assert_int_eq(rs_view_overlap(&all, &e), 0);
-	ck_assert_int_eq(rs_view_overlap(&e, &e), 0);
+	ck_assert_int_eq(rs__view_overlap(&all, &e), 0);
+	ck_assert_int_eq(rs__view_overlap(&e, &e), 0);
 	uint64_t lo, hi;
-	rs_view_bounds(&e, &lo, &hi);
+	rs__view_bounds(&e, &lo, &hi);
 	ck_assert_uint_eq(hi - lo, 0);
 }
 END_TEST
@@ -335,10 +335,10 @@ START_TEST(broadcast_dims_cover_one_element)
 	struct rs_view_desc b = view2d(64, RS_DT_F32, 1000, 4, 0, 1); /* 1000 copies of bytes [64, 80) */
 	struct rs_view_desc after = view1d(80, RS_DT_F32, 4, 1);
 	struct rs_view_desc inside = view1d(76, RS_DT_U8, 1, 1);
-	ck_assert_int_eq(rs_view_overlap(&b, &after), 0);
-	ck_assert_int_eq(rs_view_overlap(&b, &inside), 1);
+	ck_assert_int_eq(rs__view_overlap(&b, &after), 0);
+	ck_assert_int_eq(rs__view_overlap(&b, &inside), 1);
 	uint64_t lo, hi;
-	rs_view_bounds(&b, &lo, &hi);
+	rs__view_bounds(&b, &lo, &hi);
 	ck_assert_uint_eq(lo, 64);
 	ck_assert_uint_eq(hi, 80);
 }
@@ -350,8 +350,8 @@ START_TEST(transposed_view_meets_the_same_bytes)
 	struct rs_view_desc rm = tile(0, RS_DT_F64, 64, 0, 0, 16, 16);
 	struct rs_view_desc cm = view2d(0, RS_DT_F64, 16, 16, 1, 64);
 	struct rs_view_desc next = tile(0, RS_DT_F64, 64, 0, 16, 16, 16);
-	ck_assert_int_eq(rs_view_overlap(&rm, &cm), 1);
-	ck_assert_int_eq(rs_view_overlap(&cm, &next), 0);
+	ck_assert_int_eq(rs__view_overlap(&rm, &cm), 1);
+	ck_assert_int_eq(rs__view_overlap(&cm, &next), 0);
 }
 END_TEST
 
@@ -367,8 +367,8 @@ START_TEST(views_of_three_and_four_dims_never_miss)
 	cube.shape[2] = 8;   /* cols */
 	cube.stride[2] = 1;
 	struct rs_view_desc t = view1d((3 * 4096 + 7 * 256 + 7) * 4, RS_DT_F32, 1, 1);
-	ck_assert_int_eq(rs_view_overlap(&cube, &t), 1);
-	ck_assert_int_eq(rs_view_overlap(&t, &cube), 1);
+	ck_assert_int_eq(rs__view_overlap(&cube, &t), 1);
+	ck_assert_int_eq(rs__view_overlap(&t, &cube), 1);
 }
 END_TEST
 
@@ -376,7 +376,7 @@ START_TEST(bounds_are_lowest_and_past_highest_byte)
 {
 	struct rs_view_desc v = view2d(100, RS_DT_F64, 3, 4, 10, 2); /* last element (2*10 + 3*2) * 8 */
 	uint64_t lo, hi;
-	rs_view_bounds(&v, &lo, &hi);
+	rs__view_bounds(&v, &lo, &hi);
 	ck_assert_uint_eq(lo, 100);
 	ck_assert_uint_eq(hi, 100 + (2 * 10 + 3 * 2) * 8 + 8);
 }
@@ -390,7 +390,7 @@ START_TEST(random_1d_2d_pairs_agree_with_byte_oracle)
 	seed_rng();
 	for (unsigned i = 0; i < RANDOM_PAIRS_2D; i++) {
 		struct rs_view_desc a = random_view(2), b = random_view(2);
-		int want = oracle_overlap(&a, &b), got = rs_view_overlap(&a, &b), rev = rs_view_overlap(&b, &a);
+		int want = oracle_overlap(&a, &b), got = rs__view_overlap(&a, &b), rev = rs__view_overlap(&b, &a);
 		if (got != want || rev != want) {
 			fprintf(stderr, "seed %#" PRIx64 " pair %u: overlap %d / reversed %d, oracle %d\n", seed0, i,
 				got, rev, want);
@@ -417,7 +417,7 @@ START_TEST(random_views_report_oracle_bounds)
 		struct rs_view_desc v = random_view(i % 2 ? 2 : 4);
 		uint64_t lo, hi, olo, ohi;
 		oracle_hits(&v, ++mark_epoch, &olo, &ohi);
-		rs_view_bounds(&v, &lo, &hi);
+		rs__view_bounds(&v, &lo, &hi);
 		if (ohi == 0)
 			ck_assert_msg(hi == lo, "seed %#" PRIx64 " view %u: empty view has bounds [%" PRIu64
 				      ", %" PRIu64 ")", seed0, i, lo, hi);
@@ -436,7 +436,7 @@ START_TEST(random_3d_4d_pairs_have_no_false_negative)
 	seed_rng();
 	for (unsigned i = 0; i < RANDOM_PAIRS_4D; i++) {
 		struct rs_view_desc a = random_view(4), b = random_view(rnd(2) ? 4 : 2);
-		int want = oracle_overlap(&a, &b), got = rs_view_overlap(&a, &b), rev = rs_view_overlap(&b, &a);
+		int want = oracle_overlap(&a, &b), got = rs__view_overlap(&a, &b), rev = rs__view_overlap(&b, &a);
 		if (want && (!got || !rev)) {
 			print_view("a", &a);
 			print_view("b", &b);

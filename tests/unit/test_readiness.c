@@ -57,7 +57,7 @@ static void setup(void)
 	d.n_threads = N_THREADS;
 	d.park.epfd = d.park.efd = -1; /* nobody sleeps: every wake-up finds no sleeper */
 	memset(&s, 0, sizeof(s));
-	ck_assert_int_eq(rs_layout_compute(&lay), 0);
+	ck_assert_int_eq(rs__layout_compute(&lay), 0);
 	sq = zalloc(lay.sq_bytes);
 	cq = zalloc(lay.cq_bytes);
 	ck_assert_msg(rs_session_init(&s, &d, &lay, sq, cq, 0, why, sizeof(why)) == 0, "%s", why);
