@@ -22,11 +22,12 @@ PEERS_STARPU_PC := starpu-1.3
 # The seed peers (seeds.h): the workloads' own sources recorded by seeds_wl.c (compiled with the workload
 # programs' flags plus -O3 -march=native: their double-precision references, untimed, run about twice as
 # fast, and -ffp-contract=off keeps them bit-identical), the daemon's kernel objects and registry as the
-# daemon builds them, the client library (the workloads' view helpers; nothing there connects) and
+# daemon builds them with its argument check (daemon/validate.c), the client library (the workloads' view
+# helpers; nothing there connects) and
 # OpenBLAS's pthread build, as the daemon links them.
 SEED_BINS    := $(PEERS_DIR)/seed-omp-gomp $(PEERS_DIR)/seed-omp-llvm $(PEERS_DIR)/seed-tbb $(PEERS_DIR)/seed-starpu
 SEED_WL_OBJ  := $(PEERS_DIR)/seeds_wl.o
-SEED_KOBJS   := $(call obj,kernels/builtin.c kernels/attention.c kernels/registry.c kernels/tables.c)
+SEED_KOBJS   := $(call obj,kernels/builtin.c kernels/attention.c kernels/registry.c kernels/tables.c daemon/validate.c)
 SEED_OBJS    := $(SEED_WL_OBJ) $(SEED_KOBJS) $(CLIENT_A)
 SEED_LIBS    := $(BLAS_LIBS) -ldl -lm
 SEED_HDRS    := bench/peers/seeds.h bench/peers/peer.h bench/graph.h

@@ -30,6 +30,7 @@
 #include "rs_abi.h"
 #include "rs_kernel.h"
 #include "registry.h"
+#include "validate.h"
 #include "workloads.h"
 
 #include "seeds.h"
