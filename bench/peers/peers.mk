@@ -23,8 +23,7 @@ PEERS_STARPU_PC := starpu-1.3
 # programs' flags plus -O3 -march=native: their double-precision references, untimed, run about twice as
 # fast, and -ffp-contract=off keeps them bit-identical), the daemon's kernel objects and registry as the
 # daemon builds them with its argument check (daemon/validate.c), the client library (the workloads' view
-# helpers; nothing there connects) and
-# OpenBLAS's pthread build, as the daemon links them.
+# helpers; nothing there connects) and OpenBLAS's pthread build, as the daemon links them.
 SEED_BINS    := $(PEERS_DIR)/seed-omp-gomp $(PEERS_DIR)/seed-omp-llvm $(PEERS_DIR)/seed-tbb $(PEERS_DIR)/seed-starpu
 SEED_WL_OBJ  := $(PEERS_DIR)/seeds_wl.o
 SEED_KOBJS   := $(call obj,kernels/builtin.c kernels/attention.c kernels/registry.c kernels/tables.c daemon/validate.c)
