@@ -113,7 +113,7 @@ int rs__harvest_quiet(rs_client *c)
 		const struct rs_task_status *st = &c->status[s & c->window_mask];
 		struct fail_rec r = { .seq = (int64_t)s, .state = (int)RS_FLAG_STATE(f) };
 		if (st->seq == s) {
-			r.root = (int64_t)st->root_seq;
+			r.root = (int64_t)st->cause_seq;
 			r.code = st->code;
 			memcpy(r.kernel, st->kernel, sizeof(r.kernel) - 1);
 			memcpy(r.message, st->message, sizeof(r.message) - 1);
@@ -209,13 +209,13 @@ int rs_task_error(rs_client *c, int64_t task, rs_error *out)
 			}
 			if (st->seq != s)
 				break;
-			out->root_task = (int64_t)st->root_seq;
+			out->root_task = (int64_t)st->cause_seq;
 			out->code = st->code;
 			memcpy(out->kernel, st->kernel, sizeof(out->kernel) - 1);
 			memcpy(out->message, st->message, sizeof(out->message) - 1);
-			if (st->state != RS_TASK_CANCELLED || st->root_seq >= s || st->root_seq == 0)
+			if (st->state != RS_TASK_CANCELLED || st->cause_seq >= s || st->cause_seq == 0)
 				break;
-			s = st->root_seq;
+			s = st->cause_seq;
 		}
 		return 0;
 	}

@@ -35,7 +35,7 @@ static void write_status(struct rs_session *s, uint32_t slot, unsigned state, in
 	/* plain stores: the client reads them only after the flag's acquire load (RS_CQ_FLAG), and the slot is
 	 * not rewritten before the client's ack passes this seq */
 	st->seq = t->seq;
-	st->root_seq = state == RS_TASK_FAILED ? t->seq : cause;
+	st->cause_seq = state == RS_TASK_FAILED ? t->seq : cause;
 	st->code = code;
 	st->kernel_id = t->kernel ? t->kernel_id : RS_KERNEL_ID_NONE;
 	st->state = state;

@@ -296,12 +296,14 @@ enum rs_task_state {
  */
 struct rs_task_status {
 	uint64_t seq;        /* the task this record describes */
-	uint64_t root_seq;   /* the task whose failure caused this one (== seq for a root failure) */
-	int32_t code;        /* negative error code of the root failure */
-	uint32_t kernel_id;  /* kernel of the root failure (RS_KERNEL_ID_NONE for validation/cancel) */
+	uint64_t cause_seq;  /* the immediate cause: == seq for a task that failed itself or was cancelled directly
+	                        (rs_cancel_all, its session ending); else the failed or cancelled producer that
+	                        cancelled it (the client follows these links to the root failure) */
+	int32_t code;        /* negative error code of this task: its own failure's, or -RS_ERR_CANCELED */
+	uint32_t kernel_id;  /* this task's kernel (RS_KERNEL_ID_NONE for a join or a rejected descriptor) */
 	uint32_t state;      /* enum rs_task_state */
 	uint32_t reserved;
-	char kernel[32];     /* kernel name of the root failure, NUL-terminated */
+	char kernel[32];     /* this task's kernel name, NUL-terminated */
 	char message[128];   /* human-readable cause, NUL-terminated */
 };
 _Static_assert(sizeof(struct rs_task_status) == 192, "rs_task_status is 192 bytes");

@@ -408,8 +408,8 @@ START_TEST(failed_producer_cancels_its_consumer_with_the_root_cause)
 	ck_assert_uint_eq(flag_state(bad), RS_TASK_FAILED);
 	ck_assert_uint_eq(flag_state(c), RS_TASK_CANCELLED);
 	ck_assert_uint_eq(flag_state(cc), RS_TASK_CANCELLED);
-	ck_assert_uint_eq(s.status[c & s.window_mask].root_seq, bad);
-	ck_assert_uint_eq(s.status[cc & s.window_mask].root_seq, c);
+	ck_assert_uint_eq(s.status[c & s.window_mask].cause_seq, bad);
+	ck_assert_uint_eq(s.status[cc & s.window_mask].cause_seq, c);
 }
 END_TEST
 
@@ -431,7 +431,7 @@ START_TEST(failed_task_is_remembered_when_its_slot_is_reused_and_still_cancels_l
 	uint64_t late_bad = join(1, bad), late_good = join(1, good); /* producers older than the window */
 	wire();
 	ck_assert_uint_eq(flag_state(late_bad), RS_TASK_CANCELLED);
-	ck_assert_uint_eq(s.status[late_bad & s.window_mask].root_seq, bad);
+	ck_assert_uint_eq(s.status[late_bad & s.window_mask].cause_seq, bad);
 	expect_ready(late_good);
 }
 END_TEST
