@@ -29,6 +29,7 @@
 #include "deps.h"
 #include "mem.h"
 #include "ringsched.h"
+#include "layout.h"
 #include "rs_abi.h"
 #include "rs_shm.h"
 

@@ -26,6 +26,7 @@
 
 #include "client.h"
 #include "rs_proto.h"
+#include "layout.h"
 
 #define DEFAULT_TIMEOUT_MS 60000 /* rs_options.timeout_ms when 0 (ringsched.h) */
 #define DEPS_RECORDS_PER_TASK 4u /* access-map capacity: this many records per window task */

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "rs_abi.h"
+#include "layout.h"
 
 /* Upper bound of every byte-size key: 1 TiB, far above any session but small enough that sums of a few
  * sizes cannot overflow 64 bits. */

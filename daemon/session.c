@@ -31,6 +31,7 @@
 #include "scheduler.h"
 #include "session.h"
 #include "threads.h"
+#include "layout.h"
 
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008U

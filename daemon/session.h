@@ -19,6 +19,7 @@
 #include "failed_set.h"
 #include "log.h"
 #include "readyq.h"
+#include "layout.h"
 #include "rs_abi.h"
 #include "rs_kernel.h"
 #include "rs_proto.h"

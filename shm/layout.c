@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "rs_abi.h"
+#include "layout.h"
 
 static int add_ok(uint64_t *acc, uint64_t v)
 {

@@ -314,31 +314,6 @@ _Static_assert(sizeof(struct rs_task_status) == 192, "rs_task_status is 192 byte
 #define RS_ERR_INVALDESC 10006
 #define RS_ERR_FAILED 10011
 
-/* Byte layout of a session, computed by rs__layout_compute() on both sides (shm/layout.c). The two functions
- * are internal to the daemon and libringsched (built into both; libringsched.so does not export them). */
-struct rs_layout {
-	uint32_t ring_entries;
-	uint32_t window;
-	uint32_t heap_depths;
-	uint32_t counter_slots;
-	uint64_t heap_bytes;
-	uint64_t arena_bytes;
-	/* derived */
-	uint64_t ring_off;
-	uint64_t data_off;
-	uint64_t arena_off;
-	uint64_t sq_bytes;
-	uint64_t cq_counters_off;
-	uint64_t cq_flags_off;
-	uint64_t cq_status_off;
-	uint64_t cq_bytes;
-};
-
-/* Fill the derived fields from the geometry; 0 or -EINVAL (bad geometry) / -EOVERFLOW. */
-int rs__layout_compute(struct rs_layout *l);
-/* Check that an SQ header (as read by the client) describes a layout this build understands. */
-int rs__layout_from_header(struct rs_layout *l, const struct rs_sq_header *h, char *why, size_t why_len);
-
 static inline int rs_is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
 
 #endif /* RS_ABI_H */

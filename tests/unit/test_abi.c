@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rs_abi.h"
+#include "layout.h"
 
 START_TEST(layout_regions_are_page_aligned_and_disjoint)
 {

@@ -25,6 +25,7 @@
 #include "session.h"
 #include "threads.h"
 #include "wiring.h"
+#include "layout.h"
 
 #define WINDOW 16u
 #define RING 16u

@@ -1,0 +1,39 @@
+/*
+ * layout.h — the byte layout of a session's two regions, computed from its geometry by the same code on both
+ * sides (shm/layout.c): the daemon when it creates a session, the client library when it maps one. Internal to
+ * ringschedd and libringsched (built into both; libringsched.so does not export these, and the header is not
+ * installed). Pure functions: no shared state, any thread.
+ */
+#ifndef RS_LAYOUT_H
+#define RS_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rs_abi.h"
+
+/* Byte layout of a session. */
+struct rs_layout {
+	uint32_t ring_entries;
+	uint32_t window;
+	uint32_t heap_depths;
+	uint32_t counter_slots;
+	uint64_t heap_bytes;
+	uint64_t arena_bytes;
+	/* derived */
+	uint64_t ring_off;
+	uint64_t data_off;
+	uint64_t arena_off;
+	uint64_t sq_bytes;
+	uint64_t cq_counters_off;
+	uint64_t cq_flags_off;
+	uint64_t cq_status_off;
+	uint64_t cq_bytes;
+};
+
+/* Fill the derived fields from the geometry; 0 or -EINVAL (bad geometry) / -EOVERFLOW. */
+int rs__layout_compute(struct rs_layout *l);
+/* Check that an SQ header (as read by the client) describes a layout this build understands. */
+int rs__layout_from_header(struct rs_layout *l, const struct rs_sq_header *h, char *why, size_t why_len);
+
+#endif /* RS_LAYOUT_H */
