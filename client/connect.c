@@ -38,7 +38,7 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
  * Asymmetric fence (RS_FEAT_ASYM_FENCE): the daemon issues membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)
  * between storing need_wakeup and re-reading the tails before it sleeps. That runs a full barrier on every
  * CPU running a thread of a registered process, so the submit path needs only a compiler barrier between its
- * tail store and its need_wakeup load — the full fence that was there cost tens of ns per task (issue 6).
+ * tail store and its need_wakeup load — the full fence that was there cost tens of ns per task.
  * Registration is per process and once.
  */
 static int asym_fence_registered;

@@ -96,7 +96,7 @@ void rs__seqvec_sort_unique(struct rs_seqvec *s)
 #define NIL UINT32_MAX
 /* Finest granule: a cache line (64 B). With a page, every small view of one page (all 128 columns of a
  * stencil of width 64) shared one bucket and each query walked every live record of it (3 692 of 6 619
- * instructions per submit, issue 6); a query's walk over fine granules is bounded by the level's record
+ * instructions per submit); a query's walk over fine granules is bounded by the level's record
  * count (index_query), and only non-empty levels are visited. */
 #define GRANULE_MIN_SHIFT 6u
 /* Levels 0..57: granule shifts 6..63, so even a span near 2^64 touches at most two granules. */

@@ -1,5 +1,5 @@
 /*
- * attention.c — the CPU kernels behind the seed workloads (issue 3): paged decode attention split into the
+ * attention.c — the CPU kernels behind the seed workloads: paged decode attention split into the
  * four upstream stages (qk_matmul → softmax_prepare → pv_matmul → online_update), their chunked-batch
  * variants (qk_matmul_batch, pv_matmul_batch), and the two out-of-place kernels of the throughput case
  * (batch_matmul, add_out). Exported as one table, rs_workload_kernel_table, registered in kernels/tables.c.

@@ -251,7 +251,7 @@ struct rs_cq_ctrl {
 	uint8_t pad0[48];
 	_Alignas(64) uint64_t sq_head;   /* wiring thread: descriptors consumed (copied) so far */
 	uint8_t pad1[56];
-	_Alignas(64) uint64_t reserved_wm; /* 0: once a published watermark that nothing read (issue 6) */
+	_Alignas(64) uint64_t reserved_wm; /* 0: once a published watermark that nothing read */
 	uint8_t pad2[56];
 	_Alignas(64) uint32_t need_wakeup; /* wiring thread: nonzero while it sleeps — a sleep generation that
 	                                      changes whenever another ring is needed; the client rings the

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh — `make demo` (bash tests/demo.sh BUILD_DIR): start ringschedd with its built-in default config on
-# a private socket, run every verifying workload at its demo size (random-dag, then the five seed workloads
-# of issue 3), print one table row per workload, and stop the daemon with SIGTERM.
+# a private socket, run every verifying workload at its demo size (random-dag, then the five seed workloads),
+# print one table row per workload, and stop the daemon with SIGTERM.
 #
 # Exit status: 0 when every workload ran and verified and the daemon exited 0; 1 otherwise. A random-dag
 # that reports it is not implemented yet is shown as "n/a" and does not fail the demo. Every wait is

@@ -1,7 +1,6 @@
 /*
- * mem_check.c — client program behind tests/integration/test_memory.sh: scratch heaps, back-pressure and
- * small graphs that must complete without any batching delay (the upstream watermark hang), against a real
- * daemon (DESIGN §6).
+ * mem_check.c — client program behind tests/integration/test_memory.sh: scratch heaps and back-pressure,
+ * against a real daemon (DESIGN §6).
  *
  *   mem_check [--socket PATH] CHECK
  *
@@ -9,7 +8,7 @@
  * (MEM_HEAP_BYTES) and reads the geometry it actually got from the SQ header (test-only hook, testing.h),
  * so the sizes used follow whatever the daemon granted.
  *
- * Single-threaded; one session per check (the small-graphs check also opens one per graph size).
+ * Single-threaded; one session per check.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,8 +35,7 @@
 #define MEM_HEAP_BYTES (64u * 1024u)  /* scratch heap per depth asked for at connect */
 #define MEM_SESSION_TIMEOUT_MS 20000  /* the session's bound on internal waits (a hang would hit it) */
 #define MEM_DEADLK_BOUND_MS 2000      /* -RS_EDEADLK must come at once, not after a wait */
-#define MEM_SMALL_MAX 15u             /* graphs of 1..15 tasks: all below the publication batch (16) */
-#define MEM_SMALL_WAIT_MS 5000        /* bound on each small graph's rs_wait_all */
+#define MEM_WAIT_MS 5000              /* bound on a check's rs_wait_all */
 #define MEM_SCOPES 40u                /* heap-blocked: scopes that each take most of the heap */
 #define MEM_SCOPE_SPIN_NS (3 * MS_NS) /* ... and keep it pinned this long */
 #define MEM_OUT_FLOATS 16u
@@ -106,7 +104,7 @@ static int check_scratch_oversized(void)
 	void *q = rs_scratch(c, heap / 2);
 	CHECK(q != NULL, "a fitting scratch after the failure: %s", rs_last_error());
 	CHECK(rs_scope_end(c) >= 0, "rs_scope_end");
-	CHECK(rs_wait_all(c, MEM_SMALL_WAIT_MS) == 0, "rs_wait_all");
+	CHECK(rs_wait_all(c, MEM_WAIT_MS) == 0, "rs_wait_all");
 	return MEM_PASS;
 }
 
@@ -148,98 +146,11 @@ static int check_scratch_dynamic(void)
 	CHECK(in != NULL, "inner scope (its own heap depth) could not get %" PRIu64 " bytes: %s", part,
 	      rs_last_error());
 	CHECK(rs_scope_end(c) >= 0 && rs_scope_end(c) >= 0, "rs_scope_end x2");
-	CHECK(rs_wait_all(c, MEM_SMALL_WAIT_MS) == 0, "rs_wait_all");
+	CHECK(rs_wait_all(c, MEM_WAIT_MS) == 0, "rs_wait_all");
 	return MEM_PASS;
 }
 
 /* Submit a graph of n tasks (a chain on x and some independent tasks), wait for all with a bound. */
-static int small_graph(unsigned n, float *x, float *y, int k_fill, int k_add, int k_noop, double *ms_out)
-{
-	/* x = 1; then x += y (y = 1) for the chain; odd tasks are independent no-ops */
-	unsigned chain = 0;
-	rs_arg fa[] = { rs_out(rs_view_1d(x, RS_F32, 4)), rs_f64(1.0) };
-	CHECK(submit(k_fill, fa, 2, NULL, 0) > 0, "submit");
-	for (unsigned i = 1; i < n; i++) {
-		if (i % 2) {
-			CHECK(submit(k_noop, NULL, 0, NULL, 0) > 0, "submit");
-		} else {
-			rs_arg aa[] = { rs_in(rs_view_1d(y, RS_F32, 4)), rs_inout(rs_view_1d(x, RS_F32, 4)) };
-			CHECK(submit(k_add, aa, 2, NULL, 0) > 0, "submit");
-			chain++;
-		}
-	}
-	uint64_t t0 = now_ns();
-	int rc = rs_wait_all(c, MEM_SMALL_WAIT_MS);
-	*ms_out = ms_since(t0);
-	CHECK(rc == 0, "graph of %u tasks: rs_wait_all = %d (%s) after %.1f ms (a hang: a completion nobody announced)",
-	      n, rc, rs_strerror(rc), *ms_out);
-	CHECK(x[0] == (float)(1 + chain), "graph of %u tasks: x = %g want %u", n, (double)x[0], 1 + chain);
-	return MEM_PASS;
-}
-
-/* Graphs of 1..15 tasks (below the publication batch) complete and rs_wait_all returns promptly. */
-static int check_small_graphs(void)
-{
-	double worst = 0.0;
-	/* one session, graphs back to back */
-	int k_fill = rs_kernel(c, "fill"), k_add = rs_kernel(c, "add"), k_noop = rs_kernel(c, "noop");
-	float *x = rs_alloc(c, 64), *y = rs_alloc(c, 64);
-	CHECK(k_fill >= 0 && k_add >= 0 && k_noop >= 0 && x && y, "setup");
-	for (int i = 0; i < 4; i++)
-		y[i] = 1.0f;
-	for (unsigned n = 1; n <= MEM_SMALL_MAX; n++) {
-		double ms = 0;
-		if (small_graph(n, x, y, k_fill, k_add, k_noop, &ms) != MEM_PASS)
-			return MEM_FAIL;
-		printf("same session: graph of %2u tasks: rs_wait_all returned 0 after %.2f ms\n", n, ms);
-		if (ms > worst)
-			worst = ms;
-	}
-	/* a fresh session per graph: the first tasks of a session, nothing before them */
-	rs_client *keep = c;
-	for (unsigned n = 1; n <= MEM_SMALL_MAX; n++) {
-		c = connect_small("small-graph");
-		CHECK(c, "connect");
-		float *x2 = rs_alloc(c, 64), *y2 = rs_alloc(c, 64);
-		CHECK(x2 && y2, "rs_alloc");
-		for (int i = 0; i < 4; i++)
-			y2[i] = 1.0f;
-		double ms = 0;
-		int rc = small_graph(n, x2, y2, k_fill, k_add, k_noop, &ms);
-		/* rs_wait on the last task alone must also return (publication when a client waits) */
-		rs_disconnect(c);
-		c = keep;
-		if (rc != MEM_PASS)
-			return MEM_FAIL;
-		printf("new session:  graph of %2u tasks: rs_wait_all returned 0 after %.2f ms\n", n, ms);
-		if (ms > worst)
-			worst = ms;
-	}
-	printf("slowest small graph: %.2f ms (bound %d ms)\n", worst, MEM_SMALL_WAIT_MS);
-	return MEM_PASS;
-}
-
-/* rs_wait on the last of n tasks returns promptly too (not only rs_wait_all). */
-static int check_small_graphs_wait_last(void)
-{
-	int k_noop = rs_kernel(c, "noop");
-	CHECK(k_noop >= 0, "setup");
-	for (unsigned n = 1; n <= MEM_SMALL_MAX; n++) {
-		int64_t last = 0;
-		for (unsigned i = 0; i < n; i++) {
-			last = submit(k_noop, NULL, 0, last ? &last : NULL, last ? 1 : 0);
-			CHECK(last > 0, "submit");
-		}
-		uint64_t t0 = now_ns();
-		int rc = rs_wait(c, last, MEM_SMALL_WAIT_MS);
-		double ms = ms_since(t0);
-		printf("chain of %2u no-ops: rs_wait(last) = %d after %.2f ms\n", n, rc, ms);
-		CHECK(rc == 0, "chain of %u: rs_wait(last) = %d (%s)", n, rc, rs_strerror(rc));
-	}
-	return MEM_PASS;
-}
-
-/* Many scopes each taking most of the heap: each waits for the previous one to retire, and all complete. */
 static int check_heap_blocked(void)
 {
 	int k_fill = rs_kernel(c, "fill"), k_copy = rs_kernel(c, "copy"), k_spin = rs_kernel(c, "spin");
@@ -296,8 +207,6 @@ static const struct {
 } checks[] = {
 	{ "scratch_oversized", check_scratch_oversized },
 	{ "scratch_dynamic", check_scratch_dynamic },
-	{ "small_graphs", check_small_graphs },
-	{ "small_graphs_wait_last", check_small_graphs_wait_last },
 	{ "heap_blocked", check_heap_blocked },
 };
 

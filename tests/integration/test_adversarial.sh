@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_adversarial.sh — the daemon treats the SQ region as hostile input (issue 2, acceptance 8; DESIGN §4
+# test_adversarial.sh — the daemon treats the SQ region as hostile input (DESIGN §4
 # rules 5-6).
 #
 #   malformed_descriptors   every kind of malformed descriptor fails its own task with a readable reason

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_api.sh — task API semantics against a real daemon (issue 2, acceptance 2), through api_check:
+# test_api.sh — task API semantics against a real daemon, through api_check:
 # explicit dependencies (listed deps waited for, unlisted ones not, explicit on top of inferred), kernel
 # failure propagation (rs_wait codes, rs_task_error's root cause, independent work unaffected, rs_wait_all's
 # report-once), a 100 000-task cancellation chain, rs_cancel_all, a reader of 100 tile writers (client join

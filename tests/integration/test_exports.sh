@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_exports.sh — libringsched.so exports exactly the functions ringsched.h declares (issue 7): no internal
+# test_exports.sh — libringsched.so exports exactly the functions ringsched.h declares: no internal
 # (rs__mem_*, rs__deps_*, rs__layout_*, ...), no test hook of testing.h (rs__submit_raw, rs__sq_base, ...),
 # no data symbol, and no API function missing. The prototypes are taken from the preprocessed header (comments
 # and macros gone), the exports from `nm -D --defined-only`. Also checks the soname symlink chain. No daemon.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_idle.sh — an idle daemon uses ~0 % CPU (issue 2, acceptance 7; DESIGN §3, §7 "every hot loop spins for
+# test_idle.sh — an idle daemon uses ~0 % CPU (DESIGN §3, §7 "every hot loop spins for
 # idle.spin_us and then sleeps").
 #
 # For the default thread configuration and for 4 schedulers + a dedicated wiring thread: run a burst of work

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test_kill_client.sh — a client SIGKILLed mid-graph leaks nothing in the daemon (issue 2, acceptance 4;
-# DESIGN §6 teardown, §8 "client death reclaims the session").
+# test_kill_client.sh — a client SIGKILLed mid-graph leaks nothing in the daemon
+# (DESIGN §6 teardown, §8 "client death reclaims the session").
 #
 # 20 times: start load_client --kernel mix (scopes with scratch, spin tasks, a long graph), wait until it has
 # submitted, kill -9 it after a random delay, then wait (bounded) until `ringsched status` shows no session.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_kill_daemon.sh — a client blocked in a wait on 10 s of work while the daemon is SIGKILLed gets
 # -RS_EDAEMON within a second, measured in the client with CLOCK_MONOTONIC from the kill; rs_submit,
-# rs_wait_all and rs_wait on the dead session then fail promptly (issue 2, acceptance 5; DESIGN §8).
+# rs_wait_all and rs_wait on the dead session then fail promptly (DESIGN §8).
 #
 # daemon_death sends the SIGKILL itself from a second thread (it knows the exact kill time); the work is
 # one 10 s rendezvous probe (rs_wait) or a chain of ten 1 s spins (rs_wait_all), since `spin` is capped at

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_multi_client.sh — several clients at once all verify (issue 2, acceptance 9): a random-dag run with 4
+# test_multi_client.sh — several clients at once all verify: a random-dag run with 4
 # client processes, a second random-dag process, and a client of long spin tasks, concurrently, against 2
 # schedulers with a dedicated wiring thread and against 1 scheduler with shared wiring. Every one must
 # exit 0 (the random-dags verified); the peak session count seen by `ringsched status` is printed.

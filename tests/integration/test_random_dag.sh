@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_random_dag.sh — the random-dag workload verifies bit-exactly against its sequential oracle across the
-# daemon's thread configurations (issue 2, acceptance 1).
+# daemon's thread configurations.
 #
 # Matrix: scheduler threads 1, 2, 4 x wiring "shared", "dedicated" x 1 and 4 concurrent client processes —
 # every combination, one daemon per (schedulers, wiring), both client counts against it. Each client submits

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_syscalls.sh — the task fast path makes no system calls (issue 2, acceptance 6; DESIGN §1, §7): a busy
+# test_syscalls.sh — the task fast path makes no system calls (DESIGN §1, §7): a busy
 # run of 200 000 tasks (one client) while `strace -c -f` counts the daemon's system calls; total calls /
 # tasks must be < 0.01. The default configuration runs no-op tasks in 4 independent chains (the client is
 # the bottleneck: the daemon idles between its submissions and must still not make a call per task). The

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_workloads.sh — the five seed workloads of issue 3 (paged_attention_unroll, paged_attention,
+# test_workloads.sh — the five seed workloads (paged_attention_unroll, paged_attention,
 # batch_paged_attention, bgemm, alternating_matmul_add) verify against their double-precision oracles on a
 # real daemon: each at a small size with 1 and with 2 scheduler threads (one daemon per thread count,
 # configured by a config file: threads.schedulers, idle.spin_us = 5), then two workloads at once from two

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# test_docs.sh — the project documents itself, and truthfully: the README's layout table names every source
+# file of shm/, daemon/, kernels/ and client/ (a file or a glob in its row) and every path it names exists;
+# README.md and docs/*.md never link outside the repository (no relative link that climbs out of the tree, no
+# absolute file path). No daemon.
+source "$(dirname "$0")/lib.sh"
+rs_init docs
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+README="$SRC/README.md"
+
+# The layout table: the rows between "## Layout" and the next "## " heading that start with "|". Column 1 is
+# the folder (empty = the row above's), column 2 the files (backticked, comma-separated).
+layout=$(awk '/^## Layout$/ { on = 1; next } /^## / { on = 0 } on && /^\|/' "$README")
+if [ -z "$layout" ]; then
+	rs_fail layout_table "README.md has no '## Layout' table"
+	rs_finish
+fi
+: >"$RS_TMP/named"
+folder=""
+while IFS='|' read -r _ c1 c2 _; do
+	f1=$(echo "$c1" | grep -oE '`[^`]+`' | tr -d '`' | head -1)
+	[ -n "$f1" ] && folder="$f1"
+	case "$c1$c2" in *---*) continue ;; esac
+	for p in $(echo "$c2" | grep -oE '`[^`]+`' | tr -d '`'); do
+		echo "$folder$p" >>"$RS_TMP/named"
+	done
+done <<<"$layout"
+rs_log "the layout table names $(wc -l <"$RS_TMP/named") paths"
+
+# Every path it names exists (globs must match something).
+missing=""
+while read -r p; do
+	# shellcheck disable=SC2086 # p may be a glob on purpose
+	if ! compgen -G "$SRC/$p" >/dev/null; then
+		missing="$missing $p"
+	fi
+done <"$RS_TMP/named"
+if [ -z "$missing" ]; then
+	rs_pass named_paths_exist
+else
+	rs_fail named_paths_exist "the README's layout table names paths that do not exist:$missing"
+fi
+
+# Every source file is named (directly, by a glob, or by a named folder).
+unlisted=""
+cd "$SRC" || exit 2
+for f in shm/*.[ch] daemon/*.[ch] kernels/*.[ch] kernels/plugins/*.c client/*.[ch] client/workloads/*.[ch]; do
+	found=0
+	while read -r p; do
+		# shellcheck disable=SC2053,SC2254 # p is matched as a glob on purpose
+		case "$f" in $p | $p*) found=1 && break ;; esac
+	done <"$RS_TMP/named"
+	[ "$found" = 1 ] || unlisted="$unlisted $f"
+done
+if [ -z "$unlisted" ]; then
+	rs_pass every_source_file_named
+else
+	rs_fail every_source_file_named "source files missing from the README's layout table:$unlisted"
+fi
+
+# No link out of the repository: markdown links whose target climbs above the tree or is an absolute path.
+outside=""
+for doc in README.md docs/*.md; do
+	[ -f "$doc" ] || continue
+	dir=$(dirname "$doc")
+	while read -r target; do
+		target=${target%%#*}
+		[ -z "$target" ] && continue
+		case "$target" in
+		http://* | https://* | mailto:*) outside="$outside $doc:$target" ;;
+		/*) outside="$outside $doc:$target" ;;
+		*)
+			abs=$(realpath -m "$dir/$target")
+			case "$abs" in "$SRC"/*) ;; *) outside="$outside $doc:$target" ;; esac
+			;;
+		esac
+	done < <(grep -oE '\]\([^)]+\)' "$doc" | sed -E 's/^\]\((.*)\)$/\1/')
+	if grep -nE '\.\./shared|/work/' "$doc" >/dev/null; then
+		outside="$outside $doc:$(grep -noE '\.\./shared[^ ]*|/work/[^ ]*' "$doc" | head -1)"
+	fi
+done
+if [ -z "$outside" ]; then
+	rs_pass no_links_outside_the_tree
+else
+	rs_fail no_links_outside_the_tree "links that leave the repository:$outside"
+fi
+
+rs_finish
