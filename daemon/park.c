@@ -187,6 +187,7 @@ static void unpark_self(struct rs_daemon *d, struct rs_thread *self)
  */
 static void sleep_scheduler(struct rs_daemon *d, struct rs_thread *self, struct rs_session_list *list)
 {
+	/* the announcement: seq_cst, read by rs_wake_scheduler after its own fence (the eventcount's two sides) */
 	atomic_store_explicit(&self->parked, 1, memory_order_seq_cst);
 	atomic_fetch_add_explicit(&d->park.n_parked, 1, memory_order_seq_cst);
 	atomic_thread_fence(memory_order_seq_cst); /* pairs with the fence in rs_wake_scheduler */
@@ -231,6 +232,8 @@ static void sleep_folded(struct rs_daemon *d, struct rs_thread *self, struct rs_
 
 	if (!rs_wiring_token_take(&d->wiring_token))
 		return; /* another scheduler is wiring: it sees any new work; look again */
+	/* the announcement, seq_cst: rs_wake_scheduler reads n_epoll_parked after its fence and then writes the
+	 * wiring eventfd this thread is about to wait on */
 	atomic_fetch_add_explicit(&p->n_epoll_parked, 1, memory_order_seq_cst);
 	/* Only the last scheduler to go to sleep asks clients to ring (need_wakeup) and re-checks the rings:
 	 * while another is awake it wires (and re-arms the doorbells before long kernels), and a doorbell per
@@ -249,6 +252,8 @@ static void sleep_folded(struct rs_daemon *d, struct rs_thread *self, struct rs_
 	int n = epoll_wait(p->epfd, evs, EPOLL_EVENTS, ms);
 	if (n < 0 && errno != EINTR)
 		rs_log_error("scheduler %u: epoll_wait: %s", self->index, strerror(errno));
+	/* seq_cst, the sleeper's side of the eventcount: a waker that reads n_epoll_parked or epoll_wake_pending
+	 * after its fence (rs_wake_scheduler) sees this thread awake, or writes the eventfd again */
 	atomic_fetch_sub_explicit(&p->n_epoll_parked, 1, memory_order_seq_cst);
 	atomic_store_explicit(&p->epoll_wake_pending, 0, memory_order_seq_cst); /* the next waker writes again */
 	rs_drain_eventfd(p->efd);
@@ -289,6 +294,8 @@ void rs_park_idle_scheduler(struct rs_daemon *d, struct rs_thread *self, struct 
 		 * scheduler spins: beside one that runs kernels, a spinner would take the CPU the submitting
 		 * client needs (2 schedulers + 1 client on 2 CPUs). */
 		int others_awake = d->n_schedulers - rs_park_sleepers(&d->park) > 1;
+		/* n_spinning is seq_cst like the sleep announcements: a waker that sees a spinner after its fence
+		 * skips the futex (rs_wake_scheduler), so the spinner must be counted before it re-checks */
 		if (others_awake ||
 		    atomic_fetch_add_explicit(&p->n_spinning, 1, memory_order_seq_cst) >= RS_MAX_SPINNERS) {
 			if (!others_awake)

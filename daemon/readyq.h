@@ -54,6 +54,7 @@ static inline int rs_readyq_push(struct rs_readyq *q, uint32_t slot)
 
 	for (;;) {
 		struct rs_readyq_cell *c = &q->cells[pos & q->mask];
+		/* acquire: pairs with the release in rs_readyq_pop that handed the cell back (its slot was read) */
 		uint64_t seq = atomic_load_explicit(&c->pos, memory_order_acquire);
 		int64_t dif = (int64_t)(seq - pos);
 
@@ -80,6 +81,7 @@ static inline int rs_readyq_pop(struct rs_readyq *q, uint32_t *slot)
 
 	for (;;) {
 		struct rs_readyq_cell *c = &q->cells[pos & q->mask];
+		/* acquire: pairs with the release in rs_readyq_push that published c->slot */
 		uint64_t seq = atomic_load_explicit(&c->pos, memory_order_acquire);
 		int64_t dif = (int64_t)(seq - (pos + 1));
 
@@ -87,7 +89,7 @@ static inline int rs_readyq_pop(struct rs_readyq *q, uint32_t *slot)
 			if (atomic_compare_exchange_weak_explicit(&q->deq, &pos, pos + 1, memory_order_relaxed,
 								  memory_order_relaxed)) {
 				*slot = c->slot;
-				/* hand the cell back to pushers one lap later */
+				/* hand the cell back to pushers one lap later; pairs with the acquire in rs_readyq_push */
 				atomic_store_explicit(&c->pos, pos + q->mask + 1, memory_order_release);
 				return 1;
 			}
