@@ -23,6 +23,7 @@
  */
 #include "deps.h"
 #include "overlap.h"
+#include "rs_hash.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -172,14 +173,9 @@ static unsigned level_of(uint64_t lo, uint64_t hi)
 
 static uint32_t bucket_of(const struct rs_deps *d, unsigned kind, unsigned level, uint64_t granule)
 {
-	uint64_t x = (granule << 7) ^ (level << 1) ^ kind;
+	/* granules of one matrix are consecutive integers: mix them */
+	uint64_t x = rs_hash_mix64((granule << 7) ^ (level << 1) ^ kind);
 
-	/* splitmix64's finalizer: granules of one matrix are consecutive integers. */
-	x ^= x >> 30;
-	x *= UINT64_C(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64_C(0x94d049bb133111eb);
-	x ^= x >> 31;
 	return (uint32_t)(x & (d->nbucket - 1));
 }
 

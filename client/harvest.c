@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "rs_hash.h"
 
 #define FAIL_MAP_MIN 64u        /* initial size of the failure map */
 #define FAIL_MAP_MAX (1u << 20) /* bound on remembered failures (oldest forgotten first) */
@@ -39,7 +40,7 @@ void rs__harvest_free(rs_client *c)
 
 static uint32_t fail_hash(int64_t seq, uint32_t mask)
 {
-	return (uint32_t)((uint64_t)seq * 0x9e3779b97f4a7c15ull >> 32) & mask;
+	return rs_hash_seq((uint64_t)seq, mask);
 }
 
 struct fail_rec *rs__fail_find(rs_client *c, int64_t seq)

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 
 #include "failed_set.h"
+#include "rs_hash.h"
 
-/* Fibonacci hashing of the seq (consecutive seqs spread over the table). */
 static uint32_t home_slot(const struct rs_failed_set *fs, uint64_t seq)
 {
-	return (uint32_t)(seq * 0x9e3779b97f4a7c15ull >> 32) & fs->mask;
+	return rs_hash_seq(seq, fs->mask);
 }
 
 int rs_failed_set_init(struct rs_failed_set *fs, uint32_t want)
