@@ -8,7 +8,7 @@ BENCH_PY ?= $(if $(wildcard /usr/bin/python3),/usr/bin/python3,python3)
 # The peers' fragment (bench/peers/peers.mk) defines bench-peers; depend on it only once it exists.
 BENCH_PEERS_DEP := $(if $(wildcard bench/peers/peers.mk),bench-peers,)
 
-.PHONY: bench bench-quick bench-deps bench-build
+.PHONY: bench bench-quick bench-deps bench-build bench-publish
 
 bench-deps:
 	@bash scripts/bench-deps.sh
@@ -19,6 +19,9 @@ bench-build: bench-deps
 
 bench: bench-build
 	$(BENCH_PY) bench/run.py --build $(BUILD)
+
+bench-publish:
+	$(BENCH_PY) bench/publish.py
 
 bench-quick: bench-build
 	$(BENCH_PY) bench/run.py --quick --build $(BUILD)
