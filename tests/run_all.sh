@@ -4,7 +4,7 @@ set -u
 BUILD=${1:-build}
 total_pass=0; total_fail=0
 run() {
-  local out; out=$(bash "$@" 2>&1 | tee /dev/stderr | tail -n 1)
+  local out; out=$(bash "$@" 2>&1 | tee -a /dev/stderr | tail -n 1) # -a: a log file on stderr is appended to, not truncated
   local p f
   p=$(sed -nE 's/.*: ([0-9]+) passed.*/\1/p' <<<"$out"); f=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$out")
   total_pass=$((total_pass + ${p:-0})); total_fail=$((total_fail + ${f:-1}))
