@@ -57,7 +57,7 @@ struct rs_config {
 	uint64_t max_segment_bytes;    /* quota.max_segment_bytes: cap on a session's SQ region */
 	uint32_t max_sessions;         /* quota.max_sessions: all clients */
 	uint32_t max_sessions_per_uid; /* quota.max_sessions_per_uid */
-	uint64_t spin_max_ns;          /* quota.spin_max_ns: bound on the spin kernel's duration scalar */
+	uint64_t spin_max_ns;          /* quota.spin_max_ns: bound on every kernel duration scalar */
 	uint32_t watchdog_ms;          /* quota.watchdog_ms: report kernels running longer than this (0 = off) */
 
 	/* access: empty lists = only root and the daemon's own uid */

@@ -41,7 +41,7 @@ int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, 
 		if (rc)
 			return rc;
 	}
-	rs_registry_cap_scalar(d->reg, "spin", 0, cfg->spin_max_ns);
+	rs_registry_cap_durations(d->reg, cfg->spin_max_ns);
 
 	rc = rs_threads_init(d, cfg, err, err_len);
 	if (rc)

@@ -195,7 +195,7 @@ static void reload(struct rs_ops *ops)
 	rs_log_set_level(d->cfg.log_level);
 	/* relaxed: a switch, not a publication; a task wired just before it keeps the old setting */
 	atomic_store_explicit(&d->profiling, d->cfg.profiling, memory_order_relaxed);
-	rs_registry_cap_scalar(d->reg, "spin", 0, d->cfg.spin_max_ns);
+	rs_registry_cap_durations(d->reg, d->cfg.spin_max_ns);
 	rs_log_info("SIGHUP: reloaded %s (log level %s, profiling %s)%s%s", ops->config_file,
 		    rs_log_level_name(d->cfg.log_level), d->cfg.profiling ? "on" : "off",
 		    n ? "; these keys need a restart and were not applied: " : "", n ? restart : "");

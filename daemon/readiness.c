@@ -49,7 +49,8 @@ enum rs_fanin rs_fanin_state(struct rs_session *s, uint64_t p, uint64_t *cause)
 		return RS_FANIN_FAILED;
 	}
 	/* The slot was reused: p completed long ago. Its failure, if any, was recorded in the failed set by the
-	 * wiring thread before it reused the slot (that insert happens-before the later flag we just read). */
+	 * wiring thread before it reused the slot (that insert happens-before the later flag we just read) — or,
+	 * if the set was full, p lies in its dropped range and reads as failed all the same. */
 	if (rs_failed_set_contains(&s->failed, p)) {
 		*cause = p;
 		return RS_FANIN_FAILED;

@@ -4,10 +4,21 @@
  * cross-core hop. The fast path — pop, run, complete — takes no lock and makes no system call; a thread
  * makes one only to sleep after idle.spin_us without work, or to wake a sleeper (park.c).
  *
- * Fairness: the session with the least kernel time consumed (vtime_ns) among those with ready work is served
- * next, so a client of long kernels cannot starve one of short ones; high priority before normal inside a
- * session. Tasks are popped in small batches. vtime_ns and the moving mean kernel time are relaxed counters
- * several schedulers update: a lost update only skews one decision.
+ * Fairness by kernel time: the session with the least kernel time consumed (vtime_ns) among those with ready
+ * work is served next, so a client of long kernels cannot starve one of short ones; high priority before
+ * normal inside a session. Three rules keep that true for kernels of any length:
+ *   - a batch is bounded by time, not only by count: after each task the clock is read, and the batch ends
+ *     once it has run RS_SCHED_QUANTUM_NS (or RS_SCHED_BATCH tasks). Tasks of microseconds still go several
+ *     to a fair choice; a client of 1 s kernels holds a scheduler for one kernel, so a chain beside it waits
+ *     about one foreign kernel per hop, not a batch of them;
+ *   - a long task's time is charged before it runs (the session's moving mean kernel time, corrected by the
+ *     measured time afterwards), so the other schedulers choosing while a long kernel runs see it as spent;
+ *   - a session's lead is bounded: when the least vtime trails the next ready session's by more than
+ *     RS_SCHED_IDLE_CREDIT_NS it is raised to that much below (rs_sched_pick_session). A session returning
+ *     from a long idle period (whose vtime stood still while the others' grew) therefore gets a small head
+ *     start, never a monopoly of the schedulers until it has caught up.
+ * vtime_ns and the moving mean kernel time are relaxed counters several schedulers update (fetch-add, and a
+ * compare-exchange for the raise): a lost update of the mean only skews one decision.
  *
  * Folded wiring (threads.wiring = "shared", the default on small machines): a scheduler without a kernel to
  * run takes the wiring token (wiring.h) for one wiring round, so wiring never waits for a kernel and no CPU
@@ -34,9 +45,12 @@
 #include "validate.h"
 #include "wiring.h"
 
-/* Tasks popped from one session before the fair choice is made again. Small: fairness and latency over
+/* Most tasks popped from one session before the fair choice is made again. Small: fairness and latency over
  * amortisation (each pop is one CAS). */
 #define RS_SCHED_BATCH 4u
+/* Kernel time after which a batch ends whatever its count: a few empty tasks' worth of scheduling overhead
+ * is amortised well below it, and a foreign chain waits at most about this plus one kernel. */
+#define RS_SCHED_QUANTUM_NS 50000u
 /* Weight of the newest batch in a session's moving mean kernel time: 1/2^RS_EWMA_SHIFT. */
 #define RS_EWMA_SHIFT 3
 
@@ -58,7 +72,7 @@ static inline void reset_fp_env(void)
 struct rs_session *rs_sched_pick_session(struct rs_session_list *list, struct rs_thread *self)
 {
 	struct rs_session *best = NULL;
-	uint64_t best_vt = UINT64_MAX;
+	uint64_t best_vt = UINT64_MAX, next_vt = UINT64_MAX; /* least and second least vtime with ready work */
 	uint32_t n = list->n;
 
 	for (uint32_t k = 0; k < n; k++) {
@@ -67,16 +81,26 @@ struct rs_session *rs_sched_pick_session(struct rs_session_list *list, struct rs
 			continue;
 		uint64_t vt = atomic_load_explicit(&s->vtime_ns, memory_order_relaxed);
 		if (vt < best_vt) {
+			next_vt = best_vt;
 			best = s;
 			best_vt = vt;
+		} else if (vt < next_vt) {
+			next_vt = vt;
 		}
 	}
 	self->rr++;
+	if (best && next_vt != UINT64_MAX && next_vt - best_vt > RS_SCHED_IDLE_CREDIT_NS)
+		/* its vtime stood still while the others' grew (idle, or new): a bounded head start, not a
+		 * monopoly. Relaxed compare-exchange: only ever raises, and if another thread moved it meanwhile
+		 * (a charge) that value stands */
+		atomic_compare_exchange_strong_explicit(&best->vtime_ns, &best_vt, next_vt - RS_SCHED_IDLE_CREDIT_NS,
+							memory_order_relaxed, memory_order_relaxed);
 	return best;
 }
 
-/* Run one popped task. Clock reads happen per batch (run_batch), not per task: two clock_gettime calls
- * per task were 16-21 % of a scheduler's time on empty tasks; profiling (RS_WTASK_PROFILED) adds its own. */
+/* Run one popped task. Clock reads happen in run_batch, one per task (the batch's time bound): two
+ * clock_gettime calls per task were 16-21 % of a scheduler's time on empty tasks; profiling
+ * (RS_WTASK_PROFILED) adds its own. */
 static void run_task(struct rs_thread *self, struct rs_session *s, uint32_t slot)
 {
 	struct rs_wtask *t = &s->tasks[slot];
@@ -136,7 +160,18 @@ int rs_sched_backlog_worth_waking(struct rs_session *s)
 	return depth > 1 && depth * mean >= RS_SCHED_WAKE_BACKLOG_NS;
 }
 
-/* Pop and run up to RS_SCHED_BATCH tasks of the fairest session. Returns the number run. */
+/* Settle a batch's charge: `charged` ns were added to the session's vtime before its tasks ran (estimates),
+ * kernel_ns is what they took. */
+static void settle_vtime(struct rs_session *s, uint64_t charged, uint64_t kernel_ns)
+{
+	if (kernel_ns >= charged)
+		atomic_fetch_add_explicit(&s->vtime_ns, kernel_ns - charged, memory_order_relaxed);
+	else /* vtime >= charged: it was added first, and every other change adds or takes back its own charge */
+		atomic_fetch_sub_explicit(&s->vtime_ns, charged - kernel_ns, memory_order_relaxed);
+}
+
+/* Pop and run tasks of the fairest session: up to RS_SCHED_BATCH of them, and no more once the batch has run
+ * RS_SCHED_QUANTUM_NS. Returns the number run. */
 static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_session_list *list)
 {
 	if (!list || !list->n)
@@ -146,15 +181,22 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 		return 0;
 	int n = 0;
 	uint32_t slot;
-	uint64_t t0 = 0;
+	uint64_t t0 = 0, now = 0, charged = 0;
+	uint64_t estimate = atomic_load_explicit(&s->kernel_ewma_ns, memory_order_relaxed);
 
 	rs_park_before_kernels(d, self, list, s);
-	while ((unsigned)n < RS_SCHED_BATCH &&
-	       (rs_readyq_pop(&s->ready[1], &slot) || rs_readyq_pop(&s->ready[0], &slot))) {
+	while (rs_readyq_pop(&s->ready[1], &slot) || rs_readyq_pop(&s->ready[0], &slot)) {
 		if (!n) {
 			t0 = rs_now_ns();
 			atomic_store_explicit(&self->run_session, s->id, memory_order_relaxed);
 			atomic_store_explicit(&self->run_start_ns, t0, memory_order_relaxed);
+		}
+		/* A long kernel is charged before it runs: a scheduler choosing while it runs sees the time as
+		 * spent. Short ones are not (their batch settles within the quantum), which keeps the extra atomic
+		 * off the empty-task path. */
+		if (estimate >= RS_SCHED_QUANTUM_NS) {
+			atomic_fetch_add_explicit(&s->vtime_ns, estimate, memory_order_relaxed);
+			charged += estimate;
 		}
 		/* About to be busy in a kernel while more work is queued: let a sleeping scheduler take it when it
 		 * is worth a wake-up (one may still be in flight for an earlier push). */
@@ -162,16 +204,20 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 			rs_wake_scheduler(d);
 		run_task(self, s, slot);
 		n++;
+		/* one clock read per task: what bounds the batch by time (a long kernel ends it) */
+		now = rs_now_ns();
+		if ((unsigned)n >= RS_SCHED_BATCH || now - t0 >= RS_SCHED_QUANTUM_NS)
+			break;
 	}
 	if (!n)
 		return 0;
-	uint64_t kernel_ns = rs_now_ns() - t0;
+	uint64_t kernel_ns = now - t0;
 	atomic_store_explicit(&self->run_start_ns, 0, memory_order_relaxed);
 	uint64_t mean = kernel_ns / (unsigned)n, ewma = atomic_load_explicit(&s->kernel_ewma_ns, memory_order_relaxed);
 	/* racy read-modify-write by several schedulers: a lost update only delays the estimate by one batch */
 	atomic_store_explicit(&s->kernel_ewma_ns, ewma - (ewma >> RS_EWMA_SHIFT) + (mean >> RS_EWMA_SHIFT),
 			      memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->vtime_ns, kernel_ns, memory_order_relaxed);
+	settle_vtime(s, charged, kernel_ns);
 	atomic_store_explicit(&self->busy_ns, atomic_load_explicit(&self->busy_ns, memory_order_relaxed) + kernel_ns,
 			      memory_order_relaxed);
 	rs_bump_once(&s->counters[self->counter_slot].kernel_ns, kernel_ns); /* this thread's counter line */

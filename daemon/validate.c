@@ -4,12 +4,13 @@
  * Called by the wiring thread on its private copy of the descriptor (never on the ring slot itself, so the
  * client cannot change a field between check and use). Everything is checked with overflow-safe arithmetic:
  * seq, flags, reserved bytes, counts, fanin distances, kernel id and signature, and every view (dtype, ndim,
- * mode, unused dims, alignment, extent inside the session's tensor memory, and for OUT/INOUT that no two
- * elements alias). On success the task's dispatch payload is built (views as daemon pointers, scalars), so
- * running it later is a pointer handoff. On failure the reason is one line in the slot's diagnostic text
- * (s->diag[slot].reason) and the task completes as failed with -RS_ERR_INVALDESC; it never touches another
- * session. This file is the one owner of validation: the kernel registry (kernels/registry.c) only holds the
- * signatures that rs_kernel_check_args checks against.
+ * mode, unused dims, alignment, extent inside the session's tensor memory, element count within it — the
+ * work bound of kernels/rs_kernel.h — and for OUT/INOUT that no two elements alias). On success the task's
+ * dispatch payload is built (views as daemon pointers, scalars), so running it later is a pointer handoff.
+ * On failure the reason is one line in the slot's diagnostic text (s->diag[slot].reason) and the task
+ * completes as failed with -RS_ERR_INVALDESC; it never touches another session. This file is the one owner
+ * of validation: the kernel registry (kernels/registry.c) only holds the signatures that
+ * rs_kernel_check_args checks against.
  *
  * Argument names for messages come from the kernel's doc line when it follows the convention of the
  * built-in kernels, "kernel(arg: what, arg: what, ...): what it computes" (the kernel's own name, then its
@@ -72,6 +73,29 @@ static int view_elements_distinct(const struct rs_view_desc *v)
 	return 1;
 }
 
+/* Product of a view's nonzero extents, saturating at UINT64_MAX. */
+static uint64_t extent_product(const struct rs_view_desc *v)
+{
+	uint64_t n = 1;
+
+	for (unsigned k = 0; k < v->ndim; k++)
+		if (v->shape[k] && __builtin_mul_overflow(n, (uint64_t)v->shape[k], &n))
+			return UINT64_MAX;
+	return n;
+}
+
+/*
+ * The work bound every kernel relies on (kernels/rs_kernel.h): a view never has more elements than the
+ * session's tensor memory holds, counting an empty view's nonzero extents as if it were full. A view whose
+ * elements are distinct (every writable one) meets this by lying inside that memory; the check is what
+ * bounds read-only views that repeat elements (stride 0) and empty views, whose extents are otherwise free
+ * 32-bit numbers a kernel's loops could count through.
+ */
+static int work_within_memory(const struct rs_session *s, const struct rs_view_desc *v, unsigned esz)
+{
+	return extent_product(v) <= (s->data_hi - s->data_lo) / esz;
+}
+
 static int check_view(struct rs_session *s, const struct rs_view_desc *v, unsigned i, char *reason, rs_kview *kv)
 {
 	unsigned esz = rs_dtype_size(v->dtype);
@@ -114,6 +138,9 @@ static int check_view(struct rs_session *s, const struct rs_view_desc *v, unsign
 		if (v->mode != RS_MODE_IN && !view_elements_distinct(v))
 			REJECT("view %u: writable view has overlapping elements (stride too small)", i);
 	}
+	if (!work_within_memory(s, v, esz))
+		REJECT("view %u: %llu elements, more than the %llu the session's memory holds", i,
+		       (unsigned long long)extent_product(v), (unsigned long long)((s->data_hi - s->data_lo) / esz));
 	kv->data = s->sq + v->offset;
 	memcpy(kv->shape, v->shape, sizeof(kv->shape));
 	memcpy(kv->stride, v->stride, sizeof(kv->stride));

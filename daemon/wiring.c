@@ -90,7 +90,8 @@ static int window_open(struct rs_session *s, uint64_t seq)
 	return rs_load_acquire(&s->sqc->wait.ack) >= prev;
 }
 
-/* Retire the previous occupant of a slot before reuse: remember it in the failed set if it failed. */
+/* Retire the previous occupant of a slot before reuse: remember it in the failed set if it failed (a full
+ * set keeps it in its dropped range: its dependents still cancel, and the session fails new tasks). */
 static void retire_slot(struct rs_session *s, uint64_t seq)
 {
 	if (seq <= s->window)

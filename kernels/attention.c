@@ -12,9 +12,13 @@
  * two threads in sgemm at once corrupted about 1 call in 2 000), which is why the daemon does not link it.
  *
  * Invariants and trust:
- *   - the wiring thread has checked view count, modes, dtypes, ndim and that every element of every view
- *     lies in the session's memory; each kernel still checks that the shapes agree with each other and
- *     with its scalars, because those are client input (-EINVAL with a reason, never an assert);
+ *   - the wiring thread has checked view count, modes, dtypes, ndim, that every element of every view
+ *     lies in the session's memory and that no view has more elements than that memory (counting an empty
+ *     view's nonzero extents); each kernel still checks that the shapes agree with each other and with its
+ *     scalars, because those are client input (-EINVAL with a reason, never an assert);
+ *   - bounded work (kernels/rs_kernel.h): every loop counts rows or blocks of a view, and every scalar that
+ *     sets a loop count (nblk, t, bn) is checked against a view before the loop, so work is bounded by the
+ *     views' sizes; each doc line states the bound;
  *   - block tables and context lengths are tensor *contents*: the client may change them while a kernel
  *     runs. Each entry is read exactly once into a local (load_i32_once), checked against the KV-cache view
  *     the kernel was given (0 <= idx < num_blocks), and only the local is used afterwards;
@@ -37,6 +41,9 @@
 /* Row max used for a row whose scores are all masked (-inf): finite, far below any real score, so that
  * exp(-inf - max) = 0 and exp(max - real_max) underflows to 0 in online_update. */
 #define RS_ATTN_MASKED_MAX (-1e30f)
+
+/* Most times one grouped QK / PV task may read the same cache block, on average (check_group). */
+#define RS_ATTN_BLOCK_REUSE_MAX 64u
 
 /* Scalar bounds the wiring thread enforces for flag scalars (is_first / is_last). */
 #define RS_ATTN_FLAG_MAX 1u
@@ -238,12 +245,22 @@ static void values_block(const float *p, size_t ldp, size_t rows, size_t len, co
 			    v, (int)ldv, beta, o, (int)ldo);
 }
 
-/* Common scalar checks of the grouped QK / PV kernels: blocks [first, first+nblk) of a table of `cols`. */
+/*
+ * Common scalar checks of the grouped QK / PV kernels: blocks [first, first+nblk) of a table of `cols`, in a
+ * cache of num_blocks. nblk <= RS_ATTN_BLOCK_REUSE_MAX * num_blocks is the work bound: the table's entries
+ * are client data and may repeat a block (upstream's random tables share blocks), but a table that names one
+ * block 2^32 times (stride 0) cannot multiply the work past a fixed factor of what reading the whole cache
+ * costs: nblk * bs * D * R <= RS_ATTN_BLOCK_REUSE_MAX * sqrt(|q| |cache| |sij|), the order of a gemm on the
+ * same views.
+ */
 static int check_group(const rs_kargs *a, uint64_t first, uint64_t nblk, uint64_t block_size, uint64_t valid_last,
-		       size_t cols)
+		       size_t cols, size_t num_blocks)
 {
 	if (nblk == 0)
 		return kfail(a, -EINVAL, "nblk is 0");
+	if (nblk > (uint64_t)num_blocks * RS_ATTN_BLOCK_REUSE_MAX) /* num_blocks < 2^32: no overflow */
+		return kfail(a, -EINVAL, "nblk %llu exceeds %u times the cache's %zu blocks", (unsigned long long)nblk,
+			     RS_ATTN_BLOCK_REUSE_MAX, num_blocks);
 	if (first > cols || nblk > cols - first)
 		return kfail(a, -EINVAL, "blocks [%llu, +%llu) exceed the block table's %zu entries",
 			     (unsigned long long)first, (unsigned long long)nblk, cols);
@@ -277,7 +294,7 @@ static int k_qk_matmul(const rs_kargs *a)
 		return kfail(a, -EINVAL, "block_table: need a 1-D table, got %zu rows", bt.rows);
 	if ((rc = kv_blocks(a, &kc, "key_cache", bs, q.cols, &num_blocks)))
 		return rc;
-	if ((rc = check_group(a, first, nblk, bs, valid_last, bt.cols)))
+	if ((rc = check_group(a, first, nblk, bs, valid_last, bt.cols, num_blocks)))
 		return rc;
 	if (!isfinite(scale))
 		return kfail(a, -EINVAL, "scale is not finite");
@@ -363,7 +380,7 @@ static int k_pv_matmul(const rs_kargs *a)
 		return kfail(a, -EINVAL, "block_table: need a 1-D table, got %zu rows", bt.rows);
 	if ((rc = kv_blocks(a, &vc, "value_cache", bs, o.cols, &num_blocks)))
 		return rc;
-	if ((rc = check_group(a, first, nblk, bs, valid_last, bt.cols)))
+	if ((rc = check_group(a, first, nblk, bs, valid_last, bt.cols, num_blocks)))
 		return rc;
 	if (p.cols != nblk * bs || o.rows != p.rows)
 		return kfail(a, -EINVAL, "pij is %zux%zu and oi_new %zux%zu, need %zux%llu and %zux%zu", p.rows,
@@ -590,7 +607,12 @@ static int k_batch_matmul(const rs_kargs *a)
 
 	if ((rc = view_mat(a, 0, "A", &A)) || (rc = view_mat(a, 1, "B", &B)) || (rc = view_mat(a, 2, "C", &C)))
 		return rc;
-	if (t == 0 || A.rows % t != 0 || B.rows % t != 0)
+	/* t counts the products this loop makes: bounded by A's rows (each product takes m >= 1 of them), never
+	 * a free scalar (with empty views, t = 2^63 would loop for centuries) */
+	if (t == 0 || t > (A.rows ? A.rows : 1))
+		return kfail(a, -EINVAL, "%llu tiles, need 1..%zu (the rows of A)", (unsigned long long)t,
+			     A.rows ? A.rows : 1);
+	if (A.rows % t != 0 || B.rows % t != 0)
 		return kfail(a, -EINVAL, "%llu tiles do not divide A's %zu or B's %zu rows", (unsigned long long)t,
 			     A.rows, B.rows);
 	m = A.rows / t;
@@ -645,7 +667,8 @@ static const rs_kernel_desc workload_kernels[] = {
 		.ndim_max = { 2, 2, 1, 2 },
 		.doc = "qk_matmul(q: in f32 [R x D], key_cache: in f32 [num_blocks*bs x D], block_table: in i32 [n], "
 		       "sij: out f32 [R x nblk*bs], first: u64, nblk: u64, block_size: u64, valid_last: u64, scale: f64): "
-		       "sij = scale * q K[table[first..first+nblk)]^T, -inf past valid_last in the last block",
+		       "sij = scale * q K[table[first..first+nblk)]^T, -inf past valid_last in the last block; "
+		       "work: nblk <= 64 * num_blocks blocks of R*bs*D",
 	},
 	{
 		.name = "softmax_prepare",
@@ -656,7 +679,8 @@ static const rs_kernel_desc workload_kernels[] = {
 		.dtypes = { F32_, F32_, F32_, F32_ },
 		.ndim_max = { 2, 2, 1, 1 },
 		.doc = "softmax_prepare(sij: in f32 [R x C], pij: out f32 [R x C], mij: out f32 [R], lij: out f32 [R]): "
-		       "mij = row max, pij = exp(sij - mij), lij = row sum of pij",
+		       "mij = row max, pij = exp(sij - mij), lij = row sum of pij; "
+		       "work: three steps per element of sij",
 	},
 	{
 		.name = "pv_matmul",
@@ -668,7 +692,8 @@ static const rs_kernel_desc workload_kernels[] = {
 		.ndim_max = { 2, 2, 1, 2 },
 		.doc = "pv_matmul(pij: in f32 [R x nblk*bs], value_cache: in f32 [num_blocks*bs x D], block_table: in i32 "
 		       "[n], oi_new: out f32 [R x D], first: u64, nblk: u64, block_size: u64, valid_last: u64): "
-		       "oi_new = sum over the blocks of pij[:, block] V[table[first + i]]",
+		       "oi_new = sum over the blocks of pij[:, block] V[table[first + i]]; "
+		       "work: nblk <= 64 * num_blocks blocks of R*bs*D",
 	},
 	{
 		.name = "online_update",
@@ -681,7 +706,8 @@ static const rs_kernel_desc workload_kernels[] = {
 		.scalar_max = { RS_ATTN_FLAG_MAX, RS_ATTN_FLAG_MAX },
 		.doc = "online_update(mij: in f32 [R], lij: in f32 [R], oi_new: in f32 [R x D], mi: inout f32 [R], li: "
 		       "inout f32 [R], oi: inout f32 [R x D], out: inout f32 [R/k x k*D], is_first: u64 0/1, is_last: u64 0/1): "
-		       "online-softmax merge of a group into (mi, li, oi); out = oi / li on the last group",
+		       "online-softmax merge of a group into (mi, li, oi); out = oi / li on the last group; "
+		       "work: a few steps per element of oi",
 	},
 	{
 		.name = "qk_matmul_batch",
@@ -693,7 +719,8 @@ static const rs_kernel_desc workload_kernels[] = {
 		.ndim_max = { 2, 2, 2, 1, 2 },
 		.doc = "qk_matmul_batch(q: in f32 [cb x qt*D], key_cache: in f32 [num_blocks*bs x D], block_table: in "
 		       "i32 [cb x max_blocks], context_lens: in i32 [cb], sij: out f32 [cb*qt x bs], bn: u64, block_size: "
-		       "u64, scale: f64): per sequence b, sij rows = scale * q_b K[table[b][bn]]^T, -inf past its length",
+		       "u64, scale: f64): per sequence b, sij rows = scale * q_b K[table[b][bn]]^T, -inf past its "
+		       "length; work: cb sequences of qt*bs*D",
 	},
 	{
 		.name = "pv_matmul_batch",
@@ -705,7 +732,8 @@ static const rs_kernel_desc workload_kernels[] = {
 		.ndim_max = { 2, 2, 2, 1, 2 },
 		.doc = "pv_matmul_batch(pij: in f32 [cb*qt x bs], value_cache: in f32 [num_blocks*bs x D], block_table: "
 		       "in i32 [cb x max_blocks], context_lens: in i32 [cb], oi_new: out f32 [cb*qt x D], bn: u64, "
-		       "block_size: u64): per sequence b, oi_new rows = pij_b V[table[b][bn]], 0 past its length",
+		       "block_size: u64): per sequence b, oi_new rows = pij_b V[table[b][bn]], 0 past its length; "
+		       "work: cb sequences of qt*bs*D",
 	},
 	{
 		.name = "batch_matmul",
@@ -715,8 +743,9 @@ static const rs_kernel_desc workload_kernels[] = {
 		.modes = { IN_, IN_, OUT_ },
 		.dtypes = { F32_, F32_, F32_ },
 		.ndim_max = { 2, 2, 2 },
-		.doc = "batch_matmul(A: in f32 [t*m x k], B: in f32 [t*k x n], C: out f32 [t*m x n], t: u64): "
-		       "C_i = A_i B_i for each of the t stacked tiles",
+		.doc = "batch_matmul(A: in f32 [t*m x k], B: in f32 [t*k x n], C: out f32 [t*m x n], t: u64 1..rows "
+		       "of A (1 if none)): C_i = A_i B_i for each of the t stacked tiles; work: t products, t*m*n*k "
+		       "<= sqrt(|A| |B| |C|) multiply-adds",
 	},
 	{
 		.name = "add_out",
@@ -726,7 +755,8 @@ static const rs_kernel_desc workload_kernels[] = {
 		.modes = { IN_, IN_, OUT_ },
 		.dtypes = { F32_, F32_, F32_ },
 		.ndim_max = { 2, 2, 2 },
-		.doc = "add_out(x: in f32 <=2-D, y: in f32 same shape, z: out f32 same shape): z = x + y",
+		.doc = "add_out(x: in f32 <=2-D, y: in f32 same shape, z: out f32 same shape): z = x + y; "
+		       "work: one step per element of z",
 	},
 };
 

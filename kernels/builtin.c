@@ -13,9 +13,13 @@
  * (inferred ones always; with RS_TASK_EXPLICIT_ONLY that is the client's promise).
  *
  * Contract (kernels/rs_kernel.h): the wiring thread has already checked view count, modes, dtypes, the
- * signature's ndim_max and scalar bounds, and that every element lies inside the session's memory. What a
- * signature cannot say — shapes that must agree between views, gemm's unit inner stride — is checked here
- * and refused with -EINVAL and a one-line reason in a->err.
+ * signature's ndim_max and scalar bounds, that every element lies inside the session's memory and that no
+ * view has more elements than that memory. What a signature cannot say — shapes that must agree between
+ * views, gemm's unit inner stride — is checked here and refused with -EINVAL and a one-line reason in a->err.
+ *
+ * Bounded work: every loop here counts elements of a view or a bounded scalar (busy's iters by scalar_max,
+ * spin's duration by quota.spin_max_ns), each doc line says which. gemm's unit inner stride and row stride
+ * >= columns make its views' rows distinct, so m*k, k*n and m*n are each at most the session's elements.
  *
  * Views are strided tiles of larger matrices: a 1-D view is one row of shape[0] elements spaced stride[0]
  * apart, a 2-D view shape[0] rows of shape[1] elements; every loop honours both strides and touches nothing
@@ -40,7 +44,7 @@
 #include "rs_kernel.h"
 #include "rs_shm.h"
 
-/* Default bound on spin's duration (1 s); the daemon tightens it from quota.spin_max_ns. */
+/* Default bound on spin's duration (1 s); the daemon tightens it from quota.spin_max_ns (duration_scalars). */
 #define RS_SPIN_MAX_NS 1000000000ull
 /* Bound on busy's iteration count: about a second at ~1 ns per dependent multiply-add step. */
 #define RS_BUSY_MAX_ITERS 1000000000ull
@@ -378,14 +382,16 @@ static const rs_kernel_desc builtin_kernels[] = {
 		.n_views = RS_KVIEWS_VARIADIC | RS_KMAX_VIEWS,
 		.modes = { RS_KMODE_ANY },
 		.doc = "noop(views: 0..16 of any mode and dtype): does nothing; for joins, dependency-only tasks and "
-		       "overhead benchmarks",
+		       "overhead benchmarks; work: none",
 	},
 	{
 		.name = "spin",
 		.fn = k_spin,
 		.n_scalars = 1,
 		.scalar_max = { RS_SPIN_MAX_NS },
-		.doc = "spin(duration: u64 ns): busy-waits that long on CLOCK_MONOTONIC",
+		.duration_scalars = 1u << 0,
+		.doc = "spin(duration: u64 ns): busy-waits that long on CLOCK_MONOTONIC; work: duration <= "
+		       "quota.spin_max_ns",
 	},
 	{
 		.name = "fill",
@@ -395,7 +401,7 @@ static const rs_kernel_desc builtin_kernels[] = {
 		.modes = { RS_MODE_OUT },
 		.dtypes = { RS_DT_F32 },
 		.ndim_max = { 2 },
-		.doc = "fill(x: out f32 <=2-D, value: f64): x = (float)value",
+		.doc = "fill(x: out f32 <=2-D, value: f64): x = (float)value; work: one step per element of x",
 	},
 	{
 		.name = "copy",
@@ -404,7 +410,7 @@ static const rs_kernel_desc builtin_kernels[] = {
 		.modes = { RS_MODE_IN, RS_MODE_OUT },
 		.dtypes = { RS_DT_F32, RS_DT_F32 },
 		.ndim_max = { 2, 2 },
-		.doc = "copy(src: in f32 <=2-D, dst: out f32 same shape): dst = src",
+		.doc = "copy(src: in f32 <=2-D, dst: out f32 same shape): dst = src; work: one step per element of dst",
 	},
 	{
 		.name = "add",
@@ -413,7 +419,7 @@ static const rs_kernel_desc builtin_kernels[] = {
 		.modes = { RS_MODE_IN, RS_MODE_INOUT },
 		.dtypes = { RS_DT_F32, RS_DT_F32 },
 		.ndim_max = { 2, 2 },
-		.doc = "add(x: in f32 <=2-D, y: inout f32 same shape): y = y + x",
+		.doc = "add(x: in f32 <=2-D, y: inout f32 same shape): y = y + x; work: one step per element of y",
 	},
 	{
 		.name = "scale",
@@ -423,7 +429,7 @@ static const rs_kernel_desc builtin_kernels[] = {
 		.modes = { RS_MODE_INOUT },
 		.dtypes = { RS_DT_F32 },
 		.ndim_max = { 2 },
-		.doc = "scale(x: inout f32 <=2-D, alpha: f64): x = (float)alpha * x",
+		.doc = "scale(x: inout f32 <=2-D, alpha: f64): x = (float)alpha * x; work: one step per element of x",
 	},
 	{
 		.name = "axpy",
@@ -433,7 +439,8 @@ static const rs_kernel_desc builtin_kernels[] = {
 		.modes = { RS_MODE_IN, RS_MODE_INOUT },
 		.dtypes = { RS_DT_F32, RS_DT_F32 },
 		.ndim_max = { 2, 2 },
-		.doc = "axpy(x: in f32 <=2-D, y: inout f32 same shape, a: f64): y = (float)a * x + y",
+		.doc = "axpy(x: in f32 <=2-D, y: inout f32 same shape, a: f64): y = (float)a * x + y; work: one step "
+		       "per element of y",
 	},
 	{
 		.name = "affine",
@@ -443,7 +450,8 @@ static const rs_kernel_desc builtin_kernels[] = {
 		.modes = { RS_MODE_INOUT },
 		.dtypes = { RS_DT_F32 },
 		.ndim_max = { 2 },
-		.doc = "affine(x: inout f32 <=2-D, a: f64, b: f64): x = (float)a * x + (float)b",
+		.doc = "affine(x: inout f32 <=2-D, a: f64, b: f64): x = (float)a * x + (float)b; work: one step per "
+		       "element of x",
 	},
 	{
 		.name = "gemm",
@@ -453,7 +461,7 @@ static const rs_kernel_desc builtin_kernels[] = {
 		.dtypes = { RS_DT_F32, RS_DT_F32, RS_DT_F32 },
 		.ndim_max = { 2, 2, 2 },
 		.doc = "gemm(A: in f32 [m x k], B: in f32 [k x n], C: inout f32 [m x n]): C += A * B "
-		       "(row-major, inner stride 1)",
+		       "(row-major, inner stride 1); work: m*n*k = sqrt(|A| |B| |C|) multiply-adds",
 	},
 	{
 		.name = "busy",
@@ -464,7 +472,8 @@ static const rs_kernel_desc builtin_kernels[] = {
 		.dtypes = { RS_DT_I64 },
 		.scalar_max = { RS_BUSY_MAX_ITERS },
 		.doc = "busy(views: 0..16 i64 of any mode, iters: u64, index: u64): iters steps of a busy loop, then "
-		       "each out/inout element = f(index, sum of in elements, old value); the benchmark task body",
+		       "each out/inout element = f(index, sum of in elements, old value); the benchmark task body; "
+		       "work: iters <= 10^9 plus one step per view element",
 	},
 };
 

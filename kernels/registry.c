@@ -4,7 +4,8 @@
  *
  * Threads: the main thread builds the registry (rs_registry_new, rs_registry_load_plugin) before any
  * wiring or scheduler thread starts; afterwards every thread only reads it, so there is no locking. The
- * one exception is scalar_max: the main thread may tighten it (rs_registry_cap_scalar, e.g. on SIGHUP)
+ * one exception is scalar_max: the main thread may tighten it (rs_registry_cap_scalar and
+ * rs_registry_cap_durations, e.g. on SIGHUP)
  * while the wiring thread checks tasks against it (daemon/validate.c), so both sides access it with relaxed
  * loads and stores (the field is a plain uint64_t in the kernel ABI header; a bound publishes no other data,
  * so relaxed suffices). Checking a task's arguments against a kernel's signature is validation, and lives
@@ -132,6 +133,11 @@ static int validate_desc(const rs_kernel_desc *k, unsigned index, char *why, siz
 	if (k->n_scalars > RS_KMAX_SCALARS) {
 		put_msg(why, why_len, "kernel %u '%s': n_scalars %u > %u", index, shown, k->n_scalars,
 			RS_KMAX_SCALARS);
+		return -EINVAL;
+	}
+	if ((k->duration_scalars >> k->n_scalars) != 0) { /* n_scalars <= 16 here */
+		put_msg(why, why_len, "kernel %u '%s': duration_scalars 0x%x names scalars beyond its %u", index,
+			shown, k->duration_scalars, k->n_scalars);
 		return -EINVAL;
 	}
 	/* a variadic kernel's signature is entry 0, which may leave the mode open */
@@ -400,10 +406,18 @@ int rs_registry_find(const struct rs_registry *r, const char *name)
 	return (int)id;
 }
 
+/* Lower k's bound on scalar idx to max unless it is already at most that. */
+static void tighten(rs_kernel_desc *k, unsigned idx, uint64_t max)
+{
+	uint64_t cur = rs_read_once(&k->scalar_max[idx]);
+
+	if (cur == 0 || max < cur)
+		rs_write_once(&k->scalar_max[idx], max); /* single writer: the main thread */
+}
+
 int rs_registry_cap_scalar(struct rs_registry *r, const char *name, unsigned idx, uint64_t max)
 {
 	rs_kernel_desc *k;
-	uint64_t cur;
 
 	if (!r || !name)
 		return -EINVAL;
@@ -413,8 +427,20 @@ int rs_registry_cap_scalar(struct rs_registry *r, const char *name, unsigned idx
 	/* 0 means "unbounded" in a desc, so a cap of 0 cannot be expressed: refuse rather than lift the bound. */
 	if (idx >= k->n_scalars || max == 0)
 		return -EINVAL;
-	cur = rs_read_once(&k->scalar_max[idx]);
-	if (cur == 0 || max < cur)
-		rs_write_once(&k->scalar_max[idx], max); /* single writer: the main thread */
+	tighten(k, idx, max);
+	return 0;
+}
+
+int rs_registry_cap_durations(struct rs_registry *r, uint64_t max_ns)
+{
+	if (!r || max_ns == 0)
+		return -EINVAL;
+	for (uint32_t id = 0; id < r->count; id++) {
+		rs_kernel_desc *k = r->by_id[id];
+
+		for (unsigned i = 0; i < k->n_scalars; i++)
+			if (k->duration_scalars & (1u << i))
+				tighten(k, i, max_ns);
+	}
 	return 0;
 }

@@ -42,5 +42,8 @@ int rs_registry_find(const struct rs_registry *r, const char *name);
  * raises a bound. Safe to call while the wiring thread checks tasks against the bound (daemon/validate.c
  * reads it once per check; SIGHUP applies quotas live). */
 int rs_registry_cap_scalar(struct rs_registry *r, const char *name, unsigned idx, uint64_t max);
+/* Tighten every kernel's duration scalars (rs_kernel_desc.duration_scalars: spin's duration, a probe's
+ * timeout) to at most max_ns (quota.spin_max_ns), plugins included. Same rules as rs_registry_cap_scalar. */
+int rs_registry_cap_durations(struct rs_registry *r, uint64_t max_ns);
 
 #endif /* RS_REGISTRY_H */

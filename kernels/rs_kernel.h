@@ -10,6 +10,14 @@
  *
  * A kernel returns 0, or a negative errno-style code; it may write a short reason into err/err_len.
  * Kernels must not block, must not keep pointers to views after returning, and must not start threads.
+ *
+ * Bounded work: one task must never hold a scheduler thread for longer than what validation checked allows,
+ * so every loop count and size a kernel uses is derived from its views, or from a scalar that is either
+ * bounded by its signature (scalar_max, duration_scalars) or checked by the kernel against its views — never a
+ * free 64-bit scalar. What the daemon guarantees about views for that: each view has at most as many
+ * elements as the session's tensor memory holds (counting an empty view's nonzero extents), so a view that
+ * repeats elements (stride 0) or is empty cannot make a loop longer than a real one. Each kernel's doc line
+ * states its bound ("work: ...").
  */
 #ifndef RS_KERNEL_H
 #define RS_KERNEL_H
@@ -19,7 +27,8 @@
 
 #include "rs_abi.h" /* RS_DT_* dtype and RS_MODE_* access-mode codes */
 
-#define RS_KERNEL_ABI_VERSION 1u
+/* 2: rs_kernel_desc gained duration_scalars (a version-1 table has a different element size). */
+#define RS_KERNEL_ABI_VERSION 2u
 
 #define RS_KMAX_VIEWS 16u
 #define RS_KMAX_SCALARS 16u
@@ -32,7 +41,7 @@
 /*
  * Variadic kernels: n_views = RS_KVIEWS_VARIADIC | max takes 0..max views (max <= RS_KMAX_VIEWS). Every view
  * is then checked against entry 0 of modes (RS_KMODE_ANY: any mode), dtypes and ndim_max; the kernel reads
- * the actual count from rs_kargs.n_views. Tables of ABI version 1 without the bit are unaffected.
+ * the actual count from rs_kargs.n_views. Tables without the bit are unaffected.
  */
 #define RS_KVIEWS_VARIADIC 0x80000000u
 static inline unsigned rs_kviews_max(uint32_t n_views) { return n_views & ~RS_KVIEWS_VARIADIC; }
@@ -65,8 +74,10 @@ typedef int (*rs_kernel_fn)(const rs_kargs *a);
  * One kernel's signature. The wiring thread checks each task against it, so a kernel sees exactly
  * n_views views (or 0..max for a variadic kernel) with the given modes and dtypes and exactly n_scalars
  * scalars.
- * scalar_max[i] (if nonzero) bounds scalar i (u64 compare): used for work-size scalars such as spin's
- * duration; the daemon may tighten it from its config.
+ * scalar_max[i] (if nonzero) bounds scalar i (u64 compare): used for work-size scalars such as busy's
+ * iteration count. Bit i of duration_scalars marks scalar i as a time in ns the kernel may hold its thread
+ * for (spin's duration, a probe's timeout): the daemon bounds every such scalar by its configured
+ * quota.spin_max_ns on top of scalar_max.
  */
 typedef struct rs_kernel_desc {
 	const char *name;               /* unique, [a-z0-9_.]{1,31} */
@@ -79,6 +90,7 @@ typedef struct rs_kernel_desc {
 	uint64_t scalar_max[RS_KMAX_SCALARS];
 	const char *doc;                /* one line, "name(arg: what, ...): effect" — the registry takes argument
 	                                   names for its error messages from the part in parentheses */
+	uint32_t duration_scalars;      /* bit i: scalar i is a duration in ns, bounded by quota.spin_max_ns */
 } rs_kernel_desc;
 
 /* What a plugin .so exports under the symbol name RS_PLUGIN_SYMBOL. */

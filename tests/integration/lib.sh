@@ -201,11 +201,13 @@ rs_config_gen() {
 	done
 }
 
-# rs_probes_conf: the config line that loads the test probes plugin, for rs_config_gen's EXTRA lines. The
+# rs_probes_conf: the config lines that load the test probes plugin, for rs_config_gen's EXTRA lines. The
 # daemon wants an absolute path (RS_BUILD is one) to a file owned by root or itself, writable only by its
-# owner: what the build produces.
+# owner: what the build produces. rendezvous' timeout is a duration scalar, bounded by quota.spin_max_ns
+# (default 1 s), and the tests wait up to 10 s on it (spin keeps its own 1 s bound).
 rs_probes_conf() {
 	echo "kernels: { plugins = [ \"$RS_PROBES_SO\" ]; };"
+	echo "quota: { spin_max_ns = 10000000000L; };"
 }
 
 # rs_daemon_start CONFIG_TEXT [DAEMON_ARGS...]: start a daemon with that config on a private socket and wait

@@ -24,7 +24,8 @@
  *
  * rendezvous busy-waits up to its timeout on a scheduler thread, against the kernel contract's "must not
  * block": acceptable for a probe that exists to hold two threads at once, and the reason the timeout is
- * bounded (RS_RENDEZVOUS_MAX_TIMEOUT_NS).
+ * bounded — by RS_RENDEZVOUS_MAX_TIMEOUT_NS and, as a duration scalar, by the daemon's quota.spin_max_ns —
+ * and its work with it (bounded work, kernels/rs_kernel.h): the timeout, then one store per tile element.
  */
 #include <errno.h>
 #include <limits.h>
@@ -211,7 +212,7 @@ static const rs_kernel_desc probe_kernels[] = {
 		.name = "fail",
 		.fn = probe_fail,
 		.n_scalars = 1,
-		.doc = "fail(code: i64 < 0): fails the task with that error code",
+		.doc = "fail(code: i64 < 0): fails the task with that error code; work: none",
 	},
 	{
 		.name = "rendezvous",
@@ -222,8 +223,10 @@ static const rs_kernel_desc probe_kernels[] = {
 		.dtypes = { RS_DT_F32 },
 		.ndim_max = { 2 },
 		.scalar_max = { 0, RS_RENDEZVOUS_MAX_TIMEOUT_NS },
+		.duration_scalars = 1u << 1,
 		.doc = "rendezvous(x: out f32 <=2-D, token: u64, timeout: u64 ns): x = 1 if another call with the "
-		       "same token overlapped this one, else 0",
+		       "same token overlapped this one, else 0; work: timeout <= quota.spin_max_ns, one store per "
+		       "element of x",
 	},
 };
 

@@ -17,6 +17,7 @@
 
 #include "rs_abi.h"
 #include "rs_kernel.h"
+#include "rs_shm.h"
 
 extern const rs_plugin_table rs_workload_kernel_table;
 
@@ -621,6 +622,53 @@ START_TEST(batch_matmul_rejects_tiles_not_dividing_rows)
 }
 END_TEST
 
+/* t counts the products the kernel loops over: bounded by A's rows, never a free scalar (three empty views
+ * with t = 2^63 passed every check and looped for centuries). */
+START_TEST(batch_matmul_refuses_more_tiles_than_rows_of_a)
+{
+	float A[4 * 2], B[4 * 2], C[4 * 2];
+	rs_kview empty[3] = { v2(A, RS_DT_F32, RS_MODE_IN, 0, 0, 0), v2(B, RS_DT_F32, RS_MODE_IN, 0, 0, 0),
+			      v2(C, RS_DT_F32, RS_MODE_OUT, 0, 0, 0) };
+	uint64_t huge[1] = { 1ull << 63 };
+	rs_kargs a = args(3, empty, 1, huge);
+	uint64_t t0 = rs_now_ns();
+	ck_assert_int_eq(kernel("batch_matmul")(&a), -EINVAL);
+	ck_assert_msg(rs_now_ns() - t0 < 1000000000ull, "refusal took %llu ns", (unsigned long long)(rs_now_ns() - t0));
+	ck_assert_msg(strstr(errbuf, "need 1..1") != NULL, "reason: %s", errbuf);
+
+	rs_kview v[3] = { v2(A, RS_DT_F32, RS_MODE_IN, 4, 2, 2), v2(B, RS_DT_F32, RS_MODE_IN, 4, 2, 2),
+			  v2(C, RS_DT_F32, RS_MODE_OUT, 4, 2, 2) };
+	uint64_t five[1] = { 5 }, four[1] = { 4 };
+	a = args(3, v, 1, five);
+	ck_assert_int_eq(kernel("batch_matmul")(&a), -EINVAL);
+	ck_assert_msg(strstr(errbuf, "need 1..4") != NULL, "reason: %s", errbuf);
+	a = args(3, v, 1, four); /* within the bound, but four 1 x 2 tiles of A need B tiles of 2 rows */
+	ck_assert_int_eq(kernel("batch_matmul")(&a), -EINVAL);
+	ck_assert_msg(strstr(errbuf, "do not form") != NULL, "reason: %s", errbuf);
+}
+END_TEST
+
+/* A block table that names one block over and over (stride 0) cannot make a task read the cache more than
+ * RS_ATTN_BLOCK_REUSE_MAX (64) times over: 2^32 such entries once took two minutes per task. */
+START_TEST(qk_matmul_refuses_a_group_rereading_the_cache_64_times_over)
+{
+	int32_t zero = 0;
+	float no_rows[1];
+	uint64_t nblk = 64u * NB + 1;
+	rs_kview v[4] = { v2(q, RS_DT_F32, RS_MODE_IN, 0, D, D), v2(kc, RS_DT_F32, RS_MODE_IN, NB * BS, D, D),
+			  v1(&zero, RS_DT_I32, RS_MODE_IN, (uint32_t)nblk),
+			  v2(no_rows, RS_DT_F32, RS_MODE_OUT, 0, (uint32_t)(nblk * BS), (uint32_t)(nblk * BS)) };
+	v[2].stride[0] = 0;
+	uint64_t sc[5] = { 0, nblk, BS, BS, f64bits(SCALE) };
+	rs_kargs a = args(4, v, 5, sc);
+	ck_assert_int_eq(kernel("qk_matmul")(&a), -EINVAL);
+	ck_assert_msg(strstr(errbuf, "exceeds 64 times the cache's 16 blocks") != NULL, "reason: %s", errbuf);
+	a.scalars[1] = 64u * NB; /* as often as allowed: runs (no rows, so nothing is written) */
+	a.views[3].shape[1] = (uint32_t)(64u * NB * BS);
+	ck_assert_int_eq(kernel("qk_matmul")(&a), 0);
+}
+END_TEST
+
 START_TEST(add_out_adds_strided_tiles)
 {
 	enum { ROWS = 3, COLS = 5, LD = 7 };
@@ -699,6 +747,8 @@ static Suite *attention_suite(void)
 	tc = tcase_create("throughput");
 	tcase_add_test(tc, batch_matmul_matches_reference_per_tile);
 	tcase_add_test(tc, batch_matmul_rejects_tiles_not_dividing_rows);
+	tcase_add_test(tc, batch_matmul_refuses_more_tiles_than_rows_of_a);
+	tcase_add_test(tc, qk_matmul_refuses_a_group_rereading_the_cache_64_times_over);
 	tcase_add_test(tc, add_out_adds_strided_tiles);
 	tcase_add_test(tc, table_is_well_formed);
 	suite_add_tcase(s, tc);

@@ -1,7 +1,9 @@
 /*
  * test_fairness.c — the scheduler's choice of the session to serve next (daemon/scheduler.c, DESIGN §7): the
- * least kernel time consumed among the sessions with ready work, high priority counting as ready work, and
- * the round-robin cursor breaking ties so equal sessions take turns.
+ * least kernel time consumed among the sessions with ready work, high priority counting as ready work, the
+ * round-robin cursor breaking ties so equal sessions take turns, and a session that returns from idle far
+ * behind the others in kernel time keeping only a small head start (RS_SCHED_IDLE_CREDIT_NS), not a
+ * monopoly. The time bound of a batch is measured end to end by tests/integration/test_fairness.sh.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -107,6 +109,56 @@ START_TEST(pick_finds_nothing_when_no_session_has_ready_work)
 }
 END_TEST
 
+#define SEC_NS 1000000000ull
+
+START_TEST(returning_session_keeps_only_a_small_head_start)
+{
+	ready_work(0, 0);
+	ready_work(1, 0);
+	vtime(0, 100 * SEC_NS); /* busy all along */
+	vtime(1, 1 * SEC_NS);   /* idle for 99 s of the other's kernel time */
+	expect_pick(&sess[1]);
+	ck_assert_uint_eq(atomic_load(&sess[1].vtime_ns), 100 * SEC_NS - RS_SCHED_IDLE_CREDIT_NS);
+	/* once it has used its credit (and a little more) the other session is served again */
+	vtime(1, 100 * SEC_NS + 1);
+	expect_pick(&sess[0]);
+}
+END_TEST
+
+START_TEST(lead_within_the_credit_is_left_alone)
+{
+	ready_work(0, 0);
+	ready_work(1, 0);
+	vtime(0, 5 * SEC_NS);
+	vtime(1, 5 * SEC_NS - RS_SCHED_IDLE_CREDIT_NS);
+	expect_pick(&sess[1]);
+	ck_assert_uint_eq(atomic_load(&sess[1].vtime_ns), 5 * SEC_NS - RS_SCHED_IDLE_CREDIT_NS);
+}
+END_TEST
+
+START_TEST(sessions_without_ready_work_do_not_raise_the_floor)
+{
+	ready_work(1, 0);
+	ready_work(2, 0);
+	vtime(0, 100 * SEC_NS); /* nothing ready: not competing */
+	vtime(1, 1 * SEC_NS);
+	vtime(2, 1 * SEC_NS + RS_SCHED_IDLE_CREDIT_NS + 7);
+	expect_pick(&sess[1]);
+	/* raised against the next *ready* session (2), not the idle one (0) */
+	ck_assert_uint_eq(atomic_load(&sess[1].vtime_ns), 1 * SEC_NS + 7);
+}
+END_TEST
+
+START_TEST(lone_ready_session_keeps_its_vtime)
+{
+	ready_work(1, 0);
+	vtime(0, 100 * SEC_NS);
+	vtime(1, 0);
+	expect_pick(&sess[1]);
+	ck_assert_uint_eq(atomic_load(&sess[1].vtime_ns), 0);
+}
+END_TEST
+
 static Suite *fairness_suite(void)
 {
 	Suite *s = suite_create("fairness");
@@ -117,6 +169,10 @@ static Suite *fairness_suite(void)
 	tcase_add_test(tc, pick_counts_high_priority_work_as_ready);
 	tcase_add_test(tc, pick_rotates_among_sessions_of_equal_kernel_time);
 	tcase_add_test(tc, pick_finds_nothing_when_no_session_has_ready_work);
+	tcase_add_test(tc, returning_session_keeps_only_a_small_head_start);
+	tcase_add_test(tc, lead_within_the_credit_is_left_alone);
+	tcase_add_test(tc, sessions_without_ready_work_do_not_raise_the_floor);
+	tcase_add_test(tc, lone_ready_session_keeps_its_vtime);
 	suite_add_tcase(s, tc);
 	return s;
 }

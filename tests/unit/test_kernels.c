@@ -616,6 +616,26 @@ START_TEST(rendezvous_alone_times_out_and_writes_zero)
 }
 END_TEST
 
+/* rendezvous' timeout is a duration scalar: the daemon's quota.spin_max_ns bounds it (a 10 s wait once
+ * passed beside spin_max_ns = 1 ms), and spin's duration with it. */
+START_TEST(rendezvous_timeout_follows_the_configured_duration_bound)
+{
+	int id = rs_registry_find(probes, "rendezvous");
+	const rs_kernel_desc *k;
+
+	ck_assert_int_ge(id, 0);
+	k = rs_registry_get(probes, (uint32_t)id);
+	ck_assert_uint_eq(k->duration_scalars, 1u << 1);
+	ck_assert_int_eq(rs_registry_cap_durations(probes, 1000000), 0);
+	ck_assert_uint_eq(k->scalar_max[1], 1000000);
+	ck_assert_uint_eq(k->scalar_max[0], 0); /* the token is not a duration */
+	k = rs_registry_get(probes, (uint32_t)rs_registry_find(probes, "spin"));
+	ck_assert_uint_eq(k->scalar_max[0], 1000000);
+	ck_assert_int_eq(rs_registry_cap_durations(probes, 5000000), 0); /* never raised again */
+	ck_assert_uint_eq(k->scalar_max[0], 1000000);
+}
+END_TEST
+
 /* More pairs than slots, one after another: slots are given back when a rendezvous ends. */
 START_TEST(rendezvous_slots_are_reused_after_each_pair)
 {
@@ -731,6 +751,7 @@ static Suite *kernels_suite(void)
 	tcase_add_test(probe_tc, rendezvous_two_concurrent_calls_both_see_their_peer);
 	tcase_add_test(probe_tc, rendezvous_alone_times_out_and_writes_zero);
 	tcase_add_test(probe_tc, rendezvous_slots_are_reused_after_each_pair);
+	tcase_add_test(probe_tc, rendezvous_timeout_follows_the_configured_duration_bound);
 	tcase_add_test(probe_tc, rendezvous_with_every_slot_taken_returns_ebusy);
 	tcase_set_timeout(probe_tc, 30); /* sanitizer builds on 2 cores; the tests themselves take < 1 s */
 	suite_add_tcase(s, probe_tc);

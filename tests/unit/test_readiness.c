@@ -8,7 +8,8 @@
  * race) is neither lost nor run twice; a wake-list registration against a slot that now belongs to a later
  * task fails on the tag; a window slot is reused only once its previous task drained and the client acked it;
  * a failed task whose slot is reused is remembered in the failed set and still cancels its late consumers;
- * an overflowing failed set fails new tasks until the client lets the daemon forget.
+ * an overflowing failed set fails new tasks until the client lets the daemon forget, and a consumer wired
+ * before a failure that no longer fitted in the set is still cancelled.
  */
 #include <check.h>
 #include <pthread.h>
@@ -465,6 +466,61 @@ START_TEST(failed_set_overflow_fails_new_tasks_until_the_client_lets_the_daemon_
 }
 END_TEST
 
+/* Submit and wire `n` tasks made by make(), wiring whenever the ring is full; then run what is ready. */
+static void submit_many(uint64_t n, uint64_t (*make)(void))
+{
+	for (uint64_t end = next_submit + n; next_submit < end;) {
+		while (next_submit < end && next_submit - 1 - sq_head() < RING)
+			make();
+		wire();
+		drain_ready();
+	}
+}
+
+static uint64_t bad_task(void)
+{
+	return submit(BAD_KERNEL, 0, 0, NULL);
+}
+
+static uint64_t good_task(void)
+{
+	return join(0);
+}
+
+/*
+ * The failed set is full when producer `bad` fails; its consumer was wired earlier and waits on another
+ * producer, so it first looks at `bad` only after bad's slot was reused — when the failure lives nowhere but
+ * in the set's dropped range. It must be cancelled, not run.
+ */
+START_TEST(wired_consumer_of_a_failure_dropped_on_overflow_is_cancelled_not_run)
+{
+	uint32_t limit = rs_failed_set_limit(&s.failed);
+
+	submit_many(limit, bad_task);
+	submit_many(WINDOW, good_task); /* retires the last bad tasks: the set is exactly full */
+	ck_assert_uint_eq(s.failed.live, limit);
+	ck_assert_uint_eq(rs_read_once(&s.cqc->state), RS_SESSION_ACTIVE);
+
+	uint64_t bad = join(0), other = join(0), consumer = join(2, bad, other);
+	wire(); /* bad and other ready; consumer waits on other, the latest unmet producer */
+	uint64_t first = pop(), second = pop();
+	ck_assert_msg((first == bad && second == other) || (first == other && second == bad), "popped %llu, %llu",
+		      (unsigned long long)first, (unsigned long long)second);
+	rs_task_complete(&s, (uint32_t)(bad & s.window_mask), RS_TASK_FAILED, -5, bad, &thr[1]);
+	while (next_submit <= bad + WINDOW) /* the last of these reuses bad's slot: no room to record it */
+		join(0);
+	wire();
+	ck_assert_uint_eq(rs_read_once(&s.cqc->state), RS_SESSION_FAILED);
+	ck_assert_int_eq(rs_failed_set_contains(&s.failed, bad), 1);
+
+	run(other, 2); /* the consumer re-scans its producers */
+	ck_assert_uint_eq(flag_state(consumer), RS_TASK_CANCELLED);
+	ck_assert_uint_eq(s.status[consumer & s.window_mask].cause_seq, bad);
+	for (uint64_t seq; (seq = pop()) != 0;)
+		ck_assert_msg(seq != consumer, "the consumer of a failed producer was made ready");
+}
+END_TEST
+
 static Suite *readiness_suite(void)
 {
 	Suite *su = suite_create("readiness");
@@ -492,6 +548,7 @@ static Suite *readiness_suite(void)
 	tcase_add_test(tc, failed_producer_cancels_its_consumer_with_the_root_cause);
 	tcase_add_test(tc, failed_task_is_remembered_when_its_slot_is_reused_and_still_cancels_late_consumers);
 	tcase_add_test(tc, failed_set_overflow_fails_new_tasks_until_the_client_lets_the_daemon_forget);
+	tcase_add_test(tc, wired_consumer_of_a_failure_dropped_on_overflow_is_cancelled_not_run);
 	suite_add_tcase(su, tc);
 	return su;
 }

@@ -4,6 +4,7 @@
  * whose views point into the session's mapping.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,6 +211,64 @@ START_TEST(writable_views_must_not_alias_themselves)
 }
 END_TEST
 
+/* Elements of the session's tensor memory, in f32. */
+#define MEM_F32 ((MEM_BYTES - DATA_LO) / 4u)
+
+static struct rs_desc copy_desc(struct rs_view_desc src)
+{
+	struct rs_desc c;
+	memset(&c, 0, sizeof(c));
+	c.seq = 1;
+	c.kernel = (uint32_t)k_copy;
+	c.n_views = 2;
+	c.views[0] = src;
+	c.views[1] = view1d(DATA_LO, 16, RS_MODE_OUT);
+	return c;
+}
+
+/* The work bound kernels rely on: a read-only view that repeats one element may not have more elements than
+ * the session's memory holds (2^32 of them once made a kernel loop for minutes). */
+START_TEST(repeating_input_views_are_bounded_by_session_memory)
+{
+	struct rs_desc c = copy_desc(view1d(DATA_LO, 0xffffffffu, RS_MODE_IN));
+	c.views[0].stride[0] = 0;
+	expect_reject(&c, 1, "the session's memory holds");
+	c.views[0].shape[0] = MEM_F32 + 1;
+	expect_reject(&c, 1, "the session's memory holds");
+	c.views[0].shape[0] = MEM_F32; /* as many as a real view could have: fine */
+	ck_assert_int_eq(rs_validate_and_build(&s, &c, 1, 0), 0);
+}
+END_TEST
+
+START_TEST(empty_views_cannot_carry_huge_extents)
+{
+	struct rs_desc c = copy_desc(view1d(DATA_LO, 0, RS_MODE_IN));
+	c.views[0].ndim = 2;
+	c.views[0].shape[1] = 0xffffffffu; /* 0 x 2^32-1: no element, but a 2^32 loop for a kernel */
+	c.views[0].stride[1] = 1;
+	expect_reject(&c, 1, "the session's memory holds");
+	c.views[0].shape[1] = 1000; /* an empty tile of a real matrix */
+	ck_assert_int_eq(rs_validate_and_build(&s, &c, 1, 0), 0);
+}
+END_TEST
+
+/* Duration scalars (spin's duration) follow quota.spin_max_ns, as the daemon applies it. */
+START_TEST(duration_scalars_are_bounded_by_the_configured_quota)
+{
+	struct rs_desc sp;
+	memset(&sp, 0, sizeof(sp));
+	sp.seq = 1;
+	sp.kernel = (uint32_t)k_spin;
+	sp.n_scalars = 1;
+	ck_assert_int_eq(rs_registry_cap_durations(d.reg, 1000000), 0); /* 1 ms */
+	sp.scalars[0] = 1000001;
+	expect_reject(&sp, 1, "exceeds limit 1000000");
+	sp.scalars[0] = 1000000;
+	ck_assert_int_eq(rs_validate_and_build(&s, &sp, 1, 0), 0);
+	ck_assert_int_eq(rs_registry_cap_durations(d.reg, 0), -EINVAL); /* 0 would read as unbounded */
+}
+END_TEST
+
 START_TEST(signature_mismatch_is_rejected)
 {
 	struct rs_desc x = affine_desc(1);
@@ -259,6 +318,9 @@ static Suite *validate_suite(void)
 	tcase_add_test(tc, views_must_lie_inside_session_memory);
 	tcase_add_test(tc, view_fields_are_checked);
 	tcase_add_test(tc, writable_views_must_not_alias_themselves);
+	tcase_add_test(tc, repeating_input_views_are_bounded_by_session_memory);
+	tcase_add_test(tc, empty_views_cannot_carry_huge_extents);
+	tcase_add_test(tc, duration_scalars_are_bounded_by_the_configured_quota);
 	tcase_add_test(tc, signature_mismatch_is_rejected);
 	tcase_add_test(tc, join_tasks_carry_no_arguments);
 	suite_add_tcase(su, tc);
