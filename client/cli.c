@@ -83,13 +83,13 @@ static const char *esc(char *out, const char *s, size_t cap)
 static int request(int fd, const void *req, size_t len, void *rep, size_t rep_len)
 {
 	const struct rs_msg_attach_reply *refusal = rep;
-	char why[4 * sizeof(refusal->message) + 1];
 	int sent = send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len;
 	ssize_t n = recv(fd, rep, rep_len, sent ? 0 : MSG_DONTWAIT);
 
 	if (n == (ssize_t)rep_len)
 		return 0;
 	if (n == (ssize_t)sizeof(*refusal) && refusal->hdr.type == RS_MSG_ATTACH_REPLY && refusal->status < 0) {
+		char why[4 * sizeof(refusal->message) + 1];
 		fprintf(stderr, "ringsched: the daemon refused: %s (%s)\n",
 			esc(why, refusal->message, sizeof(refusal->message)), strerror(-refusal->status));
 		return -1;

@@ -211,21 +211,26 @@ static int run_own_status(const char *name)
 	struct rs_msg_status_reply *st = calloc(1, sizeof(*st));
 	int fds[RS_FD_COUNT];
 	int afd = ctl_connect(), sfd = ctl_connect();
+	ssize_t n;
 
-	if (afd < 0 || sfd < 0 || !st)
-		return 1;
+	if (afd < 0 || sfd < 0 || !st) {
+		failures++;
+		goto out;
+	}
 	attach_request(&m, 0, name);
-	ssize_t n = attach_on(afd, &m, &rep, fds);
+	n = attach_on(afd, &m, &rep, fds);
 	close_fds(fds);
 	if (n != (ssize_t)sizeof(rep) || rep.status != 0) {
 		printf("own-status: attach failed (%zd bytes, status %d: %s)\n", n, rep.status, rep.message);
-		return 1;
+		failures++;
+		goto out;
 	}
 	n = send(sfd, &req, sizeof(req), MSG_NOSIGNAL) == (ssize_t)sizeof(req) ? recv_reply(sfd, st, sizeof(*st), NULL)
 									     : -errno;
 	if (n != (ssize_t)sizeof(*st) || st->hdr.type != RS_MSG_STATUS_REPLY) {
 		printf("own-status: no status reply (%zd bytes)\n", n);
-		return 1;
+		failures++;
+		goto out;
 	}
 	bool mine = false;
 	printf("own-status: uid %u sees %u of %u sessions\n", (unsigned)getuid(), st->listed, st->sessions);
@@ -237,8 +242,11 @@ static int run_own_status(const char *name)
 		mine |= st->s[i].id == rep.session_id;
 	}
 	EXPECT(mine, "this uid's own session %" PRIu64 " is not listed", rep.session_id);
-	close(sfd);
-	close(afd);
+out:
+	if (sfd >= 0)
+		close(sfd);
+	if (afd >= 0)
+		close(afd);
 	free(st);
 	return failures ? 1 : 0;
 }
