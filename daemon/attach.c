@@ -1,7 +1,16 @@
 /*
  * attach.c — a session's life on the control plane (DESIGN §4, §6, §8): admission of an ATTACH request
- * (ABI major, access lists, the daemon stopping, quota.max_sessions, quota.max_sessions_per_uid), the handover
- * of the new session's memfds and eventfds to its client, and its teardown when the client hangs up.
+ * (ABI major, the daemon stopping, quota.max_sessions, quota.max_sessions_per_uid, the geometry, and the
+ * memory quotas: quota.max_segment_bytes, quota.max_daemon_bytes and quota.max_daemon_bytes_per_uid against
+ * the daemon memory the session would take), the handover of the new session's memfds and eventfds to its
+ * client, and its teardown when the client hangs up. Whether a peer may use the daemon at all
+ * (rs_attach_allowed, the access lists) is decided here and enforced by control.c for every request.
+ *
+ * What a uid can hold is bounded: sessions by quota.max_sessions_per_uid, their daemon memory by
+ * quota.max_daemon_bytes_per_uid, and tasks in flight by the windows: a session has at most task_window
+ * tasks submitted and not yet drained (wiring.c's window rule makes the client wait), so a uid has at most
+ * max_sessions_per_uid x task_window, and the memory quota bounds the sum of its windows (about 1.5 KiB of
+ * daemon memory per slot).
  *
  * Owns: the decision whether a peer may attach, d->n_sessions, the list of retired sessions (d->retiring)
  * and the reclaim timer that frees them.
@@ -12,7 +21,8 @@
  *
  * Guarantees:
  *   - a session is published to the workers only once its client holds its memory (the reply was sent);
- *     a refused request creates nothing, and every refusal is answered with a message and logged;
+ *     a refused request creates nothing (the quotas are checked before any allocation), and every refusal
+ *     is answered with a message and logged, at most once a second per uid;
  *   - a retired session is freed only once every worker thread has passed a quiescent point since its unlink
  *     (rs_daemon_quiescent_since), so no worker still holds a pointer to it; teardown never blocks the loop;
  *   - d->n_sessions counts the published sessions, which are exactly the connections with a session.
@@ -28,11 +38,14 @@
 
 #include "control.h"
 #include "daemon.h"
+#include "fanout.h"
 #include "log.h"
 #include "qsbr.h"
+#include "readyq.h"
 #include "rs_abi.h"
 #include "rs_proto.h"
 #include "session.h"
+#include "task.h"
 
 /* Period of the reclaim timer while sessions wait for quiescence: workers pass a quiescent point at least
  * once per task or sleep, so a few milliseconds frees a session soon after its hang-up without a busy loop. */
@@ -84,10 +97,78 @@ static uint64_t min_vtime(struct rs_daemon *d)
 	return m == UINT64_MAX ? 0 : m;
 }
 
-/* Why the request cannot be admitted (rep->status and rep->message), or 0. Checked in this order, so a
- * client of another ABI hears about the ABI before anything else. */
+/* Daemon memory a session of geometry lay takes, counted against quota.max_daemon_bytes(_per_uid): what
+ * rs_session_init allocates per window slot (task.h's three arrays, the wake head and drained words, a cell
+ * in each of the two ready queues, and the fan-out lists or descriptor copies when those mechanisms are
+ * switched off), the failed set (a seq per entry), the CQ region (the daemon writes it, so its pages are
+ * charged to the daemon) and the session itself. The SQ segment is not in it: the client touches its pages
+ * first, and quota.max_segment_bytes bounds it. test_limits.sh checks the figure against the daemon's RSS. */
+static uint64_t session_daemon_bytes(const struct rs_config *cfg, const struct rs_layout *lay)
+{
+	uint64_t per_slot = sizeof(struct rs_wtask) + sizeof(rs_kargs) + sizeof(struct rs_wtask_diag) +
+			    2 * sizeof(uint64_t) + 2 * sizeof(struct rs_readyq_cell);
+
+	if (!cfg->wireless_readiness)
+		per_slot += sizeof(struct rs_fanout) + RS_MAX_FANIN * sizeof(uint32_t);
+	if (!cfg->prebuilt_payload)
+		per_slot += sizeof(struct rs_desc);
+	return per_slot * lay->window + (uint64_t)cfg->failed_set * sizeof(uint64_t) + lay->cq_bytes +
+	       sizeof(struct rs_session);
+}
+
+/* Daemon memory held by the sessions of uid (every uid when all): the published ones and the retired ones
+ * not yet freed, which hold theirs until every worker thread has moved on. */
+static uint64_t held_daemon_bytes(struct rs_daemon *d, bool all, uid_t uid)
+{
+	struct rs_session_list *l = rs_daemon_sessions_main(d);
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < l->n; i++)
+		if (all || l->s[i]->uid == uid)
+			n += session_daemon_bytes(&d->cfg, &l->s[i]->lay);
+	for (struct rs_session *s = d->retiring; s; s = s->next)
+		if (all || s->uid == uid)
+			n += session_daemon_bytes(&d->cfg, &s->lay);
+	return n;
+}
+
+/* The memory quotas for a new session of geometry lay that takes `bytes`: 0, or the refusal in rep. */
+static int memory_admission(struct rs_daemon *d, const struct rs_peer *peer, const struct rs_layout *lay,
+			    uint64_t bytes, struct rs_msg_attach_reply *rep)
+{
+	const struct rs_config *cfg = &d->cfg;
+	uint64_t uid_held = held_daemon_bytes(d, false, peer->uid);
+	uint64_t all_held = held_daemon_bytes(d, true, 0);
+
+	if (lay->sq_bytes > cfg->max_segment_bytes) {
+		rep->status = -EDQUOT;
+		snprintf(rep->message, sizeof(rep->message),
+			 "session memory of %llu bytes exceeds quota.max_segment_bytes %llu",
+			 (unsigned long long)lay->sq_bytes, (unsigned long long)cfg->max_segment_bytes);
+	} else if (uid_held + bytes > cfg->max_daemon_bytes_per_uid) {
+		rep->status = -EDQUOT;
+		snprintf(rep->message, sizeof(rep->message),
+			 "a session of task_window %u takes %llu KiB of daemon memory; uid %u holds %llu KiB "
+			 "(quota.max_daemon_bytes_per_uid = %llu KiB)",
+			 lay->window, (unsigned long long)(bytes >> 10), (unsigned)peer->uid,
+			 (unsigned long long)(uid_held >> 10),
+			 (unsigned long long)(cfg->max_daemon_bytes_per_uid >> 10));
+	} else if (all_held + bytes > cfg->max_daemon_bytes) {
+		rep->status = -EDQUOT;
+		snprintf(rep->message, sizeof(rep->message),
+			 "a session of task_window %u takes %llu KiB of daemon memory; all sessions hold %llu KiB "
+			 "(quota.max_daemon_bytes = %llu KiB)",
+			 lay->window, (unsigned long long)(bytes >> 10), (unsigned long long)(all_held >> 10),
+			 (unsigned long long)(cfg->max_daemon_bytes >> 10));
+	}
+	return rep->status;
+}
+
+/* Why the request cannot be admitted (rep->status and rep->message), or 0 with the session's geometry in
+ * *lay. Checked in this order, so a client of another ABI hears about the ABI before anything else. Whether
+ * the peer may use the daemon at all control.c decided before the request got here. */
 static int admission(struct rs_daemon *d, const struct rs_peer *peer, const struct rs_msg_attach *req,
-		     bool stopping, bool has_session, struct rs_msg_attach_reply *rep)
+		     bool stopping, bool has_session, struct rs_layout *lay, struct rs_msg_attach_reply *rep)
 {
 	uint32_t uid_sessions = count_uid_sessions(d, peer->uid);
 
@@ -100,11 +181,6 @@ static int admission(struct rs_daemon *d, const struct rs_peer *peer, const stru
 			 "client speaks ringsched ABI %u.%u, this daemon speaks %u.%u: rebuild the client against "
 			 "a matching libringsched",
 			 req->abi_major, req->abi_minor, RS_ABI_MAJOR, RS_ABI_MINOR);
-	} else if (!peer->allowed) {
-		rep->status = -EACCES;
-		snprintf(rep->message, sizeof(rep->message),
-			 "uid %u gid %u is not allowed to attach (access.uids / access.gids in ringschedd.conf)",
-			 (unsigned)peer->uid, (unsigned)peer->gid);
 	} else if (stopping) {
 		rep->status = -ESHUTDOWN;
 		snprintf(rep->message, sizeof(rep->message), "the daemon is stopping");
@@ -117,13 +193,19 @@ static int admission(struct rs_daemon *d, const struct rs_peer *peer, const stru
 		snprintf(rep->message, sizeof(rep->message),
 			 "uid %u has %u sessions (quota.max_sessions_per_uid = %u)", (unsigned)peer->uid,
 			 uid_sessions, d->cfg.max_sessions_per_uid);
+	} else {
+		/* -EINVAL naming the field: a geometry no session can have is the request's error, not memory's */
+		rep->status = rs_session_geometry(d, req, lay, rep->message, sizeof(rep->message));
+		if (!rep->status)
+			memory_admission(d, peer, lay, session_daemon_bytes(&d->cfg, lay), rep);
 	}
 	return rep->status;
 }
 
 static void refuse(int fd, const struct rs_peer *peer, const struct rs_msg_attach_reply *rep)
 {
-	rs_log_warn("attach refused for pid %d uid %u: %s", (int)peer->pid, (unsigned)peer->uid, rep->message);
+	rs_logf_limited(&peer->warn_rl[RS_PEER_WARN_ATTACH], RS_PEER_WARN_INTERVAL_MS, RS_LOG_WARN,
+			"attach refused for pid %d uid %u: %s", (int)peer->pid, (unsigned)peer->uid, rep->message);
 	rs_control_send(fd, rep, sizeof(*rep), NULL, 0);
 }
 
@@ -132,17 +214,18 @@ void rs_attach_session(struct rs_attach *a, int fd, const struct rs_peer *peer, 
 {
 	struct rs_daemon *d = a->d;
 	struct rs_msg_attach_reply rep;
+	struct rs_layout lay;
 	struct rs_session *s;
 
 	memset(&rep, 0, sizeof(rep));
 	rs_control_reply_init(&rep.hdr, RS_MSG_ATTACH_REPLY);
 	rep.abi_major = RS_ABI_MAJOR;
 	rep.abi_minor = RS_ABI_MINOR;
-	if (admission(d, peer, req, stopping, *session != NULL, &rep)) {
+	if (admission(d, peer, req, stopping, *session != NULL, &lay, &rep)) {
 		refuse(fd, peer, &rep);
 		return;
 	}
-	s = rs_session_create(d, req, peer->pid, peer->uid, peer->gid, rep.message, sizeof(rep.message));
+	s = rs_session_create(d, req, &lay, peer->pid, peer->uid, peer->gid, rep.message, sizeof(rep.message));
 	if (!s) {
 		rep.status = -ENOMEM;
 		refuse(fd, peer, &rep);
@@ -157,7 +240,9 @@ void rs_attach_session(struct rs_attach *a, int fd, const struct rs_peer *peer, 
 	int fds[RS_FD_COUNT] = { s->sq_fd, s->cq_fd, s->doorbell_fd, s->completion_fd };
 	if (rs_control_send(fd, &rep, sizeof(rep), fds, RS_FD_COUNT) != 0 ||
 	    rs_daemon_publish_sessions(d, s, NULL) != 0) {
-		rs_log_warn("attach of pid %d failed while handing over the session", (int)peer->pid);
+		rs_logf_limited(&peer->warn_rl[RS_PEER_WARN_ATTACH], RS_PEER_WARN_INTERVAL_MS, RS_LOG_WARN,
+				"attach of pid %d uid %u failed while handing over the session", (int)peer->pid,
+				(unsigned)peer->uid);
 		rs_session_destroy(s);
 		return;
 	}
@@ -170,9 +255,11 @@ void rs_attach_session(struct rs_attach *a, int fd, const struct rs_peer *peer, 
 	d->n_sessions++;
 	/* relaxed: a statistic, this thread its only writer */
 	atomic_fetch_add_explicit(&d->sessions_total, 1, memory_order_relaxed);
-	rs_log_info("session %llu attached: pid %d uid %u \"%s\", window %u, ring %u, %llu MiB memory",
+	rs_log_info("session %llu attached: pid %d uid %u \"%s\", window %u, ring %u, %llu MiB memory, %llu KiB "
+		    "daemon memory",
 		    (unsigned long long)s->id, (int)peer->pid, (unsigned)peer->uid, s->name, s->window,
-		    s->lay.ring_entries, (unsigned long long)(s->lay.sq_bytes >> 20));
+		    s->lay.ring_entries, (unsigned long long)(s->lay.sq_bytes >> 20),
+		    (unsigned long long)(session_daemon_bytes(&d->cfg, &s->lay) >> 10));
 }
 
 static void arm_reclaim(struct rs_attach *a)

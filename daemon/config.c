@@ -46,11 +46,18 @@
 #define FAILED_SET_MAX (1 << 24)
 /* Sessions: 65536 is far beyond what one daemon's fds and memory can hold. */
 #define SESSIONS_LIMIT 65536
+/* Connections: at most twice the session ceiling (every session holds one, plus a query or attach each). The
+ * automatic limits (0 in the file) leave room beyond the session quotas for `ringsched status` and clients
+ * that are attaching: 64 in all (the cap before these keys existed), 16 per uid. */
+#define CONNECTIONS_LIMIT (2 * SESSIONS_LIMIT)
+#define SPARE_CONNECTIONS 64
+#define SPARE_CONNECTIONS_PER_UID 16
 /* Time bounds: one day for periods and watchdogs, ten minutes to drain, one hour for a spin kernel, one
  * second of idle spinning (more is a busy loop, DESIGN §9.7). */
 #define DAY_S 86400ll
 #define DAY_MS (DAY_S * 1000)
 #define GRACE_MS_LIMIT 600000ll
+#define HANDSHAKE_MS_MIN 100ll /* below that a loaded machine could close an honest client mid-attach */
 #define SPIN_NS_LIMIT 3600000000000ll
 #define SPIN_US_LIMIT 1000000ll
 /* socket_mode holds permission bits only: no setuid/setgid/sticky. */
@@ -97,6 +104,14 @@ static const struct rs_config_key keys[] = {
 	SCALAR("quota", "max_sessions_per_uid", RS_KIND_U32, max_sessions_per_uid, 1, SESSIONS_LIMIT, RS_KEY_HOT),
 	SCALAR("quota", "spin_max_ns", RS_KIND_U64, spin_max_ns, 1, SPIN_NS_LIMIT, RS_KEY_HOT),
 	SCALAR("quota", "watchdog_ms", RS_KIND_U32, watchdog_ms, 0, DAY_MS, RS_KEY_HOT),
+	SCALAR("quota", "max_connections", RS_KIND_U32, max_connections, 0, CONNECTIONS_LIMIT, RS_KEY_HOT),
+	SCALAR("quota", "max_connections_per_uid", RS_KIND_U32, max_connections_per_uid, 0, CONNECTIONS_LIMIT,
+	       RS_KEY_HOT),
+	SCALAR("quota", "handshake_timeout_ms", RS_KIND_U32, handshake_timeout_ms, HANDSHAKE_MS_MIN, GRACE_MS_LIMIT,
+	       RS_KEY_HOT),
+	SCALAR("quota", "max_daemon_bytes", RS_KIND_SIZE, max_daemon_bytes, RS_PAGE, SIZE_LIMIT, RS_KEY_HOT),
+	SCALAR("quota", "max_daemon_bytes_per_uid", RS_KIND_SIZE, max_daemon_bytes_per_uid, RS_PAGE, SIZE_LIMIT,
+	       RS_KEY_HOT),
 
 	LIST("access", "uids", RS_KIND_ID_LIST, allow_uids, n_allow_uids, 0, ID_LIMIT, 0),
 	LIST("access", "gids", RS_KIND_ID_LIST, allow_gids, n_allow_gids, 0, ID_LIMIT, 0),
@@ -235,6 +250,13 @@ void rs_config_defaults(struct rs_config *c)
 	c->max_sessions_per_uid = 64;
 	c->spin_max_ns = 1000000000ull;
 	c->watchdog_ms = 10000;
+	c->max_connections = 0;         /* max_sessions + 64 */
+	c->max_connections_per_uid = 0; /* max_sessions_per_uid + 16 */
+	c->handshake_timeout_ms = 5000;
+	/* a default session (task_window 4096) takes about 6.5 MiB of daemon memory, one at task_window 32768
+	 * about 49 MiB: 4 GiB holds 256 default sessions, and 1 GiB a uid's 64 */
+	c->max_daemon_bytes = 4ull << 30;
+	c->max_daemon_bytes_per_uid = 1ull << 30;
 
 	c->n_allow_uids = 0;
 	c->n_allow_gids = 0;
@@ -245,6 +267,17 @@ void rs_config_defaults(struct rs_config *c)
 	c->deferred_wiring = true;
 	c->prebuilt_payload = true;
 	c->wireless_readiness = true;
+}
+
+uint32_t rs_config_max_connections(const struct rs_config *c)
+{
+	return c->max_connections ? c->max_connections : c->max_sessions + SPARE_CONNECTIONS;
+}
+
+uint32_t rs_config_max_connections_per_uid(const struct rs_config *c)
+{
+	return c->max_connections_per_uid ? c->max_connections_per_uid
+					  : c->max_sessions_per_uid + SPARE_CONNECTIONS_PER_UID;
 }
 
 /* ---- messages ---- */
@@ -469,6 +502,27 @@ static int check_cross(const struct rs_config *c, char *msg, size_t len)
 	if (c->max_sessions_per_uid > c->max_sessions) {
 		rs_config_msgf(msg, len, "quota.max_sessions_per_uid (%u) must not exceed quota.max_sessions (%u)",
 			       c->max_sessions_per_uid, c->max_sessions);
+		return -EINVAL;
+	}
+	if (c->max_connections && c->max_connections < c->max_sessions) {
+		rs_config_msgf(msg, len,
+			       "quota.max_connections (%u) must be 0 (automatic) or at least quota.max_sessions (%u): "
+			       "every session holds a connection",
+			       c->max_connections, c->max_sessions);
+		return -EINVAL;
+	}
+	if (c->max_connections_per_uid && c->max_connections_per_uid < c->max_sessions_per_uid) {
+		rs_config_msgf(msg, len,
+			       "quota.max_connections_per_uid (%u) must be 0 (automatic) or at least "
+			       "quota.max_sessions_per_uid (%u): every session holds a connection",
+			       c->max_connections_per_uid, c->max_sessions_per_uid);
+		return -EINVAL;
+	}
+	if (c->max_daemon_bytes_per_uid > c->max_daemon_bytes) {
+		rs_config_msgf(msg, len,
+			       "quota.max_daemon_bytes_per_uid (%" PRIu64
+			       ") must not exceed quota.max_daemon_bytes (%" PRIu64 ")",
+			       c->max_daemon_bytes_per_uid, c->max_daemon_bytes);
 		return -EINVAL;
 	}
 	if (c->wiring == RS_WIRING_SHARED && c->wiring_cpu >= 0) {

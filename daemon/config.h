@@ -59,6 +59,14 @@ struct rs_config {
 	uint32_t max_sessions_per_uid; /* quota.max_sessions_per_uid */
 	uint64_t spin_max_ns;          /* quota.spin_max_ns: bound on every kernel duration scalar */
 	uint32_t watchdog_ms;          /* quota.watchdog_ms: report kernels running longer than this (0 = off) */
+	uint32_t max_connections;      /* quota.max_connections: open control connections, all peers (0 = auto,
+	                                  rs_config_max_connections) */
+	uint32_t max_connections_per_uid; /* quota.max_connections_per_uid (0 = auto) */
+	uint32_t handshake_timeout_ms; /* quota.handshake_timeout_ms: a connection without a session is closed
+	                                  this long after it was accepted */
+	uint64_t max_daemon_bytes;     /* quota.max_daemon_bytes: daemon memory of all sessions (private tables
+	                                  and completion queues) */
+	uint64_t max_daemon_bytes_per_uid; /* quota.max_daemon_bytes_per_uid: the same, for one uid's sessions */
 
 	/* access: empty lists = only root and the daemon's own uid */
 	uid_t allow_uids[RS_CONFIG_MAX_IDS]; /* access.uids */
@@ -101,6 +109,11 @@ int rs_config_validate(const struct rs_config *c, char *err, size_t err_len);
  * name to `restart_keys` (comma separated). Returns the number of keys that need a restart.
  */
 int rs_config_apply_hot(struct rs_config *live, const struct rs_config *fresh, char *restart_keys, size_t len);
+
+/* quota.max_connections and quota.max_connections_per_uid as enforced: 0 (the default) is the matching session
+ * quota plus spare connections for status queries and clients in the middle of attaching. */
+uint32_t rs_config_max_connections(const struct rs_config *c);
+uint32_t rs_config_max_connections_per_uid(const struct rs_config *c);
 
 /* Names for log levels and wiring modes ("info", "shared", ...). */
 const char *rs_log_level_name(int level);

@@ -12,16 +12,28 @@
  * another thread's state; the one cross-thread word it writes, a session's cancel_upto, is explained there.
  *
  * Guarantees:
+ *   - a peer the access policy refuses (rs_attach_allowed) gets nothing but the refusal: its first request,
+ *     whatever it is (ATTACH, STATUS, KERNEL_LOOKUP, KERNEL_LIST, garbage), is answered with it and the
+ *     connection closed;
+ *   - a refusal on this socket is always one message, an rs_msg_attach_reply with a negative status and the
+ *     reason (naming the config key when a quota is the reason), whatever was asked;
  *   - a request is handled only if it is exactly the size of its type; anything else (garbage, truncation,
  *     an unknown type) is logged and closes that connection, never the daemon;
  *   - replies never block the loop (MSG_DONTWAIT): a client that does not read them loses them;
- *   - connections that never attach are capped at quota.max_sessions + SPARE_CONNECTIONS, and running out of
- *     descriptors pauses accepting for ACCEPT_BACKOFF_MS rather than spinning on the pending connection.
+ *   - connections are bounded: in total (quota.max_connections) and per uid (quota.max_connections_per_uid,
+ *     so one uid cannot lock the others out), and one that has not attached a session within
+ *     quota.handshake_timeout_ms is closed; running out of descriptors pauses accepting for
+ *     ACCEPT_BACKOFF_MS rather than spinning on the pending connection;
+ *   - STATUS lists every session to root and the daemon's own uid (they can read its memory anyway), and to
+ *     any other peer only the sessions of its uid;
+ *   - warnings about what a peer did are rate-limited per uid and kind (RS_PEER_WARN_INTERVAL_MS), so a
+ *     flood of connections or bad requests costs the log a line a second.
  */
 #include "control.h"
 
 #include <errno.h>
 #include <event2/event.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,15 +56,19 @@
 #include "threads.h"
 
 #define ACCEPT_BACKOFF_MS 100 /* pause of the listener when the process runs out of descriptors */
-#define SPARE_CONNECTIONS 64  /* connections beyond quota.max_sessions (status queries, attaching clients) */
 #define SOCKET_PATH_MAX 108   /* sizeof(sockaddr_un.sun_path) on Linux */
 #define LISTEN_BACKLOG 128
+/* Warnings about peers are rate-limited per uid through a fixed table of limiters the uids hash into: its
+ * size does not depend on how many peers there are, and uids sharing a bucket only share its budget. */
+#define PEER_RL_BITS 6
+#define PEER_RL_BUCKETS (1u << PEER_RL_BITS)
 
 struct rs_conn {
 	int fd;
 	struct event *ev;
 	struct rs_server *srv;
 	struct rs_session *s; /* NULL until an ATTACH succeeds */
+	struct event *ev_handshake; /* closes the connection if no session is attached in time */
 	struct rs_peer peer;
 	struct rs_conn *next;
 };
@@ -64,6 +80,7 @@ struct rs_server {
 	struct event *ev_listen;
 	struct event *ev_accept_resume;
 	struct rs_ratelimit accept_rl;
+	struct rs_ratelimit peer_rl[PEER_RL_BUCKETS][RS_PEER_WARN_KINDS];
 	char path[SOCKET_PATH_MAX];
 	struct rs_conn *conns;
 	uint32_t n_conns;
@@ -180,6 +197,35 @@ int rs_control_send(int fd, const void *msg, size_t len, const int *fds, unsigne
 	return n == (ssize_t)len ? 0 : -errno;
 }
 
+/* ---------------------------------------------------------------- refusals */
+
+static struct rs_ratelimit *peer_ratelimit(struct rs_server *srv, uid_t uid)
+{
+	/* Fibonacci hashing (2^32 / the golden ratio): consecutive uids land in different buckets */
+	return srv->peer_rl[(uint32_t)(uid * 2654435769u) >> (32 - PEER_RL_BITS)];
+}
+
+/* Refuse what peer asked for on fd (`what`: "a connection", "a request"...) with status and the reason: the
+ * one refusal message of this socket (an attach reply), logged through the uid's rate limit. The caller
+ * closes the connection. */
+static void __attribute__((format(printf, 6, 7)))
+refuse_peer(int fd, const struct rs_peer *peer, enum rs_peer_warn kind, const char *what, int status,
+	    const char *fmt, ...)
+{
+	struct rs_msg_attach_reply rep;
+	va_list ap;
+
+	memset(&rep, 0, sizeof(rep));
+	rs_control_reply_init(&rep.hdr, RS_MSG_ATTACH_REPLY);
+	rep.status = status;
+	va_start(ap, fmt);
+	vsnprintf(rep.message, sizeof(rep.message), fmt, ap);
+	va_end(ap);
+	rs_logf_limited(&peer->warn_rl[kind], RS_PEER_WARN_INTERVAL_MS, RS_LOG_WARN,
+			"refusing %s of pid %d uid %u: %s", what, (int)peer->pid, (unsigned)peer->uid, rep.message);
+	rs_control_send(fd, &rep, sizeof(rep), NULL, 0);
+}
+
 /* ---------------------------------------------------------------- requests */
 
 /* Every request a client may send. The buffer is larger than the largest of them, so a longer message
@@ -196,6 +242,8 @@ union rs_request {
 static void handle_attach(struct rs_conn *c, const union rs_request *m)
 {
 	rs_attach_session(c->srv->attach, c->fd, &c->peer, &m->attach, rs_ops_stopping(c->srv->ops), &c->s);
+	if (c->s)
+		evtimer_del(c->ev_handshake);
 }
 
 static void handle_kernel_lookup(struct rs_conn *c, const union rs_request *m)
@@ -248,7 +296,7 @@ static void handle_status(struct rs_conn *c, const union rs_request *m)
 	if (!rep)
 		return;
 	rs_control_reply_init(&rep->hdr, RS_MSG_STATUS_REPLY);
-	rs_ops_fill_status(c->srv->d, rep);
+	rs_ops_fill_status(c->srv->d, rep, c->peer.uid == 0 || c->peer.uid == geteuid(), c->peer.uid);
 	rs_control_send(c->fd, rep, sizeof(*rep), NULL, 0);
 	free(rep);
 }
@@ -298,6 +346,8 @@ static void conn_close(struct rs_conn *c)
 	if (c->s)
 		rs_detach_session(srv->attach, c->s);
 	event_free(c->ev);
+	if (c->ev_handshake)
+		event_free(c->ev_handshake);
 	close(c->fd);
 	free(c);
 }
@@ -318,8 +368,18 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 		conn_close(c);
 		return;
 	}
+	if (!c->peer.allowed) {
+		refuse_peer(c->fd, &c->peer, RS_PEER_WARN_REQUEST, "a request", -EACCES,
+			    "uid %u gid %u is not allowed to use ringschedd (access.allow_all, access.uids, "
+			    "access.gids in ringschedd.conf)",
+			    (unsigned)c->peer.uid, (unsigned)c->peer.gid);
+		conn_close(c);
+		return;
+	}
 	if ((size_t)n < sizeof(m.h) || m.h.magic != RS_PROTO_MAGIC) {
-		rs_log_warn("pid %d sent a malformed control message (%zd bytes); closing", (int)c->peer.pid, n);
+		rs_logf_limited(&c->peer.warn_rl[RS_PEER_WARN_REQUEST], RS_PEER_WARN_INTERVAL_MS, RS_LOG_WARN,
+				"pid %d uid %u sent a malformed control message (%zd bytes); closing", (int)c->peer.pid,
+				(unsigned)c->peer.uid, n);
 		conn_close(c);
 		return;
 	}
@@ -329,8 +389,9 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 	}
-	rs_log_warn("pid %d sent an unknown or truncated control message (type %u, %zd bytes); closing",
-		    (int)c->peer.pid, m.h.type, n);
+	rs_logf_limited(&c->peer.warn_rl[RS_PEER_WARN_REQUEST], RS_PEER_WARN_INTERVAL_MS, RS_LOG_WARN,
+			"pid %d uid %u sent an unknown or truncated control message (type %u, %zd bytes); closing",
+			(int)c->peer.pid, (unsigned)c->peer.uid, m.h.type, n);
 	conn_close(c);
 }
 
@@ -338,11 +399,8 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
  * a moment (accept_resume_cb listens again). */
 static void pause_accepting(struct rs_server *srv, int accept_errno)
 {
-	uint32_t suppressed = 0;
-
-	if (rs_ratelimit_ok(&srv->accept_rl, 1000, &suppressed))
-		rs_log_warn("accept: %s; pausing new connections for %d ms (%u more)", strerror(accept_errno),
-			    ACCEPT_BACKOFF_MS, suppressed);
+	rs_logf_limited(&srv->accept_rl, 1000, RS_LOG_WARN, "accept: %s; pausing new connections for %d ms",
+			strerror(accept_errno), ACCEPT_BACKOFF_MS);
 	event_del(srv->ev_listen);
 	struct timeval tv = { 0, ACCEPT_BACKOFF_MS * 1000 };
 	evtimer_add(srv->ev_accept_resume, &tv);
@@ -357,34 +415,94 @@ static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 		event_add(srv->ev_listen, NULL);
 }
 
-/* Accept one connection: its credentials, whether it may attach, its read event. */
+/* A connection that has not attached a session in time is closed (whatever it sent meanwhile). */
+static void handshake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct rs_conn *c = arg;
+	(void)fd;
+	(void)what;
+
+	if (c->s)
+		return;
+	refuse_peer(c->fd, &c->peer, RS_PEER_WARN_CONNECTION, "a connection", -ETIMEDOUT,
+		    "no session attached within %u ms of connecting (quota.handshake_timeout_ms)",
+		    c->srv->d->cfg.handshake_timeout_ms);
+	conn_close(c);
+}
+
+static uint32_t count_uid_conns(const struct rs_server *srv, uid_t uid)
+{
+	uint32_t n = 0;
+
+	for (const struct rs_conn *c = srv->conns; c; c = c->next)
+		if (c->peer.uid == uid)
+			n++;
+	return n;
+}
+
+/* The connection limits for a new connection of peer: 0, or the refusal was sent (the caller closes fd). */
+static int connection_admission(struct rs_server *srv, int fd, const struct rs_peer *peer)
+{
+	const struct rs_config *cfg = &srv->d->cfg;
+	uint32_t max_all = rs_config_max_connections(cfg), max_uid = rs_config_max_connections_per_uid(cfg);
+	uint32_t uid_conns = count_uid_conns(srv, peer->uid);
+
+	if (srv->n_conns >= max_all) {
+		refuse_peer(fd, peer, RS_PEER_WARN_CONNECTION, "a connection", -EUSERS,
+			    "%u connections open (quota.max_connections = %u)", srv->n_conns, max_all);
+		return -EUSERS;
+	}
+	if (uid_conns >= max_uid) {
+		refuse_peer(fd, peer, RS_PEER_WARN_CONNECTION, "a connection", -EUSERS,
+			    "uid %u has %u connections open (quota.max_connections_per_uid = %u)", (unsigned)peer->uid,
+			    uid_conns, max_uid);
+		return -EUSERS;
+	}
+	return 0;
+}
+
+/* Accept one connection: its credentials, the connection limits, whether it may use the daemon, its read
+ * event and its handshake deadline. */
 static void conn_open(struct rs_server *srv, int fd)
 {
 	struct ucred cred = { 0 };
 	socklen_t cl = sizeof(cred);
-	struct rs_conn *c = calloc(1, sizeof(*c));
+	struct rs_peer peer;
+	struct rs_conn *c = NULL;
+	unsigned ms = srv->d->cfg.handshake_timeout_ms;
+	struct timeval deadline = { ms / 1000, (long)(ms % 1000) * 1000 };
 
-	if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
+		goto out_close;
+	peer = (struct rs_peer){ .pid = cred.pid,
+				 .uid = cred.uid,
+				 .gid = cred.gid,
+				 .allowed = rs_attach_allowed(&srv->d->cfg, cred.uid, cred.gid),
+				 .warn_rl = peer_ratelimit(srv, cred.uid) };
+	if (connection_admission(srv, fd, &peer) != 0)
+		goto out_close;
+	c = calloc(1, sizeof(*c));
+	if (!c)
 		goto out_close;
 	c->fd = fd;
 	c->srv = srv;
-	c->peer.pid = cred.pid;
-	c->peer.uid = cred.uid;
-	c->peer.gid = cred.gid;
-	c->peer.allowed = rs_attach_allowed(&srv->d->cfg, cred.uid, cred.gid);
+	c->peer = peer;
 	c->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, conn_cb, c);
-	if (!c->ev || event_add(c->ev, NULL) < 0)
-		goto out_free_event;
+	c->ev_handshake = evtimer_new(srv->base, handshake_cb, c);
+	if (!c->ev || !c->ev_handshake || event_add(c->ev, NULL) < 0 || evtimer_add(c->ev_handshake, &deadline) < 0)
+		goto out_free_events;
 	c->next = srv->conns;
 	srv->conns = c;
 	srv->n_conns++;
 	rs_log_debug("connection from pid %d uid %u gid %u (%s)", (int)cred.pid, (unsigned)cred.uid,
-		     (unsigned)cred.gid, c->peer.allowed ? "allowed" : "not allowed to attach");
+		     (unsigned)cred.gid, c->peer.allowed ? "allowed" : "refused by the access policy");
 	return;
 
-out_free_event:
+out_free_events:
 	if (c->ev)
 		event_free(c->ev);
+	if (c->ev_handshake)
+		event_free(c->ev_handshake);
 out_close:
 	free(c);
 	close(fd);
@@ -403,15 +521,6 @@ static void listen_cb(evutil_socket_t lfd, short what, void *arg)
 			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				rs_log_warn("accept: %s", strerror(errno));
 			return;
-		}
-		if (srv->n_conns >= srv->d->cfg.max_sessions + SPARE_CONNECTIONS) {
-			/* connections that never attach must not exhaust the daemon's descriptors */
-			uint32_t suppressed = 0;
-			if (rs_ratelimit_ok(&srv->accept_rl, 1000, &suppressed))
-				rs_log_warn("refusing a connection: %u open (quota.max_sessions %u + %u spare)",
-					    srv->n_conns, srv->d->cfg.max_sessions, SPARE_CONNECTIONS);
-			close(fd);
-			continue;
 		}
 		conn_open(srv, fd);
 	}

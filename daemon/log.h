@@ -1,8 +1,9 @@
 /*
  * log.h — daemon logging: leveled, to stderr (journald captures it under systemd, with <N> priority
- * prefixes when $JOURNAL_STREAM is set), and rate-limited per key so one misbehaving session cannot flood the
- * log. Safe from any thread: each message is a single write(2) of one formatted line. Never called on the
- * task fast path except for failures.
+ * prefixes when $JOURNAL_STREAM is set), and rate-limited per key so one misbehaving session or peer cannot
+ * flood the log. Safe from any thread: each message is a single write(2) of one formatted line, with every
+ * byte that is not printable ASCII escaped as \xNN (client text cannot forge a line or reach a terminal as a
+ * control sequence). Never called on the task fast path except for failures.
  */
 #ifndef RS_LOG_H
 #define RS_LOG_H
@@ -24,6 +25,10 @@ struct rs_ratelimit {
 };
 /* 1 if a message may be logged now (and reports how many were suppressed since the last one). */
 int rs_ratelimit_ok(struct rs_ratelimit *rl, uint64_t interval_ms, uint32_t *suppressed);
+/* One line at `level` if rl allows one now (at most one per interval_ms), naming how many were suppressed
+ * since the last; otherwise nothing, counted in rl. */
+void rs_logf_limited(struct rs_ratelimit *rl, uint64_t interval_ms, int level, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #define rs_log_error(...) rs_logf(RS_LOG_ERROR, __VA_ARGS__)
 #define rs_log_warn(...) rs_logf(RS_LOG_WARN, __VA_ARGS__)

@@ -17,7 +17,9 @@
  *     latest CANCEL_FLUSH_MS after that even if a kernel never returns. A second stop request ends it at once;
  *   - a reload is all or nothing: a file that does not load and validate leaves the running configuration
  *     untouched; only the hot-safe keys change, and the log names every changed key that needs a restart;
- *   - the watchdog reports each over-long kernel once (per thread and task); it never interrupts one.
+ *   - the watchdog reports each over-long kernel once (per thread and task); it never interrupts one;
+ *   - a STATUS reply lists only the sessions its asker may see (control.c decides): the daemon-wide
+ *     figures (session count, task totals, scheduler time) are service health, the same for everyone.
  */
 #include "operations.h"
 
@@ -271,7 +273,7 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---------------------------------------------------------------- STATUS */
 
-void rs_ops_fill_status(struct rs_daemon *d, struct rs_msg_status_reply *rep)
+void rs_ops_fill_status(struct rs_daemon *d, struct rs_msg_status_reply *rep, bool all_sessions, uid_t uid)
 {
 	const size_t max_busy = sizeof(rep->busy_ns) / sizeof(rep->busy_ns[0]);
 
@@ -293,6 +295,8 @@ void rs_ops_fill_status(struct rs_daemon *d, struct rs_msg_status_reply *rep)
 	struct rs_session_list *l = rs_daemon_sessions_main(d);
 	for (uint32_t i = 0; i < l->n && rep->listed < RS_STATUS_MAX_SESSIONS; i++) {
 		struct rs_session *s = l->s[i];
+		if (!all_sessions && s->uid != uid)
+			continue;
 		__typeof__(rep->s[0]) *o = &rep->s[rep->listed++];
 		o->id = s->id;
 		o->pid = s->pid;

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct event_base;
 struct rs_daemon;
@@ -28,8 +29,9 @@ int rs_ops_create(struct rs_ops **out, struct rs_daemon *d, struct event_base *b
 bool rs_ops_stopping(const struct rs_ops *ops);
 /* Ask for a graceful stop from any thread or a signal handler (one eventfd write; the loop does the rest). */
 void rs_ops_request_stop(struct rs_ops *ops);
-/* The daemon-wide and per-session part of a STATUS reply (everything but its header). */
-void rs_ops_fill_status(struct rs_daemon *d, struct rs_msg_status_reply *rep);
+/* The daemon-wide and per-session part of a STATUS reply (everything but its header): every session when
+ * all_sessions, else only those of uid. */
+void rs_ops_fill_status(struct rs_daemon *d, struct rs_msg_status_reply *rep, bool all_sessions, uid_t uid);
 /* Free the events and the eventfd. NULL is a no-op. */
 void rs_ops_destroy(struct rs_ops *ops);
 

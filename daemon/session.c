@@ -1,16 +1,17 @@
 /*
  * session.c — creation and destruction of a client session's memory (DESIGN §4, §6, §8). Main thread only.
  *
- * Creation: geometry from the request (0 = config default), capped by quotas; both regions are memfds
- * (MFD_NOEXEC_SEAL where the kernel has it), sized, mapped, excluded from core dumps, bound to the configured
- * NUMA node, initialised, then sealed: the SQ against shrink/grow (a client that could ftruncate its segment
- * could SIGBUS the daemon), the CQ additionally against future writable mappings (F_SEAL_FUTURE_WRITE), so the
- * client can only map it read-only. The daemon's private task table (hot headers, payloads, diagnostics:
- * task.h), wake lists, drained words, ready queues and failed set are ordinary heap memory
+ * Creation: geometry from the request (0 = config default; rs_session_geometry, every error -EINVAL naming
+ * the field; attach.c applies the quotas); both regions are memfds (MFD_NOEXEC_SEAL where the kernel has it),
+ * sized, mapped, excluded from core dumps, bound to the configured NUMA node, initialised, then sealed: the SQ
+ * against shrink/grow (a client that could ftruncate its segment could SIGBUS the daemon), the CQ additionally
+ * against future writable mappings (F_SEAL_FUTURE_WRITE), and the client gets the CQ through a read-only
+ * descriptor, so the seal is not its only barrier. The daemon's private task table (hot headers, payloads,
+ * diagnostics: task.h), wake lists, drained words, ready queues and failed set are ordinary heap memory
  * (rs_session_init, which unit tests call on memory of their own).
  *
  * Destruction happens only after the session was unlinked from the published list and every worker thread
- * passed a quiescent point since (control.c checks that); nothing else can reach it then.
+ * passed a quiescent point since (attach.c checks that); nothing else can reach it then.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -198,12 +200,84 @@ void rs_session_free_state(struct rs_session *s)
 	s->wake_head = s->drained = NULL;
 }
 
-struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_attach *req, pid_t pid, uid_t uid,
-				     gid_t gid, char *why, size_t why_len)
+/* want bytes (0 = the default def) rounded up to whole pages into *out; 0, or -EINVAL when the round-up would
+ * wrap (arena_bytes = UINT64_MAX must not become a 0-byte arena). */
+static int page_bytes(uint64_t want, uint64_t def, const char *what, uint64_t *out, char *why, size_t why_len)
+{
+	uint64_t v = pick_u64(want, def);
+
+	if (v > UINT64_MAX - (RS_PAGE - 1)) {
+		snprintf(why, why_len, "invalid session geometry: %s %llu is larger than a session can map", what,
+			 (unsigned long long)v);
+		return -EINVAL;
+	}
+	*out = (v + RS_PAGE - 1) & ~(uint64_t)(RS_PAGE - 1);
+	return 0;
+}
+
+int rs_session_geometry(struct rs_daemon *d, const struct rs_msg_attach *req, struct rs_layout *lay, char *why,
+			size_t why_len)
+{
+	const struct rs_config *cfg = &d->cfg;
+	int rc;
+
+	memset(lay, 0, sizeof(*lay));
+	lay->ring_entries = pick_u32(req->ring_entries, cfg->ring_entries);
+	lay->window = pick_u32(req->task_window, cfg->task_window);
+	lay->heap_depths = pick_u32(req->heap_depths, cfg->heap_depths);
+	lay->counter_slots = rs_daemon_counter_slots(d);
+	if (page_bytes(req->heap_bytes, cfg->heap_bytes, "heap_bytes", &lay->heap_bytes, why, why_len) ||
+	    page_bytes(req->arena_bytes, cfg->arena_bytes, "arena_bytes", &lay->arena_bytes, why, why_len))
+		return -EINVAL;
+	rc = rs__layout_compute(lay);
+	if (rc == 0)
+		return 0;
+	/* name the first rule broken, in the order rs__layout_compute checks them */
+	if (!rs_is_pow2(lay->ring_entries) || lay->ring_entries < RS_MIN_RING_ENTRIES ||
+	    lay->ring_entries > RS_MAX_RING_ENTRIES)
+		snprintf(why, why_len, "invalid session geometry: ring_entries %u is not a power of two in [%u, %u]",
+			 lay->ring_entries, RS_MIN_RING_ENTRIES, RS_MAX_RING_ENTRIES);
+	else if (!rs_is_pow2(lay->window) || lay->window < RS_MIN_WINDOW || lay->window > RS_MAX_WINDOW)
+		snprintf(why, why_len, "invalid session geometry: task_window %u is not a power of two in [%u, %u]",
+			 lay->window, RS_MIN_WINDOW, RS_MAX_WINDOW);
+	else if (lay->heap_depths < 1 || lay->heap_depths > RS_MAX_HEAP_DEPTHS)
+		snprintf(why, why_len, "invalid session geometry: heap_depths %u is not in [1, %u]", lay->heap_depths,
+			 RS_MAX_HEAP_DEPTHS);
+	else if (rc == -EOVERFLOW)
+		snprintf(why, why_len,
+			 "invalid session geometry: heap_bytes %llu x %u depths + arena_bytes %llu is larger than a "
+			 "session can map",
+			 (unsigned long long)lay->heap_bytes, lay->heap_depths, (unsigned long long)lay->arena_bytes);
+	else
+		snprintf(why, why_len,
+			 "invalid session geometry: heap_bytes %llu (at least one page), %u counter slots",
+			 (unsigned long long)lay->heap_bytes, lay->counter_slots);
+	return -EINVAL;
+}
+
+/* A second descriptor of the memfd behind fd, opened read-only: what the client gets for the CQ, so neither
+ * write(2), ftruncate nor a writable mapping is open to it whatever the seals say. -errno on failure. */
+static int reopen_read_only(int fd)
+{
+	char path[64];
+
+	/* A memfd is created mode 0777 (0666 with MFD_NOEXEC_SEAL), and /proc/<pid>/fd/N reopens it with any mode
+	 * the inode allows: owner-read-only, a client of another uid cannot reopen its read-only descriptor
+	 * read-write. (Root can; it can also write the daemon's memory.) */
+	if (fchmod(fd, 0400) < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int ro = open(path, O_RDONLY | O_CLOEXEC);
+	return ro >= 0 ? ro : -errno;
+}
+
+struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_attach *req,
+				     const struct rs_layout *geometry, pid_t pid, uid_t uid, gid_t gid, char *why,
+				     size_t why_len)
 {
 	const struct rs_config *cfg = &d->cfg;
 	struct rs_session *s = calloc(1, sizeof(*s));
-	struct rs_layout lay = { 0 };
+	struct rs_layout lay = *geometry;
 	uint8_t *sq = NULL, *cq = NULL;
 	int rc;
 
@@ -219,26 +293,6 @@ struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_at
 	memcpy(s->name, req->name, sizeof(s->name));
 	s->name[sizeof(s->name) - 1] = 0;
 
-	lay.ring_entries = pick_u32(req->ring_entries, cfg->ring_entries);
-	lay.window = pick_u32(req->task_window, cfg->task_window);
-	lay.heap_depths = pick_u32(req->heap_depths, cfg->heap_depths);
-	lay.heap_bytes = (pick_u64(req->heap_bytes, cfg->heap_bytes) + RS_PAGE - 1) & ~(uint64_t)(RS_PAGE - 1);
-	lay.arena_bytes = (pick_u64(req->arena_bytes, cfg->arena_bytes) + RS_PAGE - 1) & ~(uint64_t)(RS_PAGE - 1);
-	lay.counter_slots = rs_daemon_counter_slots(d);
-	rc = rs__layout_compute(&lay);
-	if (rc) {
-		snprintf(why, why_len,
-			 "invalid session geometry: ring_entries %u (power of two in [%u, %u]), task_window %u (power "
-			 "of two in [%u, %u]), heap_depths %u (1..%u), heap_bytes %llu",
-			 lay.ring_entries, RS_MIN_RING_ENTRIES, RS_MAX_RING_ENTRIES, lay.window, RS_MIN_WINDOW,
-			 RS_MAX_WINDOW, lay.heap_depths, RS_MAX_HEAP_DEPTHS, (unsigned long long)lay.heap_bytes);
-		goto out_free;
-	}
-	if (lay.sq_bytes > cfg->max_segment_bytes) {
-		snprintf(why, why_len, "session memory of %llu bytes exceeds quota.max_segment_bytes %llu",
-			 (unsigned long long)lay.sq_bytes, (unsigned long long)cfg->max_segment_bytes);
-		goto out_free;
-	}
 	s->lay = lay; /* rs_session_destroy unmaps by it */
 
 	s->sq_fd = make_memfd("ringsched-sq", lay.sq_bytes);
@@ -258,6 +312,14 @@ struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_at
 		snprintf(why, why_len, "sealing session memory: %s", strerror(errno));
 		goto out_destroy;
 	}
+	/* the daemon's own mapping is made: from here on the CQ is only ever handed out read-only */
+	rc = reopen_read_only(s->cq_fd);
+	if (rc < 0) {
+		snprintf(why, why_len, "reopening the completion queue read-only: %s", strerror(-rc));
+		goto out_destroy;
+	}
+	close(s->cq_fd);
+	s->cq_fd = rc;
 	s->doorbell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	s->completion_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->doorbell_fd < 0 || s->completion_fd < 0) {
@@ -285,9 +347,6 @@ struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_at
 
 out_destroy:
 	rs_session_destroy(s);
-	return NULL;
-out_free:
-	free(s);
 	return NULL;
 }
 

@@ -97,10 +97,16 @@ struct rs_session {
 	struct rs_ratelimit log_rl;
 };
 
-/* M: create a session for an attach request: memfds sized, mapped, sealed, eventfds, private state. NULL
- * with a one-line reason in why. */
-struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_attach *req, pid_t pid, uid_t uid,
-				     gid_t gid, char *why, size_t why_len);
+/* M: the geometry an attach request asks for (0 = the configured default; byte sizes rounded up to pages),
+ * laid out: 0, or -EINVAL with a one-line reason naming the field in why. Quotas are the caller's. */
+int rs_session_geometry(struct rs_daemon *d, const struct rs_msg_attach *req, struct rs_layout *lay, char *why,
+			size_t why_len);
+/* M: create a session of geometry *lay (rs_session_geometry) for an attach request: memfds sized, mapped,
+ * sealed, eventfds, private state. sq_fd is read-write, cq_fd a read-only descriptor of a memfd sealed
+ * against writes. NULL with a one-line reason in why. */
+struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_attach *req,
+				     const struct rs_layout *lay, pid_t pid, uid_t uid, gid_t gid, char *why,
+				     size_t why_len);
 /* M: unmap, close and free (only after the session was unlinked and every worker passed a quiescent point). */
 void rs_session_destroy(struct rs_session *s);
 

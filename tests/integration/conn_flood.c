@@ -1,7 +1,9 @@
 /*
- * conn_flood.c — opens N control connections to the daemon that never attach and holds them for S seconds
- * (a local client trying to exhaust the daemon's descriptors). Prints how many connections were accepted
- * (the daemon closes refused ones at once: a recv on them returns 0).
+ * conn_flood.c — opens N control connections to the daemon that never attach and holds them for MS
+ * milliseconds (a local client trying to exhaust the daemon's descriptors or lock other users out). Prints
+ * how many connections the daemon still holds open after that, how many it closed with a refusal (the
+ * protocol's one refusal message, an attach reply with a negative status and the reason, e.g. a connection
+ * limit or the handshake timeout) and how many it closed without one.
  *
  *   conn_flood --socket PATH --count N --hold-ms MS
  */
@@ -13,6 +15,8 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "rs_proto.h"
 
 int main(int argc, char **argv)
 {
@@ -47,17 +51,26 @@ int main(int argc, char **argv)
 	}
 	struct timespec ts = { hold_ms / 1000, (long)(hold_ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
-	int alive = 0;
+	int alive = 0, refused = 0, closed = 0;
+	struct rs_msg_attach_reply first = { 0 };
 	for (int i = 0; i < count; i++) {
-		char b;
+		struct rs_msg_attach_reply rep;
 		if (fds[i] < 0)
 			continue;
-		ssize_t n = recv(fds[i], &b, 1, MSG_DONTWAIT | MSG_PEEK);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		ssize_t n = recv(fds[i], &rep, sizeof(rep), MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			alive++;
+		} else if (n == (ssize_t)sizeof(rep) && rep.hdr.type == RS_MSG_ATTACH_REPLY && rep.status < 0) {
+			if (!refused++)
+				first = rep;
+		} else {
+			closed++;
+		}
 		close(fds[i]);
 	}
-	printf("conn_flood: %d connected, %d still held open by the daemon after %d ms\n", opened, alive, hold_ms);
+	printf("conn_flood: %d connected, %d still held open by the daemon after %d ms, %d refused with a reason "
+	       "(first: status %d \"%.*s\"), %d closed without one\n",
+	       opened, alive, hold_ms, refused, first.status, (int)sizeof(first.message), first.message, closed);
 	free(fds);
 	return 0;
 }
