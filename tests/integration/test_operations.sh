@@ -14,8 +14,8 @@
 #                          messages close the connection; the daemon keeps serving
 #   quota_per_uid          with quota.max_sessions_per_uid = 2, a third session of the same uid is refused
 #                          with a message naming the quota
-#   connection_flood       connections that never attach are capped (quota.max_connections, default quota.max_sessions + 64) and the
-#                          daemon keeps serving
+#   connection_flood       connections that never attach are capped (quota.max_connections, by default
+#                          quota.max_sessions + 64) and the daemon keeps serving
 #   no_lock_on_fast_path   the objects of submit -> wire -> run -> complete reference no mutex/condvar/sem
 #   install_tree           make install DESTDIR=... installs daemon, CLI, library, header, .pc, unit, config
 source "$(dirname "$0")/lib.sh"
