@@ -113,9 +113,11 @@ next_status_ms=$((start_ms + STATUS_EVERY_MS))
 drain_deadline_ms=0
 while :; do
 	sk_tick
-	if sk_gone "$D"; then
+	if [ "$daemon_died" -eq 0 ] && sk_gone "$D"; then
+		# no new runs; the running ones end with -RS_EDAEMON and count what they lost
 		daemon_died=1
-		break
+		drain_deadline_ms=$((NOW_MS + HANG_S * 1000))
+		rs_log "the daemon died after $runs runs: draining (bound ${HANG_S}s)"
 	fi
 	if [ "$NOW_MS" -ge "$end_ms" ] && [ "$drain_deadline_ms" -eq 0 ]; then
 		drain_deadline_ms=$((NOW_MS + HANG_S * 1000))
@@ -143,7 +145,7 @@ while :; do
 		sk_gone "$ipid" || kill -KILL "$ipid" 2>/dev/null
 		break
 	fi
-	if [ "$NOW_MS" -ge "$next_status_ms" ]; then
+	if [ "$NOW_MS" -ge "$next_status_ms" ] && [ "$daemon_died" -eq 0 ]; then
 		n=$(rs_status_field sessions)
 		[ -n "$n" ] && [ "$n" -gt "$peak_sessions" ] && peak_sessions=$n
 		rs_log "t=$(((NOW_MS - start_ms) / 1000))s: sessions ${n:-?}, runs $runs, tasks $tasks so far," \
