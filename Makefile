@@ -4,6 +4,7 @@
 #   make demo       run the daemon with its built-in default config and the verifying example workloads
 #   make test       unit + integration tests (plus the in-process protocol test)
 #   make asan/tsan  sanitizer builds (build-asan/, build-tsan/) running the integration tests
+#   make soak       the soak test alone for SOAK_SECONDS (default 300; `make test` runs it for 30 s)
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # Sources are discovered by directory, so a new module is a new file, not a Makefile edit:
@@ -215,6 +216,12 @@ asan:
 tsan:
 	$(MAKE) BUILD=build-tsan CC=clang SAN=thread OPT=-O1 all
 	RS_SANITIZER=tsan bash tests/run_sanitized.sh build-tsan
+
+# The soak (tests/integration/test_soak.sh) for longer than make test's 30 s; its last line is the verdict.
+SOAK_SECONDS ?= 300
+.PHONY: soak
+soak: all
+	@SOAK_SECONDS=$(SOAK_SECONDS) bash tests/integration/test_soak.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
