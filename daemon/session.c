@@ -77,6 +77,16 @@ static uint64_t pick_u64(uint64_t want, uint64_t def)
 	return want ? want : def;
 }
 
+/* x rounded up to whole pages in *out; -EOVERFLOW for a size within a page of UINT64_MAX, which would wrap
+ * to 0 (an attach asking for a UINT64_MAX-byte arena got none; found by tests/fuzz/fuzz_control.c). */
+static int page_round_up(uint64_t x, uint64_t *out)
+{
+	if (x > UINT64_MAX - (RS_PAGE - 1))
+		return -EOVERFLOW;
+	*out = (x + RS_PAGE - 1) & ~(uint64_t)(RS_PAGE - 1);
+	return 0;
+}
+
 /* 64-byte aligned array of n elements of size bytes, or NULL. */
 static void *alloc_lines(size_t n, size_t size)
 {
@@ -222,8 +232,13 @@ struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_at
 	lay.ring_entries = pick_u32(req->ring_entries, cfg->ring_entries);
 	lay.window = pick_u32(req->task_window, cfg->task_window);
 	lay.heap_depths = pick_u32(req->heap_depths, cfg->heap_depths);
-	lay.heap_bytes = (pick_u64(req->heap_bytes, cfg->heap_bytes) + RS_PAGE - 1) & ~(uint64_t)(RS_PAGE - 1);
-	lay.arena_bytes = (pick_u64(req->arena_bytes, cfg->arena_bytes) + RS_PAGE - 1) & ~(uint64_t)(RS_PAGE - 1);
+	uint64_t heap_bytes = pick_u64(req->heap_bytes, cfg->heap_bytes);
+	uint64_t arena_bytes = pick_u64(req->arena_bytes, cfg->arena_bytes);
+	if (page_round_up(heap_bytes, &lay.heap_bytes) || page_round_up(arena_bytes, &lay.arena_bytes)) {
+		snprintf(why, why_len, "invalid session geometry: heap_bytes %llu or arena_bytes %llu is too large",
+			 (unsigned long long)heap_bytes, (unsigned long long)arena_bytes);
+		goto out_free;
+	}
 	lay.counter_slots = rs_daemon_counter_slots(d);
 	rc = rs__layout_compute(&lay);
 	if (rc) {
