@@ -184,6 +184,16 @@ void fz_session_free(struct fz_session *f)
 	f->list = NULL;
 }
 
+void fz_rebase_views(struct rs_desc *d, unsigned how, const struct rs_session *s)
+{
+	for (unsigned i = 0; i < RS_MAX_VIEWS; i++) {
+		if (how == 1)
+			d->views[i].offset = s->data_lo + d->views[i].offset;
+		else if (how == 2)
+			d->views[i].offset = s->data_hi - d->views[i].offset;
+	}
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

@@ -76,6 +76,13 @@ struct rs_registry *fz_registry(void);
 void fz_check_payload(const struct rs_session *s, uint32_t slot);
 void fz_check_accepted(const struct rs_session *s, const struct rs_desc *d, uint32_t slot);
 
+/*
+ * Re-base every view offset of d on an edge of the session's tensor memory: how 0 keeps them absolute, 1 reads
+ * them as data_lo + offset, 2 as data_hi - offset (wrapping). Small offsets then land on the boundaries the
+ * checks are about, where a mutated absolute offset would rarely go.
+ */
+void fz_rebase_views(struct rs_desc *d, unsigned how, const struct rs_session *s);
+
 /* Check a computed layout: regions in order, aligned, inside their region sizes. */
 void fz_check_layout(const struct rs_layout *l);
 

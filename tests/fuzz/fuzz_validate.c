@@ -5,7 +5,8 @@
  *   u8 control, u64 expected seq, struct rs_desc (1056 bytes; a short input ends zero-filled)
  * each validated as the wiring thread validates its private copy (rs_validate_and_build) in the window slot of
  * its seq. Control bit 0 writes the expected seq into the descriptor (so most records get past the seq check),
- * bit 1 uses the descriptor's own seq.
+ * bit 1 uses the descriptor's own seq, bits 2-3 re-base the view offsets on data_lo or data_hi
+ * (fz_rebase_views).
  *
  * Checked for every record: the result is 0 or -RS_ERR_INVALDESC; a refusal leaves a one-line reason; an
  * accepted task is exactly its descriptor, matches its kernel's signature and has every view inside
@@ -78,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			expect_seq = 1; /* seqs start at 1 (session.c) */
 		if (control & 1)
 			d.seq = expect_seq;
+		fz_rebase_views(&d, (control >> 2) & 3, &f.s);
 		validate_both_ways(&f, &d, expect_seq);
 	}
 	fz_session_free(&f);

@@ -6,7 +6,8 @@
  * Input: the session's geometry and mechanisms (fz_session_build), then a program of operations (enum
  * fz_wiring_op), each an op byte and its operands:
  *   SUBMIT  u8 fix, u16 len, len bytes: a descriptor (zero-filled past len) in the ring slot of the next seq;
- *           fix bit 0 writes the right seq into it, bit 1 leaves the tail where it is (a slot written ahead)
+ *           fix bit 0 writes the right seq into it, bit 1 leaves the tail where it is (a slot written ahead),
+ *           bits 2-3 re-base its view offsets on data_lo or data_hi (fz_rebase_views)
  *   TAIL    u16 delta (signed), or with TAIL_RAW a raw u64: a client tail anywhere, also behind the head
  *   WIRE    one wiring round (the wiring role: thread 0)
  *   RUN     u8 n, u8 fail mask: pop up to n ready tasks and complete them (thread 1), failing the i-th if bit
@@ -56,10 +57,15 @@ static void op_submit(struct client *c, struct fz_input *in)
 	uint64_t seq = c->next_submit++;
 	uint8_t *slot = s->ring + ((seq - 1) & s->ring_mask) * RS_DESC_SLOT;
 
-	memset(slot, 0, RS_DESC_SLOT);
-	fz_bytes(in, slot, len);
+	struct rs_desc d;
+
+	memset(&d, 0, sizeof(d));
+	fz_bytes(in, &d, len);
 	if (fix & 1)
-		memcpy(slot + offsetof(struct rs_desc, seq), &seq, sizeof(seq));
+		d.seq = seq;
+	fz_rebase_views(&d, (fix >> 2) & 3, s);
+	memset(slot, 0, RS_DESC_SLOT);
+	memcpy(slot, &d, sizeof(d));
 	if (!(fix & 2)) {
 		c->tail = seq;
 		rs_store_release(&s->sqc->tail, seq); /* RS_SQ_TAIL: pairs with the wiring round's acquire */

@@ -137,9 +137,22 @@ static void must_accept(struct fz_session *f, const struct rs_desc *d, const cha
 
 static void put_validate_record(struct seed *sd, const struct rs_desc *d)
 {
-	put_u8(sd, 0);          /* control: the descriptor's seq as written */
+	put_u8(sd, 0);          /* control: the descriptor's seq as written, absolute offsets */
 	put_u64(sd, d->seq);    /* expected seq */
 	put(sd, d, sizeof(*d));
+}
+
+/* The same, with the view offsets written relative to the end of tensor memory (fz_rebase_views 2), so that
+ * a mutation of a few bytes moves a view across that end. */
+static void put_validate_record_from_end(struct seed *sd, const struct rs_desc *d, const struct rs_session *s)
+{
+	struct rs_desc rel = *d;
+
+	for (unsigned i = 0; i < RS_MAX_VIEWS; i++)
+		rel.views[i].offset = s->data_hi - d->views[i].offset;
+	put_u8(sd, 2 << 2);
+	put_u64(sd, d->seq);
+	put(sd, &rel, sizeof(rel));
 }
 
 static void gen_validate(const char *dir)
@@ -173,7 +186,7 @@ static void gen_validate(const char *dir)
 	int affine = rs_registry_find(fz_registry(), "affine");
 	d = kernel_desc((uint32_t)affine, 4, f.s.data_hi - 16 * 4); /* the last 16 floats */
 	must_accept(&f, &d, "edge view");
-	put_validate_record(&sd, &d);
+	put_validate_record_from_end(&sd, &d, &f.s);
 	d.views[0].offset = f.s.data_lo;
 	d.views[0].ndim = 2;
 	d.views[0].shape[0] = 4;
@@ -191,17 +204,23 @@ static void gen_validate(const char *dir)
 
 /* ---------------------------------------------------------------- wiring */
 
-/* Submit d, written only up to its last used entry (the target zero-fills the rest of the slot). */
-static void op_submit(struct seed *sd, const struct rs_desc *d)
+/* Submit d, written only up to its last used entry (the target zero-fills the rest of the slot); fix as in
+ * fuzz_wiring.c (0: publish, offsets absolute). */
+static void op_submit_fix(struct seed *sd, const struct rs_desc *d, uint8_t fix)
 {
 	size_t len = d->n_views     ? offsetof(struct rs_desc, views) + d->n_views * sizeof(d->views[0])
 		     : d->n_scalars ? offsetof(struct rs_desc, scalars) + d->n_scalars * sizeof(d->scalars[0])
 				    : offsetof(struct rs_desc, fanin) + d->n_fanin * sizeof(d->fanin[0]);
 
 	put_u8(sd, FZ_OP_SUBMIT);
-	put_u8(sd, 0); /* fix: none, publish */
+	put_u8(sd, fix);
 	put_u16(sd, (uint16_t)len);
 	put(sd, d, len);
+}
+
+static void op_submit(struct seed *sd, const struct rs_desc *d)
+{
+	op_submit_fix(sd, d, 0);
 }
 
 static void op_run(struct seed *sd, uint8_t n, uint8_t fail_mask)
@@ -226,10 +245,10 @@ static void gen_wiring(const char *dir)
 	put_geometry(&sd, 4, 0);
 	struct rs_desc d = join_desc(1, 0, NULL);
 	op_submit(&sd, &d);
-	d = kernel_desc((uint32_t)affine, 2, data_lo);
+	d = kernel_desc((uint32_t)affine, 2, 64); /* the last 16 floats, written from the end (fix 2 << 2) */
 	d.n_fanin = 1;
 	d.fanin[0] = 1;
-	op_submit(&sd, &d);
+	op_submit_fix(&sd, &d, 2 << 2);
 	d = kernel_desc((uint32_t)copy, 3, data_lo);
 	d.n_fanin = 1;
 	d.fanin[0] = 2;
