@@ -34,33 +34,18 @@ void fz_bytes(struct fz_input *in, void *dst, size_t len)
 	in->n -= take;
 }
 
-uint8_t fz_u8(struct fz_input *in)
-{
-	uint8_t v;
-	fz_bytes(in, &v, sizeof(v));
-	return v;
-}
-
-uint16_t fz_u16(struct fz_input *in)
-{
-	uint16_t v;
-	fz_bytes(in, &v, sizeof(v));
-	return v;
-}
-
-uint32_t fz_u32(struct fz_input *in)
-{
-	uint32_t v;
-	fz_bytes(in, &v, sizeof(v));
-	return v;
-}
-
-uint64_t fz_u64(struct fz_input *in)
-{
-	uint64_t v;
-	fz_bytes(in, &v, sizeof(v));
-	return v;
-}
+/* fz_u8 .. fz_u64: the next field of that width, host byte order */
+#define FZ_READER(name, type)                                                                                  \
+	type name(struct fz_input *in)                                                                         \
+	{                                                                                                      \
+		type v;                                                                                        \
+		fz_bytes(in, &v, sizeof(v));                                                                   \
+		return v;                                                                                      \
+	}
+FZ_READER(fz_u8, uint8_t)
+FZ_READER(fz_u16, uint16_t)
+FZ_READER(fz_u32, uint32_t)
+FZ_READER(fz_u64, uint64_t)
 
 struct rs_registry *fz_registry(void)
 {
