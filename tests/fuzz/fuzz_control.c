@@ -37,6 +37,7 @@
 #include "layout.h"
 #include "log.h"
 #include "rs_proto.h"
+#include "rs_shm.h"
 #include "threads.h"
 
 #define N_CONNS 4
@@ -140,6 +141,17 @@ static size_t request_size(uint32_t type, uint32_t *reply_type, size_t *reply_si
 	}
 }
 
+/* One packet, whole (libFuzzer's SIGALRM may interrupt the call): 0 or -1 with errno. */
+static int send_packet(int fd, const void *pkt, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = send(fd, pkt, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
 /* Wait for what the daemon does with the last packet: its reply's length (with any fds), or 0 if it closed. */
 static ssize_t await_reply(int fd, void *buf, size_t len, int *fds, unsigned *nfds)
 {
@@ -153,9 +165,18 @@ static ssize_t await_reply(int fd, void *buf, size_t len, int *fds, unsigned *nf
 			     .msg_controllen = sizeof(cbuf.buf) };
 	ssize_t n;
 
-	FZ_ASSERT(poll(&p, 1, REPLY_TIMEOUT_MS) == 1, "no reply and no close within %d ms: the control loop hangs",
-		  REPLY_TIMEOUT_MS);
-	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	/* libFuzzer's timeout alarm (SIGALRM, about once a second) interrupts poll: wait out what is left */
+	uint64_t deadline = rs_now_ns() + REPLY_TIMEOUT_MS * 1000000ull;
+	int ready;
+	do {
+		uint64_t now = rs_now_ns();
+		ready = poll(&p, 1, now < deadline ? (int)((deadline - now) / 1000000) : 0);
+	} while (ready < 0 && errno == EINTR);
+	FZ_ASSERT(ready == 1, "no reply and no close within %d ms: the control loop hangs (poll %d: %s)",
+		  REPLY_TIMEOUT_MS, ready, ready < 0 ? strerror(errno) : "timed out");
+	do
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == ECONNRESET)
 		return 0;
 	FZ_ASSERT(n >= 0, "recvmsg: %s", strerror(errno));
@@ -225,7 +246,7 @@ static void exchange(int *fd, const uint8_t *pkt, size_t len)
 		want = request_size(h->type, &reply_type, &reply_size);
 	int answered = want && want == len; /* else the daemon must close the connection */
 
-	FZ_ASSERT(send(*fd, pkt, len, MSG_NOSIGNAL) == (ssize_t)len, "send of %zu bytes: %s", len, strerror(errno));
+	FZ_ASSERT(send_packet(*fd, pkt, len) == 0, "send of %zu bytes: %s", len, strerror(errno));
 	ssize_t n = await_reply(*fd, &rep, sizeof(rep), fds, &nfds);
 	if (!answered) {
 		FZ_ASSERT(n == 0, "a malformed %zu-byte packet (type %u) got a %zd-byte reply", len,
@@ -269,7 +290,7 @@ static void check_daemon_idle(void)
 	int fd = connect_daemon();
 
 	for (int tries = 0;; tries++) {
-		FZ_ASSERT(send(fd, &req, sizeof(req), MSG_NOSIGNAL) == sizeof(req), "send STATUS: %s", strerror(errno));
+		FZ_ASSERT(send_packet(fd, &req, sizeof(req)) == 0, "send STATUS: %s", strerror(errno));
 		ssize_t n = await_reply(fd, &rep, sizeof(rep), fds, &nfds);
 		FZ_ASSERT(n == sizeof(rep) && rep.hdr.type == RS_MSG_STATUS_REPLY, "STATUS answered with %zd bytes", n);
 		if (rep.sessions == 0)

@@ -56,7 +56,6 @@ static void op_submit(struct client *c, struct fz_input *in)
 	size_t len = fz_u16(in) % (sizeof(struct rs_desc) + 1);
 	uint64_t seq = c->next_submit++;
 	uint8_t *slot = s->ring + ((seq - 1) & s->ring_mask) * RS_DESC_SLOT;
-
 	struct rs_desc d;
 
 	memset(&d, 0, sizeof(d));
