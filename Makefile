@@ -2,7 +2,8 @@
 #
 #   make            build daemon, client library, CLI, plugins, tests (outputs in build/)
 #   make demo       run the daemon with its built-in default config and the verifying example workloads
-#   make test       unit + integration tests (plus the in-process protocol test)
+#   make test       unit + integration tests (plus the in-process protocol test), then a 5 s fuzz smoke per target
+#   make test-fuzz  every libFuzzer target for 60 s (clang; build-fuzz/, tests/fuzz/README.md)
 #   make asan/tsan  sanitizer builds (build-asan/, build-tsan/) running the integration tests
 #   make soak       the soak test alone for SOAK_SECONDS (default 300; `make test` runs it for 30 s)
 #   make install PREFIX=/usr/local DESTDIR=
@@ -208,6 +209,7 @@ inproc-test: all
 
 test: all
 	@bash tests/run_all.sh $(BUILD)
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 asan:
 	$(MAKE) BUILD=build-asan CC=clang SAN=address,undefined OPT=-O1 all
@@ -251,5 +253,7 @@ format:
 
 # Benchmarks (`make bench`, `make bench-quick`) and their peers live in their own make fragments.
 include $(wildcard bench/*.mk bench/peers/*.mk)
+# The libFuzzer targets (`make test-fuzz`, the smoke run of `make test`).
+include tests/fuzz/fuzz.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
