@@ -7,9 +7,10 @@
  * Fairness by kernel time: the session with the least kernel time consumed (vtime_ns) among those with ready
  * work is served next, so a client of long kernels cannot starve one of short ones; high priority before
  * normal inside a session. Three rules keep that true for kernels of any length:
- *   - a batch is bounded by time, not only by count: after each task the clock is read, and the batch ends
- *     once it has run RS_SCHED_QUANTUM_NS (or RS_SCHED_BATCH tasks). Tasks of microseconds still go several
- *     to a fair choice; a client of 1 s kernels holds a scheduler for one kernel, so a chain beside it waits
+ *   - a batch is bounded by time, not only by count: where a batch could outlast the quantum (by the
+ *     session's moving mean), the clock is read after each task and the batch ends once it has run
+ *     RS_SCHED_QUANTUM_NS (or RS_SCHED_BATCH tasks); sessions of short tasks read it once per batch. Tasks of
+ *     microseconds still go several to a fair choice; a client of 1 s kernels holds a scheduler for one kernel, so a chain beside it waits
  *     about one foreign kernel per hop, not a batch of them;
  *   - a long task's time is charged before it runs (the session's moving mean kernel time, corrected by the
  *     measured time afterwards), so the other schedulers choosing while a long kernel runs see it as spent;
@@ -98,9 +99,9 @@ struct rs_session *rs_sched_pick_session(struct rs_session_list *list, struct rs
 	return best;
 }
 
-/* Run one popped task. Clock reads happen in run_batch, one per task (the batch's time bound): two
- * clock_gettime calls per task were 16-21 % of a scheduler's time on empty tasks; profiling
- * (RS_WTASK_PROFILED) adds its own. */
+/* Run one popped task. Clock reads happen in run_batch: one per batch for sessions of short tasks, one per
+ * task where a batch could outlast the quantum (the batch's time bound). Two clock_gettime calls per task were
+ * 16-21 % of a scheduler's time on empty tasks; profiling (RS_WTASK_PROFILED) adds its own. */
 static void run_task(struct rs_thread *self, struct rs_session *s, uint32_t slot)
 {
 	struct rs_wtask *t = &s->tasks[slot];
@@ -183,6 +184,10 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 	uint32_t slot;
 	uint64_t t0 = 0, now = 0, charged = 0;
 	uint64_t estimate = atomic_load_explicit(&s->kernel_ewma_ns, memory_order_relaxed);
+	/* Whether a full batch of this session's tasks could outlast the quantum. If not (tasks of a few us or
+	 * less, the fast path), the count alone bounds the batch and the clock is read once at its end; a
+	 * surprise long kernel then raises the moving mean, and the session's next batches are timed per task. */
+	int timed = estimate * RS_SCHED_BATCH >= RS_SCHED_QUANTUM_NS;
 
 	rs_park_before_kernels(d, self, list, s);
 	while (rs_readyq_pop(&s->ready[1], &slot) || rs_readyq_pop(&s->ready[0], &slot)) {
@@ -204,6 +209,11 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 			rs_wake_scheduler(d);
 		run_task(self, s, slot);
 		n++;
+		if (!timed) {
+			if ((unsigned)n >= RS_SCHED_BATCH)
+				break;
+			continue;
+		}
 		/* one clock read per task: what bounds the batch by time (a long kernel ends it) */
 		now = rs_now_ns();
 		if ((unsigned)n >= RS_SCHED_BATCH || now - t0 >= RS_SCHED_QUANTUM_NS)
@@ -211,6 +221,8 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 	}
 	if (!n)
 		return 0;
+	if (!timed)
+		now = rs_now_ns();
 	uint64_t kernel_ns = now - t0;
 	atomic_store_explicit(&self->run_start_ns, 0, memory_order_relaxed);
 	uint64_t mean = kernel_ns / (unsigned)n, ewma = atomic_load_explicit(&s->kernel_ewma_ns, memory_order_relaxed);
