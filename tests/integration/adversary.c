@@ -14,7 +14,7 @@
  *       Publish absurd tails (far ahead of the head, behind it, UINT64_MAX) on a live session, check the
  *       client's own calls stay bounded, disconnect.
  *   adversary [--socket PATH] unbounded [--case ID] [--repeat R]
- *       Descriptors that once held a scheduler thread for minutes or forever (issue 8: batch_matmul t = 2^63
+ *       Descriptors that once held a scheduler thread for minutes or forever (batch_matmul t = 2^63
  *       on empty views, qk_matmul on a stride-0 block table, gemm on large aliased views, spin / rendezvous
  *       past quota.spin_max_ns, which must be 1 ms): each must fail within ADV_WAIT_MS with a message naming
  *       the bound, and a valid task must run right after; a spin and a rendezvous of exactly 1 ms must run.

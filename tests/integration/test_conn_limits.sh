@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_conn_limits.sh — no peer can lock the others out of the control socket (issue 8, finding 3: 320 idle
+# test_conn_limits.sh — no peer can lock the others out of the control socket (found before: 320 idle
 # connections from a uid the access policy refuses used to lock out every honest client and `ringsched
 # status`). On a daemon with access.allow_all = false:
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_daemon_memory.sh — the daemon memory a session takes is counted against a quota (issue 8, finding 4:
+# test_daemon_memory.sh — the daemon memory a session takes is counted against a quota (found before:
 # 64 sessions of one uid with task_window = 32768 and a tiny segment took 2.7 GB of daemon-private memory).
 #
 #   per_uid_quota_refuses      uid 65534 attaches task_window = 32768 sessions until refused: the refusal is

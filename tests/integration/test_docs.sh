@@ -2,7 +2,7 @@
 # test_docs.sh — the project documents itself, and truthfully: the README's layout table names every source
 # file of shm/, daemon/, kernels/ and client/ (a file or a glob in its row) and every path it names exists;
 # README.md and docs/*.md never link outside the repository (no relative link that climbs out of the tree, no
-# absolute file path). No daemon.
+# absolute file path), and nothing in the tree cites the tracker's work items. No daemon.
 source "$(dirname "$0")/lib.sh"
 rs_init docs
 
@@ -84,6 +84,16 @@ if [ -z "$outside" ]; then
 	rs_pass no_links_outside_the_tree
 else
 	rs_fail no_links_outside_the_tree "links that leave the repository:$outside"
+fi
+
+# No internal work items: the tree speaks for itself, not of the tracker's issue numbers.
+cited=$(grep -rnIiE '\bissue [0-9]+|\(issue' README.md docs shm daemon kernels client tests conf systemd scripts bench \
+	--include='*.[ch]' --include='*.cpp' --include='*.sh' --include='*.md' --include='*.py' --include='*.mk' \
+	--include='*.conf' --include='*.service' 2>/dev/null | grep -v '^bench/results/' | grep -v 'test_docs.sh' | head -5)
+if [ -z "$cited" ]; then
+	rs_pass no_work_items_cited
+else
+	rs_fail no_work_items_cited "sources or docs cite work items: $(echo "$cited" | tr '\n' ' ')"
 fi
 
 rs_finish

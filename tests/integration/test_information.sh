@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_information.sh — what the control socket tells whom, and what client text can do to the log and the
-# operator's terminal (issue 8, finding 5). On a daemon with access.allow_all = false and access.uids = [65533]:
+# operator's terminal. On a daemon with access.allow_all = false and access.uids = [65533]:
 #
 #   refused_gets_only_refusal  uid 65534 sends ATTACH, STATUS, KERNEL_LOOKUP, KERNEL_LIST, CANCEL_ALL and
 #                              garbage: each is answered by the refusal alone (-EACCES, "not allowed"), then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_kill_storm.sh — hundreds of clients killed with SIGKILL at random points leave nothing behind in the
-# daemon, and an honest client beside the storm stays correct (issue 8's kill storm; DESIGN §6 teardown).
+# daemon, and an honest client beside the storm stays correct (DESIGN §6 teardown).
 #
 # A storm: SLOTS victim clients run at once; each is killed with `kill -9` at a random point and replaced at
 # once by the next, until the storm has delivered its kills. Victims rotate through three kinds, so the kills

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_session_geometry.sh — an attach's geometry and the descriptors it hands over (issue 8, finding 6).
+# test_session_geometry.sh — an attach's geometry and the descriptors it hands over.
 #
 #   impossible_geometry_einval  arena_bytes / heap_bytes = UINT64_MAX (whose page round-up used to wrap to a
 #                               0-byte arena), an arena beyond any mapping, task_window 5000, ring_entries 3

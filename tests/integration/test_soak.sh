@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_soak.sh — a sustained mixed load on one daemon: every result verified, nothing lost (issue 8's soak).
+# test_soak.sh — a sustained mixed load on one daemon: every result verified, nothing lost.
 #
 # For SOAK_SECONDS (default 30 here, 300 through `make soak`) CLIENTS slots (16; 4 in sanitizer builds) each
 # run build/workloads/random-dag --verify back to back, one process and one session per run, a new seed every

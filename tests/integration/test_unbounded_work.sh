@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_unbounded_work.sh — no descriptor holds a scheduler thread unboundedly (issue 8 item 1: bounded work
+# test_unbounded_work.sh — no descriptor holds a scheduler thread unboundedly (bounded work
 # per task, kernels/rs_kernel.h). One daemon with ONE scheduler (a stuck kernel would stall every session)
 # and quota.spin_max_ns = 1 ms, the test probes plugin loaded for rendezvous. For each case of `adversary
 # unbounded` (a raw client writing the descriptor into its SQ region itself: batch_matmul t = 2^63 on empty
