@@ -93,7 +93,10 @@ static uint64_t extent_product(const struct rs_view_desc *v)
  */
 static int work_within_memory(const struct rs_session *s, const struct rs_view_desc *v, unsigned esz)
 {
-	return extent_product(v) <= (s->data_hi - s->data_lo) / esz;
+	uint64_t bytes;
+
+	/* a multiply, not a division: this runs for every view of every task on the wiring path */
+	return !__builtin_mul_overflow(extent_product(v), (uint64_t)esz, &bytes) && bytes <= s->data_hi - s->data_lo;
 }
 
 static int check_view(struct rs_session *s, const struct rs_view_desc *v, unsigned i, char *reason, rs_kview *kv)
