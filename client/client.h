@@ -53,7 +53,9 @@ struct rs_client {
 	int completion;          /* eventfd completers write when our wait line asks */
 	int timeout_ms;          /* bound on every internal wait */
 	unsigned fork_gen;       /* rs__fork_generation at connect */
-	int dead;                /* the daemon is gone: every call fails with -RS_EDAEMON */
+	int dead;                /* the daemon is gone or ended the session: every call fails with rs__dead() */
+	int dead_code;           /* -RS_EDAEMON, or -RS_EENDED with the daemon's reason in end_reason */
+	char end_reason[240];
 	struct { char name[32]; int id; } kcache[64]; /* kernel names looked up so far */
 	unsigned kcache_n;
 
@@ -110,8 +112,22 @@ void rs__set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Process-private, not shared memory: relaxed C11 atomics, since only the count matters. */
 extern _Atomic unsigned rs__fork_generation;
 
-/* One request/reply on the control socket; -RS_EDAEMON (and the handle marked dead) if it fails. */
+/* One request/reply on the control socket; -RS_EDAEMON (and the handle marked dead) if it fails, -RS_EENDED if
+ * the daemon ended the session instead of answering. */
 int rs__ctl_request(rs_client *c, const void *req, size_t req_len, void *rep, size_t rep_len, uint32_t rep_type);
+/* The control socket is readable: 0 if it still works, else the handle is dead and the code is returned (a
+ * hang-up: -RS_EDAEMON; the daemon's RS_MSG_SESSION_ENDED: -RS_EENDED). */
+int rs__ctl_readable(rs_client *c);
+
+/* The code every call of a dead handle returns; rs_last_error() then says why. */
+static inline int rs__dead(rs_client *c)
+{
+	if (c->dead_code == -RS_EENDED) {
+		rs__set_error("%s", c->end_reason);
+		return -RS_EENDED;
+	}
+	return -RS_EDAEMON;
+}
 
 /* 0 if the handle may be used: not NULL, not inherited across fork, daemon not known gone. */
 static inline int rs__check_usable(rs_client *c)
@@ -123,7 +139,7 @@ static inline int rs__check_usable(rs_client *c)
 		return -ECHILD;
 	}
 	if (c->dead)
-		return -RS_EDAEMON;
+		return rs__dead(c);
 	return 0;
 }
 

@@ -76,22 +76,73 @@ const char *rs_default_socket(void)
 	return path;
 }
 
+static int gone(rs_client *c)
+{
+	c->dead = 1;
+	if (!c->dead_code)
+		c->dead_code = -RS_EDAEMON;
+	return rs__dead(c);
+}
+
+/* The next message is RS_MSG_SESSION_ENDED: read it, and the handle is dead with its reason. */
+static int read_session_ended(rs_client *c)
+{
+	struct rs_msg_session_ended m;
+	ssize_t n = recv(c->sock, &m, sizeof(m), MSG_DONTWAIT);
+
+	if (n == (ssize_t)sizeof(m) && m.hdr.magic == RS_PROTO_MAGIC) {
+		m.reason[sizeof(m.reason) - 1] = 0;
+		c->dead_code = -RS_EENDED;
+		snprintf(c->end_reason, sizeof(c->end_reason), "%s", m.reason);
+	}
+	return gone(c);
+}
+
+/* Type of the next message on the socket without taking it; 0 on a hang-up, -1 if none is there (or EINTR). */
+static int peek_type(rs_client *c, int flags)
+{
+	struct rs_msg_hdr h;
+	ssize_t n = recv(c->sock, &h, sizeof(h), MSG_PEEK | flags);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -1 : 0;
+	return n == (ssize_t)sizeof(h) ? (int)h.type : 0;
+}
+
+int rs__ctl_readable(rs_client *c)
+{
+	int type = peek_type(c, MSG_DONTWAIT);
+
+	if (type < 0)
+		return 0;
+	if (type == RS_MSG_SESSION_ENDED)
+		return read_session_ended(c);
+	if (type == 0)
+		return gone(c);
+	/* a message nobody asked for (a reply to a request that timed out): drop it, or poll spins on it */
+	char b;
+	ssize_t n = recv(c->sock, &b, 1, MSG_DONTWAIT);
+	(void)n;
+	return 0;
+}
+
 int rs__ctl_request(rs_client *c, const void *req, size_t req_len, void *rep, size_t rep_len, uint32_t rep_type)
 {
 	if (c->dead)
-		return -RS_EDAEMON;
-	if (send(c->sock, req, req_len, MSG_NOSIGNAL) != (ssize_t)req_len) {
-		c->dead = 1;
-		return -RS_EDAEMON;
-	}
+		return rs__dead(c);
+	if (send(c->sock, req, req_len, MSG_NOSIGNAL) != (ssize_t)req_len)
+		return gone(c);
 	for (;;) {
+		int type = peek_type(c, 0);
+		if (type < 0)
+			continue; /* EINTR */
+		if (type == RS_MSG_SESSION_ENDED)
+			return read_session_ended(c);
 		ssize_t n = recv(c->sock, rep, rep_len, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n != (ssize_t)rep_len || ((struct rs_msg_hdr *)rep)->type != rep_type) {
-			c->dead = 1;
-			return -RS_EDAEMON;
-		}
+		if (n != (ssize_t)rep_len || ((struct rs_msg_hdr *)rep)->type != rep_type)
+			return gone(c);
 		return 0;
 	}
 }

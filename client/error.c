@@ -47,6 +47,7 @@ const char *rs_strerror(int err)
 	case RS_ENOTMINE: return "tensor view is not inside this session's memory";
 	case RS_EFAILED: return "session failed: too many unacknowledged task failures (call rs_wait_all)";
 	case RS_EKERNEL: return "kernel failed";
+	case RS_EENDED: return "the daemon ended this session (see rs_last_error)";
 	default: return err < 0 && err > -4096 ? strerror(-err) : "unknown error";
 	}
 }

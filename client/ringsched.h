@@ -45,6 +45,8 @@ enum rs_errcode {
 	RS_ENOTMINE = 10010,    /* a view does not lie inside this session's memory */
 	RS_EFAILED = 10011,     /* the session is failed until failures are acknowledged (rs_wait_all) */
 	RS_EKERNEL = 10012,     /* a kernel failed with a code that is not an errno value */
+	RS_EENDED = 10013,      /* the daemon ended this session (rs_last_error() says why, e.g. a task ran past
+	                           the daemon's run-time limit); disconnect and connect again */
 };
 
 typedef struct rs_client rs_client;
@@ -162,7 +164,7 @@ rs_arg rs_f64(double x);
 int64_t rs_submit(rs_client *c, int kernel, const rs_arg *args, unsigned nargs);
 int64_t rs_submit_ex(rs_client *c, const rs_task *t);
 
-/* Wait for one task: 0, -RS_ETIMEDOUT, -RS_ECANCELED, -RS_EDAEMON, or the task's failure code.
+/* Wait for one task: 0, -RS_ETIMEDOUT, -RS_ECANCELED, -RS_EDAEMON, -RS_EENDED, or the task's failure code.
  * timeout_ms < 0 waits forever. */
 int rs_wait(rs_client *c, int64_t task, int timeout_ms);
 /* Wait for every task submitted so far: 0, or the first failure by seq since the previous rs_wait_all

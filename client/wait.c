@@ -20,17 +20,6 @@
 
 #define CLIENT_SPIN_NS 20000ull /* spin this long before sleeping in a wait: a short task completes first */
 
-static int daemon_gone(rs_client *c)
-{
-	char b;
-	ssize_t n = recv(c->sock, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-		c->dead = 1;
-		return 1;
-	}
-	return 0;
-}
-
 static int task_complete(rs_client *c, uint64_t seq)
 {
 	return RS_FLAG_SEQ(rs__task_flag(c, seq)) >= seq;
@@ -132,9 +121,12 @@ int rs__wait_until(rs_client *c, rs__wait_cond cond, uint64_t arg, uint32_t kind
 				ssize_t n = read(c->completion, &v, sizeof(v));
 				(void)n;
 			}
-			if (r > 0 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) && daemon_gone(c)) {
-				rs_write_once(&w->waiting, 0);
-				return -RS_EDAEMON;
+			if (r > 0 && (pf[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+				int gone = rs__ctl_readable(c);
+				if (gone) {
+					rs_write_once(&w->waiting, 0);
+					return gone;
+				}
 			}
 		}
 		rs_write_once(&w->waiting, 0);

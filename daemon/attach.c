@@ -48,12 +48,16 @@
 #include "task.h"
 
 /* Period of the reclaim timer while sessions wait for quiescence: workers pass a quiescent point at least
- * once per task or sleep, so a few milliseconds frees a session soon after its hang-up without a busy loop. */
+ * once per batch or sleep, so a few milliseconds frees a session soon after its hang-up without a busy loop.
+ * A pass that frees nothing doubles it up to RECLAIM_PERIOD_MAX_MS: a session held by a quarantined thread
+ * (stuck.c) may wait for the daemon's lifetime, and must not keep the main thread polling. */
 #define RECLAIM_PERIOD_MS 5
+#define RECLAIM_PERIOD_MAX_MS 1000
 
 struct rs_attach {
 	struct rs_daemon *d;
 	struct event *ev_reclaim; /* pending while d->retiring is not empty */
+	unsigned period_ms;       /* its current period */
 };
 
 bool rs_attach_allowed(const struct rs_config *cfg, uid_t uid, gid_t gid)
@@ -264,7 +268,7 @@ void rs_attach_session(struct rs_attach *a, int fd, const struct rs_peer *peer, 
 
 static void arm_reclaim(struct rs_attach *a)
 {
-	struct timeval tv = { 0, RECLAIM_PERIOD_MS * 1000 };
+	struct timeval tv = { a->period_ms / 1000, (long)(a->period_ms % 1000) * 1000 };
 
 	evtimer_add(a->ev_reclaim, &tv);
 }
@@ -283,8 +287,10 @@ void rs_detach_session(struct rs_attach *a, struct rs_session *s)
 	s->next = d->retiring;
 	d->retiring = s;
 	d->n_sessions--;
-	if (!evtimer_pending(a->ev_reclaim, NULL))
-		arm_reclaim(a);
+	a->period_ms = RECLAIM_PERIOD_MS;
+	if (evtimer_pending(a->ev_reclaim, NULL))
+		evtimer_del(a->ev_reclaim);
+	arm_reclaim(a);
 }
 
 static void reclaim_cb(evutil_socket_t fd, short what, void *arg)
@@ -294,17 +300,21 @@ static void reclaim_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 
+	bool freed = false;
 	for (struct rs_session **pp = &d->retiring; *pp;) {
 		struct rs_session *s = *pp;
-		if (rs_daemon_quiescent_since(d, s->retire_epoch)) {
+		if (rs_daemon_quiescent_since(d, s->retire_epoch, s->id)) {
 			*pp = s->next;
 			rs_log_debug("session %llu reclaimed", (unsigned long long)s->id);
 			rs_session_destroy(s);
+			freed = true;
 		} else {
 			pp = &s->next;
 		}
 	}
 	rs_daemon_reap_lists(d, 0);
+	if (!freed && a->period_ms < RECLAIM_PERIOD_MAX_MS)
+		a->period_ms = a->period_ms * 2 < RECLAIM_PERIOD_MAX_MS ? a->period_ms * 2 : RECLAIM_PERIOD_MAX_MS;
 	if (d->retiring)
 		arm_reclaim(a);
 }
@@ -316,6 +326,7 @@ struct rs_attach *rs_attach_create(struct rs_daemon *d, struct event_base *base)
 	if (!a)
 		return NULL;
 	a->d = d;
+	a->period_ms = RECLAIM_PERIOD_MS;
 	a->ev_reclaim = evtimer_new(base, reclaim_cb, a);
 	if (!a->ev_reclaim) {
 		free(a);

@@ -60,6 +60,8 @@
 #define HANDSHAKE_MS_MIN 100ll /* below that a loaded machine could close an honest client mid-attach */
 #define SPIN_NS_LIMIT 3600000000000ll
 #define SPIN_US_LIMIT 1000000ll
+/* Quarantined scheduler threads replaced at once: each costs a thread stack and a CQ counter line per session. */
+#define STUCK_THREADS_LIMIT 1024
 /* socket_mode holds permission bits only: no setuid/setgid/sticky. */
 #define SOCKET_MODE_MAX 0777
 
@@ -104,6 +106,8 @@ static const struct rs_config_key keys[] = {
 	SCALAR("quota", "max_sessions_per_uid", RS_KIND_U32, max_sessions_per_uid, 1, SESSIONS_LIMIT, RS_KEY_HOT),
 	SCALAR("quota", "spin_max_ns", RS_KIND_U64, spin_max_ns, 1, SPIN_NS_LIMIT, RS_KEY_HOT),
 	SCALAR("quota", "watchdog_ms", RS_KIND_U32, watchdog_ms, 0, DAY_MS, RS_KEY_HOT),
+	SCALAR("quota", "task_time_max_ms", RS_KIND_U32, task_time_max_ms, 0, DAY_MS, RS_KEY_HOT),
+	SCALAR("quota", "max_stuck_threads", RS_KIND_U32, max_stuck_threads, 0, STUCK_THREADS_LIMIT, 0),
 	SCALAR("quota", "max_connections", RS_KIND_U32, max_connections, 0, CONNECTIONS_LIMIT, RS_KEY_HOT),
 	SCALAR("quota", "max_connections_per_uid", RS_KIND_U32, max_connections_per_uid, 0, CONNECTIONS_LIMIT,
 	       RS_KEY_HOT),
@@ -250,6 +254,8 @@ void rs_config_defaults(struct rs_config *c)
 	c->max_sessions_per_uid = 64;
 	c->spin_max_ns = 1000000000ull;
 	c->watchdog_ms = 10000;
+	c->task_time_max_ms = 60000;
+	c->max_stuck_threads = 0; /* the number of schedulers */
 	c->max_connections = 0;         /* max_sessions + 64 */
 	c->max_connections_per_uid = 0; /* max_sessions_per_uid + 16 */
 	c->handshake_timeout_ms = 5000;
@@ -516,6 +522,13 @@ static int check_cross(const struct rs_config *c, char *msg, size_t len)
 			       "quota.max_connections_per_uid (%u) must be 0 (automatic) or at least "
 			       "quota.max_sessions_per_uid (%u): every session holds a connection",
 			       c->max_connections_per_uid, c->max_sessions_per_uid);
+		return -EINVAL;
+	}
+	if (c->task_time_max_ms && (uint64_t)c->task_time_max_ms * 1000000ull <= c->spin_max_ns) {
+		rs_config_msgf(msg, len,
+			       "quota.task_time_max_ms (%u) must be 0 (off) or longer than quota.spin_max_ns (%" PRIu64
+			       " ns): a spin kernel the quota allows would otherwise end its session",
+			       c->task_time_max_ms, c->spin_max_ns);
 		return -EINVAL;
 	}
 	if (c->max_daemon_bytes_per_uid > c->max_daemon_bytes) {

@@ -59,6 +59,10 @@ struct rs_config {
 	uint32_t max_sessions_per_uid; /* quota.max_sessions_per_uid */
 	uint64_t spin_max_ns;          /* quota.spin_max_ns: bound on every kernel duration scalar */
 	uint32_t watchdog_ms;          /* quota.watchdog_ms: report kernels running longer than this (0 = off) */
+	uint32_t task_time_max_ms;     /* quota.task_time_max_ms: a task running longer fails with its session and
+	                                  its scheduler thread is quarantined (stuck.c; 0 = off) */
+	uint32_t max_stuck_threads;    /* quota.max_stuck_threads: quarantined threads replaced at once (0 = as
+	                                  many as schedulers) [restart] */
 	uint32_t max_connections;      /* quota.max_connections: open control connections, all peers (0 = auto,
 	                                  rs_config_max_connections) */
 	uint32_t max_connections_per_uid; /* quota.max_connections_per_uid (0 = auto) */

@@ -395,6 +395,32 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 	conn_close(c);
 }
 
+/* stuck.c ended session s (a task ran past quota.task_time_max_ms): tell its client why, then tear it down as
+ * on a hang-up. The message waits in the socket for the client's next call, even after the close. */
+static void end_session(void *arg, struct rs_session *s, uint64_t seq, const char *reason)
+{
+	struct rs_server *srv = arg;
+	struct rs_msg_session_ended m = { .code = -RS_EENDED_CODE, .seq = seq };
+
+	for (struct rs_conn *c = srv->conns; c; c = c->next) {
+		if (c->s != s)
+			continue;
+		rs_control_reply_init(&m.hdr, RS_MSG_SESSION_ENDED);
+		snprintf(m.reason, sizeof(m.reason), "%s", reason);
+		int rc = rs_control_send(c->fd, &m, sizeof(m), NULL, 0);
+		rs_log_info("session %llu (pid %d): ended by the daemon%s", (unsigned long long)s->id, (int)c->peer.pid,
+			    rc ? " (its client could not be told: it does not read its socket)" : "");
+		conn_close(c);
+		return;
+	}
+}
+
+void rs_server_close_clients(struct rs_server *srv)
+{
+	while (srv->conns)
+		conn_close(srv->conns);
+}
+
 /* Out of descriptors: a level-triggered listener would spin on the pending connection, so stop listening for
  * a moment (accept_resume_cb listens again). */
 static void pause_accepting(struct rs_server *srv, int accept_errno)
@@ -555,7 +581,8 @@ int rs_server_create(struct rs_server **out, struct rs_daemon *d, const char *so
 		snprintf(err, err_len, "libevent: cannot register events");
 		goto out_destroy;
 	}
-	if (rs_ops_create(&srv->ops, d, srv->base, config_file, handle_signals, stop_listening, srv, err, err_len) < 0)
+	if (rs_ops_create(&srv->ops, d, srv->base, config_file, handle_signals, stop_listening, end_session, srv, err,
+			  err_len) < 0)
 		goto out_destroy;
 	*out = srv;
 	return 0;
@@ -576,6 +603,12 @@ int rs_server_run(struct rs_server *srv)
 void rs_server_request_stop(struct rs_server *srv)
 {
 	rs_ops_request_stop(srv->ops);
+}
+
+void rs_server_unlink_socket(struct rs_server *srv)
+{
+	if (srv->lfd >= 0)
+		unlink(srv->path);
 }
 
 void rs_server_destroy(struct rs_server *srv)

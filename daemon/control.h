@@ -28,8 +28,14 @@ int rs_server_create(struct rs_server **out, struct rs_daemon *d, const char *so
 int rs_server_run(struct rs_server *srv);
 /* Ask for a graceful stop (drain, then cancel at the deadline). Async-signal- and thread-safe. */
 void rs_server_request_stop(struct rs_server *srv);
-/* Close every session and connection, unlink the socket. Worker threads must be stopped first. */
+/* After the loop ended: close every connection, so each client's next wait fails with -RS_EDAEMON at once;
+ * their sessions are unlinked and wait on the retired list (freed by rs_server_destroy). */
+void rs_server_close_clients(struct rs_server *srv);
+/* Close every session and connection, unlink the socket. Worker threads must be stopped first (all of them:
+ * a thread left running may still touch a session). */
 void rs_server_destroy(struct rs_server *srv);
+/* Unlink the socket only: for a process about to exit with a worker thread still running. */
+void rs_server_unlink_socket(struct rs_server *srv);
 
 /* Fill a reply's header (magic and type). */
 void rs_control_reply_init(struct rs_msg_hdr *h, uint32_t type);

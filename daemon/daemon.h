@@ -37,6 +37,8 @@ struct rs_retired_list;
 #define RS_DAEMON_VERSION "0.1.0"
 /* client-visible code for an unknown kernel name (ringsched.h RS_ENOKERNEL) */
 #define RS_ENOKERNEL_CODE 10007
+/* client-visible code for a session the daemon ended (ringsched.h RS_EENDED) */
+#define RS_EENDED_CODE 10013
 
 struct rs_daemon {
 	struct rs_config cfg;           /* M owns it; workers read only keys that SIGHUP never changes */
@@ -47,8 +49,13 @@ struct rs_daemon {
 	/* worker threads (threads.c) */
 	uint32_t n_schedulers;
 	bool wiring_shared;
-	struct rs_thread *threads;      /* n_schedulers schedulers, then the dedicated wiring thread if any */
-	uint32_t n_threads;
+	struct rs_thread *threads;      /* n_schedulers schedulers, the dedicated wiring thread if any, then the
+	                                   slots for replacements of quarantined schedulers (stuck.c) */
+	uint32_t n_threads;             /* threads started at start-up */
+	uint32_t n_slots;               /* n_threads + quota.max_stuck_threads */
+	/* Schedulers in service (LIVE): what the sleep protocol counts as "the others" (park.c). M changes it
+	 * when it quarantines or replaces one; relaxed: a stale count only delays one sleep decision. */
+	_Alignas(64) _Atomic uint32_t n_live_schedulers;
 	_Atomic int stop;               /* M: threads exit when set */
 
 	/* the published session list and its grace periods (qsbr.c) */

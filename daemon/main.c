@@ -21,6 +21,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "operations.h"
 #include "rs_abi.h"
 #include "threads.h"
 
@@ -135,7 +136,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rs_server_run(srv);
-	rs_daemon_stop_threads(&d);
+	rs_server_close_clients(srv);
+	if (rs_daemon_stop_threads(&d, rs_ops_join_ms(&d.cfg)) > 0) {
+		/* a kernel that never returns: its thread may still touch its session, so nothing is freed — the
+		 * process ends, and the kernel with it */
+		rs_server_unlink_socket(srv);
+		rs_log_error("stopped with a scheduler thread still in a kernel");
+		fflush(NULL);
+		_exit(0);
+	}
 	rs_server_destroy(srv);
 	rs_daemon_destroy(&d);
 	rs_log_info("stopped");

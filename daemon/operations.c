@@ -12,12 +12,15 @@
  * relaxed: each value whole, none a consistent snapshot with its neighbours, which a report does not need.
  *
  * Guarantees:
- *   - a stop is graceful: from its first moment the listener is closed and attaches are refused; in-flight
- *     work drains for up to daemon.shutdown_grace_ms, the rest is then cancelled, and the loop ends at the
- *     latest CANCEL_FLUSH_MS after that even if a kernel never returns. A second stop request ends it at once;
+ *   - a stop is graceful and bounded: from its first moment the listener is closed and attaches are refused;
+ *     in-flight work drains, the rest is then cancelled and flushed, and the threads are joined with a time
+ *     limit (main.c) — all inside daemon.shutdown_grace_ms, even if a kernel never returns (rs_ops_cancel_flush_ms,
+ *     rs_ops_join_ms). A second stop request ends it at once;
  *   - a reload is all or nothing: a file that does not load and validate leaves the running configuration
  *     untouched; only the hot-safe keys change, and the log names every changed key that needs a restart;
- *   - the watchdog reports each over-long kernel once (per thread and task); it never interrupts one;
+ *   - the watchdog reports each over-long kernel once (per thread and task); past quota.task_time_max_ms
+ *     stuck.c ends the kernel's session and quarantines its thread (a kernel is never interrupted); WATCHDOG=1
+ *     is withheld while every scheduler is stuck, so systemd restarts a daemon that cannot recover;
  *   - a STATUS reply lists only the sessions its asker may see (control.c decides): the daemon-wide
  *     figures (session count, task totals, scheduler time) are service health, the same for everyone.
  */
@@ -40,11 +43,13 @@
 #include "rs_abi.h"
 #include "rs_proto.h"
 #include "session.h"
+#include "stuck.h"
 #include "threads.h"
 
 #define DRAIN_POLL_MS 10        /* how often a stop looks whether the sessions are idle */
 #define WATCHDOG_PERIOD_MS 1000 /* watchdog and stats tick: well inside systemd's WatchdogSec/2 (15 s) */
-#define CANCEL_FLUSH_MS 2000    /* after the stop deadline: time for cancelled tasks to complete */
+#define CANCEL_FLUSH_MS 2000    /* at most: time for cancelled tasks to complete, inside the grace period */
+#define JOIN_MS_MAX 250         /* at most: time for the threads to return once the loop ended (main.c) */
 
 static const int handled_signals[] = { SIGTERM, SIGINT, SIGHUP };
 #define N_SIGNALS (sizeof(handled_signals) / sizeof(handled_signals[0]))
@@ -67,6 +72,9 @@ struct rs_ops {
 	uint64_t last_stats_completed;
 	uint64_t *watchdog_reported;   /* per worker thread: run_seq of the last task reported */
 	bool sd_watchdog;              /* systemd asked for WATCHDOG=1 pings */
+	bool withholding;              /* every scheduler is stuck: WATCHDOG=1 withheld (logged once) */
+	rs_stuck_end_session_fn *end_session;
+	void *end_session_arg;
 };
 
 static void arm_timer(struct event *ev, unsigned ms)
@@ -94,7 +102,7 @@ static uint64_t threads_completed(const struct rs_daemon *d)
 {
 	uint64_t n = 0;
 
-	for (uint32_t i = 0; i < d->n_threads; i++) {
+	for (uint32_t i = 0; i < d->n_slots; i++) {
 		const struct rs_thread *t = &d->threads[i];
 		n += atomic_load_explicit(&t->n_completed, memory_order_relaxed) +
 		     atomic_load_explicit(&t->n_failed, memory_order_relaxed) +
@@ -143,10 +151,10 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 		 * cancel instead of running, which is all a cancellation promises */
 		for (uint32_t i = 0; i < l->n; i++)
 			atomic_store_explicit(&l->s[i]->cancel_upto, UINT64_MAX, memory_order_relaxed);
-		ops->cancel_deadline_ns = now + CANCEL_FLUSH_MS * 1000000ull;
+		ops->cancel_deadline_ns = ops->stop_deadline_ns + rs_ops_cancel_flush_ms(&d->cfg) * 1000000ull;
 	}
 	if (ops->cancel_deadline_ns && now >= ops->cancel_deadline_ns) {
-		rs_log_warn("kernels still running after cancellation; stopping anyway");
+		rs_log_warn("kernels still running after cancellation; stopping anyway (clients get RS_EDAEMON)");
 		event_base_loopbreak(ops->base);
 		return;
 	}
@@ -164,7 +172,10 @@ static void begin_stop(struct rs_ops *ops, const char *why)
 	sd_notify(0, "STOPPING=1");
 	rs_log_info("%s: no new sessions; draining in-flight work (up to %u ms)", why, ops->d->cfg.shutdown_grace_ms);
 	ops->stop_listening(ops->stop_listening_arg);
-	ops->stop_deadline_ns = rs_now_ns() + (uint64_t)ops->d->cfg.shutdown_grace_ms * 1000000ull;
+	/* the whole stop fits in the grace period: drain, then cancel and flush, then join (main.c) */
+	const struct rs_config *c = &ops->d->cfg;
+	ops->stop_deadline_ns = rs_now_ns() + ((uint64_t)c->shutdown_grace_ms - rs_ops_cancel_flush_ms(c) -
+					       rs_ops_join_ms(c)) * 1000000ull;
 	drain_cb(-1, 0, ops);
 }
 
@@ -222,13 +233,13 @@ static void report_long_kernels(struct rs_ops *ops, uint64_t now)
 	struct rs_daemon *d = ops->d;
 	uint64_t limit_ns = (uint64_t)d->cfg.watchdog_ms * 1000000ull;
 
-	for (uint32_t i = 0; i < d->n_threads; i++) {
+	for (uint32_t i = 0; i < d->n_slots; i++) {
 		struct rs_thread *t = &d->threads[i];
 		/* relaxed: the running thread stores these around each kernel (scheduler.c); a start and a seq of two
 		 * different tasks can meet here, which at worst reports one kernel a period late */
 		uint64_t start = atomic_load_explicit(&t->run_start_ns, memory_order_relaxed);
 		uint64_t seq = atomic_load_explicit(&t->run_seq, memory_order_relaxed);
-		if (!start || now <= start || now - start <= limit_ns || ops->watchdog_reported[i] == seq)
+		if (!start || start == RS_RUN_QUARANTINED || now <= start || now - start <= limit_ns || ops->watchdog_reported[i] == seq)
 			continue;
 		ops->watchdog_reported[i] = seq;
 		rs_log_warn("watchdog: scheduler %u has run task %llu of session %llu for %llu ms "
@@ -256,6 +267,35 @@ static void publish_stats(struct rs_ops *ops, uint64_t now)
 	ops->last_stats_completed = completed;
 }
 
+/* The systemd watchdog sees what the daemon cannot fix itself: with every scheduler stuck (stuck.c) the
+ * WATCHDOG=1 pings stop, and systemd restarts the service after WatchdogSec. */
+static void ping_watchdog(struct rs_ops *ops, uint64_t now)
+{
+	bool stuck = rs_stuck_all_schedulers_stuck(ops->d, now);
+
+	if (stuck && !ops->withholding)
+		rs_log_error("every scheduler thread is stuck in a kernel (%u quarantined, none left to run tasks)%s",
+			     rs_stuck_quarantined(ops->d),
+			     ops->sd_watchdog ? "; withholding the systemd watchdog ping so that the service is restarted"
+					      : "");
+	else if (!stuck && ops->withholding)
+		rs_log_info("a scheduler thread runs tasks again; systemd watchdog pings resume");
+	ops->withholding = stuck;
+	if (ops->sd_watchdog && !stuck)
+		sd_notify(0, "WATCHDOG=1");
+}
+
+/* The timer's period: 1 s, or a quarter of the run-time limit when that is shorter (a stuck kernel is
+ * caught within 1.25 x the limit), never below 20 ms. */
+static unsigned tick_ms(const struct rs_config *c)
+{
+	unsigned ms = WATCHDOG_PERIOD_MS;
+
+	if (c->task_time_max_ms && c->task_time_max_ms / 4 < ms)
+		ms = c->task_time_max_ms / 4;
+	return ms < 20 ? 20 : ms;
+}
+
 static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct rs_ops *ops = arg;
@@ -263,12 +303,12 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 
-	if (ops->sd_watchdog)
-		sd_notify(0, "WATCHDOG=1");
+	rs_stuck_tick(ops->d, now, ops->end_session, ops->end_session_arg);
+	ping_watchdog(ops, now);
 	if (ops->d->cfg.watchdog_ms)
 		report_long_kernels(ops, now);
 	publish_stats(ops, now);
-	arm_timer(ops->ev_watchdog, WATCHDOG_PERIOD_MS);
+	arm_timer(ops->ev_watchdog, tick_ms(&ops->d->cfg));
 }
 
 /* ---------------------------------------------------------------- STATUS */
@@ -283,7 +323,7 @@ void rs_ops_fill_status(struct rs_daemon *d, struct rs_msg_status_reply *rep, bo
 	rep->sessions = d->n_sessions;
 	rep->uptime_ms = (rs_now_ns() - d->start_ns) / 1000000;
 	/* relaxed: statistics, each stored by its owner thread alone */
-	for (uint32_t i = 0; i < d->n_threads; i++) {
+	for (uint32_t i = 0; i < d->n_slots; i++) {
 		struct rs_thread *t = &d->threads[i];
 		rep->tasks_completed += atomic_load_explicit(&t->n_completed, memory_order_relaxed);
 		rep->tasks_failed += atomic_load_explicit(&t->n_failed, memory_order_relaxed);
@@ -310,6 +350,21 @@ void rs_ops_fill_status(struct rs_daemon *d, struct rs_msg_status_reply *rep, bo
 
 /* ---------------------------------------------------------------- lifecycle */
 
+/* The grace period's three parts (DESIGN §8): drain, then cancel and flush for a quarter of it (at most
+ * CANCEL_FLUSH_MS), then join the threads for a tenth (at most JOIN_MS_MAX) — so a stop with a kernel that
+ * never returns still ends within daemon.shutdown_grace_ms. */
+unsigned rs_ops_cancel_flush_ms(const struct rs_config *c)
+{
+	unsigned ms = c->shutdown_grace_ms / 4;
+	return ms < CANCEL_FLUSH_MS ? ms : CANCEL_FLUSH_MS;
+}
+
+unsigned rs_ops_join_ms(const struct rs_config *c)
+{
+	unsigned ms = c->shutdown_grace_ms / 10;
+	return ms < JOIN_MS_MAX ? ms : JOIN_MS_MAX;
+}
+
 bool rs_ops_stopping(const struct rs_ops *ops)
 {
 	return ops->stopping;
@@ -323,13 +378,13 @@ void rs_ops_request_stop(struct rs_ops *ops)
 }
 
 int rs_ops_create(struct rs_ops **out, struct rs_daemon *d, struct event_base *base, const char *config_file,
-		  bool handle_signals, rs_ops_stop_listening_fn *stop_listening, void *arg, char *err,
-		  size_t err_len)
+		  bool handle_signals, rs_ops_stop_listening_fn *stop_listening, rs_stuck_end_session_fn *end_session,
+		  void *arg, char *err, size_t err_len)
 {
 	struct rs_ops *ops = calloc(1, sizeof(*ops));
 	uint64_t usec = 0;
 
-	if (!ops || !(ops->watchdog_reported = calloc(d->n_threads, sizeof(ops->watchdog_reported[0])))) {
+	if (!ops || !(ops->watchdog_reported = calloc(d->n_slots, sizeof(ops->watchdog_reported[0])))) {
 		snprintf(err, err_len, "out of memory");
 		free(ops);
 		return -ENOMEM;
@@ -338,6 +393,8 @@ int rs_ops_create(struct rs_ops **out, struct rs_daemon *d, struct event_base *b
 	ops->base = base;
 	ops->stop_listening = stop_listening;
 	ops->stop_listening_arg = arg;
+	ops->end_session = end_session;
+	ops->end_session_arg = arg;
 	if (config_file)
 		snprintf(ops->config_file, sizeof(ops->config_file), "%s", config_file);
 	ops->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -364,7 +421,7 @@ int rs_ops_create(struct rs_ops **out, struct rs_daemon *d, struct event_base *b
 	}
 	ops->sd_watchdog = sd_watchdog_enabled(0, &usec) > 0;
 	ops->last_stats_ns = rs_now_ns();
-	arm_timer(ops->ev_watchdog, WATCHDOG_PERIOD_MS);
+	arm_timer(ops->ev_watchdog, tick_ms(&d->cfg));
 	*out = ops;
 	return 0;
 

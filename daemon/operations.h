@@ -14,6 +14,9 @@ struct event_base;
 struct rs_daemon;
 struct rs_msg_status_reply;
 struct rs_ops;
+struct rs_config;
+
+#include "stuck.h"
 
 /* Called once, when a stop begins, to close the listening socket: no new connection after that. */
 typedef void rs_ops_stop_listening_fn(void *arg);
@@ -23,8 +26,11 @@ typedef void rs_ops_stop_listening_fn(void *arg);
  * config_file (may be NULL) is what SIGHUP re-reads. 0, or a negative code with a message in err.
  */
 int rs_ops_create(struct rs_ops **out, struct rs_daemon *d, struct event_base *base, const char *config_file,
-		  bool handle_signals, rs_ops_stop_listening_fn *stop_listening, void *arg, char *err,
-		  size_t err_len);
+		  bool handle_signals, rs_ops_stop_listening_fn *stop_listening, rs_stuck_end_session_fn *end_session,
+		  void *arg, char *err, size_t err_len);
+/* How the grace period is spent after the drain: cancel and flush, then the timed join of the threads. */
+unsigned rs_ops_cancel_flush_ms(const struct rs_config *c);
+unsigned rs_ops_join_ms(const struct rs_config *c);
 /* A stop has begun: new sessions are refused. */
 bool rs_ops_stopping(const struct rs_ops *ops);
 /* Ask for a graceful stop from any thread or a signal handler (one eventfd write; the loop does the rest). */

@@ -61,6 +61,12 @@
 /* Bound on every sleep if membarrier ever fails after sessions were told to rely on it (a lost doorbell then
  * costs at most this much latency). */
 #define ASYM_FENCE_FALLBACK_MS 10
+/* A scheduler that goes to sleep while others are awake sleeps at most RECOUNT_SLEEP_MS, then counts again
+ * who wires: one inside a batch for LONG_BATCH_NS (a long or stuck kernel) no longer counts, so the sleeper
+ * becomes the last one and arms the doorbells. Bounds how long a surprise long kernel can leave new
+ * submissions unwired to about RECOUNT_SLEEP_MS. */
+#define RECOUNT_SLEEP_MS 100
+#define LONG_BATCH_NS 50000000ull
 /* Events taken per epoll_wait: the events themselves are not looked at, only the wake-up counts. */
 #define EPOLL_EVENTS 16
 
@@ -155,7 +161,7 @@ void rs_wake_scheduler(struct rs_daemon *d)
 	if (!atomic_load_explicit(&p->n_parked, memory_order_relaxed))
 		return;
 	/* claim exactly one parked scheduler; further pushes find it claimed and spend no system call */
-	for (uint32_t i = 0; i < d->n_schedulers; i++) {
+	for (uint32_t i = 0; i < d->n_slots; i++) {
 		struct rs_thread *t = &d->threads[i];
 		uint32_t one = 1;
 		/* acq_rel: pairs with the sleeper's seq_cst store of parked = 1 and its acquire re-load */
@@ -216,8 +222,34 @@ static void sleep_scheduler(struct rs_daemon *d, struct rs_thread *self, struct 
 		}
 }
 
+/* Schedulers in service (not quarantined, stuck.c). */
+static inline uint32_t live_schedulers(struct rs_daemon *d)
+{
+	/* relaxed: M updates it when it quarantines or replaces one; a stale count delays one sleep decision */
+	return atomic_load_explicit(&d->n_live_schedulers, memory_order_relaxed);
+}
+
 static int wiring_prepare(struct rs_daemon *d, struct rs_session_list *list);
 static void wiring_after(struct rs_daemon *d, struct rs_session_list *list);
+
+/* Schedulers in service that wire between their batches: every LIVE one except those inside a batch older
+ * than LONG_BATCH_NS — a kernel that long (or stuck) will not wire soon, so a sleeper must arm the doorbells
+ * in its place. Relaxed loads: a stale view only delays the recount by one RECOUNT_SLEEP_MS sleep. */
+static uint32_t awake_to_wire(struct rs_daemon *d)
+{
+	uint64_t now = rs_now_ns();
+	uint32_t n = live_schedulers(d);
+
+	for (uint32_t i = 0; i < d->n_slots; i++) {
+		struct rs_thread *t = &d->threads[i];
+		if (!t->is_scheduler || atomic_load_explicit(&t->state, memory_order_relaxed) != RS_THREAD_LIVE)
+			continue;
+		uint64_t start = atomic_load_explicit(&t->run_start_ns, memory_order_relaxed);
+		if (start && start != RS_RUN_QUARANTINED && now > start && now - start > LONG_BATCH_NS && n)
+			n--;
+	}
+	return n;
+}
 
 /*
  * Sleep of a scheduler with folded wiring: in epoll on the doorbells and the wiring eventfd, with the wiring
@@ -239,9 +271,11 @@ static void sleep_folded(struct rs_daemon *d, struct rs_thread *self, struct rs_
 	 * while another is awake it wires (and re-arms the doorbells before long kernels), and a doorbell per
 	 * submission would only wake this one over and over. The count is raised under the token, so of two
 	 * schedulers going to sleep at once the second sees the first and arms. */
-	int last = d->n_schedulers <= rs_park_sleepers(&d->park);
+	int last = awake_to_wire(d) <= rs_park_sleepers(&d->park);
 	int may_sleep = last ? wiring_prepare(d, list) : 1;
-	int ms = last ? p->wiring_sleep_ms : -1;
+	/* not last: the others wire between their batches — unless one is in a kernel that turns out long, so
+	 * look again after a while rather than sleep on a doorbell nobody asked for */
+	int ms = last ? p->wiring_sleep_ms : RECOUNT_SLEEP_MS;
 	rs_wiring_token_put(&d->wiring_token);
 	/* the prepare step's full fence pairs with the one in rs_wake_scheduler: a push before it is seen here */
 	if (!may_sleep || any_ready(list)) {
@@ -293,7 +327,7 @@ void rs_park_idle_scheduler(struct rs_daemon *d, struct rs_thread *self, struct 
 		 * more would only burn CPU the clients need, so the others park at once. And only the last awake
 		 * scheduler spins: beside one that runs kernels, a spinner would take the CPU the submitting
 		 * client needs (2 schedulers + 1 client on 2 CPUs). */
-		int others_awake = d->n_schedulers - rs_park_sleepers(&d->park) > 1;
+		int others_awake = live_schedulers(d) - rs_park_sleepers(&d->park) > 1;
 		/* n_spinning is seq_cst like the sleep announcements: a waker that sees a spinner after its fence
 		 * skips the futex (rs_wake_scheduler), so the spinner must be counted before it re-checks */
 		if (others_awake ||
@@ -531,7 +565,7 @@ void rs_park_wake_all(struct rs_daemon *d)
 {
 	for (int round = 0; round < 2; round++) {
 		/* wake everyone: futex sleepers and whoever sleeps in the wiring epoll */
-		for (uint32_t i = 0; i < d->n_threads; i++) {
+		for (uint32_t i = 0; i < d->n_slots; i++) {
 			atomic_store(&d->threads[i].parked, 0);
 			rs_futex(&d->threads[i].parked, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
 		}

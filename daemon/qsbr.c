@@ -8,6 +8,12 @@
  * each publication and frees an old list — or a session it unlinked (control.c) — only once every thread is
  * offline or has announced an epoch at or after the one of the unlink: no worker can still hold a pointer
  * into it. The main thread never blocks on this: it polls from a timer.
+ *
+ * Per session, not global: a scheduler inside a batch touches only the batch's session (scheduler.c
+ * run_batch announces it in run_start_ns/run_session), so it holds up the freeing of that session alone —
+ * a long kernel of one session does not delay freeing every other dead session, nor old lists. A
+ * quarantined thread (stuck.c) stays "inside its batch" until it leaves, so only its own session waits for
+ * it, possibly for the daemon's lifetime.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -57,14 +63,28 @@ void rs_qs_offline(struct rs_thread *self)
 	atomic_store_explicit(&self->qs, 0, memory_order_release);
 }
 
-int rs_daemon_quiescent_since(struct rs_daemon *d, uint64_t epoch)
+/* Thread t holds no pointer into what was unlinked at epoch (and belongs to session sid, 0 = to none). */
+static int thread_quiescent(struct rs_thread *t, uint64_t epoch, uint64_t sid)
 {
-	for (uint32_t i = 0; i < d->n_threads; i++) {
-		/* pairs with the stores in rs_qs_online / rs_qs_offline */
-		uint64_t q = atomic_load_explicit(&d->threads[i].qs, memory_order_acquire);
-		if (q != 0 && q < epoch)
+	/* seq_cst loads, all three: ordered after our epoch increment and before the thread's batch-end exchange
+	 * and its next rs_qs_online, so a thread seen inside a batch reads the new epoch when it leaves it */
+	uint64_t q = atomic_load_explicit(&t->qs, memory_order_seq_cst); /* pairs with rs_qs_online/offline */
+	if (q == 0 || q >= epoch)
+		return 1;
+	/* inside one batch from the first load to the second (start times are unique), of another session:
+	 * acquire pairs with the release store at the batch's first task (scheduler.c run_batch) */
+	uint64_t start = atomic_load_explicit(&t->run_start_ns, memory_order_seq_cst);
+	if (!start)
+		return 0;
+	uint64_t in = atomic_load_explicit(&t->run_session, memory_order_relaxed);
+	return atomic_load_explicit(&t->run_start_ns, memory_order_seq_cst) == start && in != sid;
+}
+
+int rs_daemon_quiescent_since(struct rs_daemon *d, uint64_t epoch, uint64_t session_id)
+{
+	for (uint32_t i = 0; i < d->n_slots; i++)
+		if (!thread_quiescent(&d->threads[i], epoch, session_id))
 			return 0;
-	}
 	return 1;
 }
 
@@ -74,7 +94,7 @@ void rs_daemon_reap_lists(struct rs_daemon *d, int force)
 
 	while (*pp) {
 		struct rs_retired_list *o = *pp;
-		if (force || rs_daemon_quiescent_since(d, o->epoch)) {
+		if (force || rs_daemon_quiescent_since(d, o->epoch, 0)) {
 			*pp = o->next;
 			free(o->list);
 			free(o);

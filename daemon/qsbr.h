@@ -27,8 +27,10 @@ void rs_qsbr_destroy(struct rs_daemon *d);
 int rs_daemon_publish_sessions(struct rs_daemon *d, struct rs_session *add, struct rs_session *remove);
 /* M: free old session lists whose grace period ended (force: all, at shutdown). */
 void rs_daemon_reap_lists(struct rs_daemon *d, int force);
-/* M: 1 once every worker thread has passed a quiescent point at or after `epoch` (or is offline). */
-int rs_daemon_quiescent_since(struct rs_daemon *d, uint64_t epoch);
+/* M: 1 once no worker thread can hold a pointer into what was unlinked at `epoch`: each has passed a
+ * quiescent point at or after it, is offline, or is inside a batch of a session other than session_id
+ * (0 for a session list: every batch qualifies). */
+int rs_daemon_quiescent_since(struct rs_daemon *d, uint64_t epoch, uint64_t session_id);
 
 /* Worker threads: between tasks (online: it may hold session pointers taken from now on) and before a
  * sleep (offline: it holds none, so no grace period waits for it). */

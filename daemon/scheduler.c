@@ -125,7 +125,9 @@ static void run_task(struct rs_thread *self, struct rs_session *s, uint32_t slot
 		return;
 	}
 	reset_fp_env();
-	atomic_store_explicit(&self->run_seq, t->seq, memory_order_relaxed);
+	/* release (a plain store on x86): the task's fields before it are visible to the main thread's acquire
+	 * load in stuck.c quarantine, which names the task's kernel */
+	atomic_store_explicit(&self->run_seq, t->seq, memory_order_release);
 	/* the failure text is empty: the wiring thread cleared it (validate.c) and nothing wrote it since */
 	int profiled = t->flags & RS_WTASK_PROFILED;
 	if (profiled)
@@ -172,7 +174,15 @@ static void settle_vtime(struct rs_session *s, uint64_t charged, uint64_t kernel
 }
 
 /* Pop and run tasks of the fairest session: up to RS_SCHED_BATCH of them, and no more once the batch has run
- * RS_SCHED_QUANTUM_NS. Returns the number run. */
+ * RS_SCHED_QUANTUM_NS. Returns the number run, or -1 if the main thread quarantined this thread meanwhile
+ * (stuck.c): it then touches nothing but its session and leaves.
+ *
+ * The batch is announced in run_start_ns (the main thread reads it, threads.h): from the release store at its
+ * first task until the exchange at its end, this thread touches only session s and the daemon-wide words —
+ * not the session list it chose s from — which is what lets the main thread free other sessions meanwhile
+ * (qsbr.c, per-session quiescence) and take a stuck thread out of service with one compare-exchange. The
+ * exchange is the one atomic read-modify-write a batch adds: whichever of it and the main thread's
+ * compare-exchange comes first decides whether the batch ended in time. */
 static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_session_list *list)
 {
 	if (!list || !list->n)
@@ -194,7 +204,9 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 		if (!n) {
 			t0 = rs_now_ns();
 			atomic_store_explicit(&self->run_session, s->id, memory_order_relaxed);
-			atomic_store_explicit(&self->run_start_ns, t0, memory_order_relaxed);
+			/* release: our reads of the session list (choosing s) come before it; pairs with the main
+			 * thread's acquire load in rs_daemon_quiescent_since / stuck.c */
+			atomic_store_explicit(&self->run_start_ns, t0, memory_order_release);
 		}
 		/* A long kernel is charged before it runs: a scheduler choosing while it runs sees the time as
 		 * spent. Short ones are not (their batch settles within the quantum), which keeps the extra atomic
@@ -209,6 +221,10 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 			rs_wake_scheduler(d);
 		run_task(self, s, slot);
 		n++;
+		/* relaxed: an early look only (the exchange below decides); the main thread writes this line only
+		 * to quarantine us */
+		if (atomic_load_explicit(&self->run_start_ns, memory_order_relaxed) == RS_RUN_QUARANTINED)
+			break;
 		if (!timed) {
 			if ((unsigned)n >= RS_SCHED_BATCH)
 				break;
@@ -224,7 +240,10 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 	if (!timed)
 		now = rs_now_ns();
 	uint64_t kernel_ns = now - t0;
-	atomic_store_explicit(&self->run_start_ns, 0, memory_order_relaxed);
+	/* seq_cst: ordered with the main thread's compare-exchange (stuck.c) and its seq_cst loads in
+	 * rs_daemon_quiescent_since — after this, our next rs_qs_online sees every epoch it already checked */
+	if (atomic_exchange_explicit(&self->run_start_ns, 0, memory_order_seq_cst) == RS_RUN_QUARANTINED)
+		return -1;
 	uint64_t mean = kernel_ns / (unsigned)n, ewma = atomic_load_explicit(&s->kernel_ewma_ns, memory_order_relaxed);
 	/* racy read-modify-write by several schedulers: a lost update only delays the estimate by one batch */
 	atomic_store_explicit(&s->kernel_ewma_ns, ewma - (ewma >> RS_EWMA_SHIFT) + (mean >> RS_EWMA_SHIFT),
@@ -251,6 +270,7 @@ void *rs_scheduler_thread_main(void *arg)
 	struct rs_thread *self = arg;
 	struct rs_daemon *d = self->d;
 	struct rs_idle idle = { 0 };
+	bool quarantined = false;
 	char name[16];
 
 	snprintf(name, sizeof(name), "rs-sched-%u", self->index);
@@ -263,7 +283,12 @@ void *rs_scheduler_thread_main(void *arg)
 
 		if (self->is_wiring)
 			work += folded_wiring_round(d, self, list);
-		work += run_batch(d, self, list);
+		int ran = run_batch(d, self, list);
+		if (ran < 0) {
+			quarantined = true; /* list is not ours to touch any more */
+			break;
+		}
+		work += ran;
 		if (work) {
 			rs_park_busy(d, &idle);
 			continue;
@@ -272,5 +297,9 @@ void *rs_scheduler_thread_main(void *arg)
 	}
 	rs_park_busy(d, &idle);
 	rs_qs_offline(self);
+	/* release: every touch of the daemon and of the stuck session is done; pairs with the acquire load in
+	 * rs_threads_reap (and the per-session check in qsbr.c), after which the main thread may free them */
+	if (quarantined)
+		atomic_store_explicit(&self->state, RS_THREAD_EXITED, memory_order_release);
 	return NULL;
 }

@@ -38,7 +38,7 @@
 #include <stdint.h>
 
 #define RS_ABI_MAJOR 1u
-#define RS_ABI_MINOR 0u
+#define RS_ABI_MINOR 1u
 
 #define RS_SQ_MAGIC 0x5253515f52494e47ull /* "RSQ_RING" */
 #define RS_CQ_MAGIC 0x5243515f52494e47ull /* "RCQ_RING" */

@@ -27,6 +27,8 @@ enum rs_msg_type {
 	RS_MSG_KERNEL_LIST_REPLY = 8,
 	RS_MSG_CANCEL_ALL = 9,    /* client -> daemon: struct rs_msg_cancel */
 	RS_MSG_CANCEL_REPLY = 10, /* daemon -> client: struct rs_msg_result */
+	RS_MSG_SESSION_ENDED = 16, /* daemon -> client, unasked, then the daemon closes the connection:
+	                              struct rs_msg_session_ended (ABI 1.1) */
 };
 
 struct rs_msg_hdr {
@@ -128,6 +130,16 @@ struct rs_msg_result {
 	struct rs_msg_hdr hdr;
 	int32_t status;
 	uint32_t reserved;
+};
+
+/* The daemon ended the session (a task ran past quota.task_time_max_ms): every later call of the client fails
+ * with -RS_EENDED and rs_last_error() gives `reason`. */
+struct rs_msg_session_ended {
+	struct rs_msg_hdr hdr;
+	int32_t code;           /* negative code the client's calls return: -RS_EENDED */
+	uint32_t reserved;
+	uint64_t seq;           /* the task that caused it, 0 if none */
+	char reason[240];
 };
 
 #endif /* RS_PROTO_H */

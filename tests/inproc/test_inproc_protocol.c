@@ -109,7 +109,7 @@ static void harness_stop(struct harness *h)
 {
 	rs_server_request_stop(h->srv);
 	pthread_join(h->loop, NULL);
-	rs_daemon_stop_threads(&h->d);
+	CHECK(rs_daemon_stop_threads(&h->d, 30000) == 0, "a worker thread did not stop within 30 s");
 	rs_server_destroy(h->srv);
 	rs_daemon_destroy(&h->d);
 }

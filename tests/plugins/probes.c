@@ -10,6 +10,9 @@
  *   rendezvous(x, token, timeout)      writes 1 into its tile iff another call with the same token ran at
  *                                      the same time, else 0 after the timeout: makes parallelism (or its
  *                                      absence, for tasks that must be ordered) observable to a client
+ *   stall(ms)                          sleeps ms milliseconds, or forever for 0, ignoring every quota: a
+ *                                      kernel that does not end, for the daemon's run-time limit
+ *                                      (quota.task_time_max_ms: quarantine, replacement, stop, watchdog)
  *
  * Unlike the other files in tests/plugins (deliberately malformed plugins the registry must refuse), this
  * one is well formed and loads. Its names are unprefixed ("fail", not "probes.fail") because the tests
@@ -33,6 +36,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "rs_abi.h"
 #include "rs_kernel.h"
@@ -205,6 +209,22 @@ static int probe_rendezvous(const rs_kargs *a)
 	return 0;
 }
 
+/* ---- stall ---- */
+
+/* Deliberately outside the work bound every real kernel keeps (kernels/rs_kernel.h): it stands for a plugin
+ * kernel with a bug. It sleeps rather than spins, so a stuck probe does not take a CPU from the test. */
+static int probe_stall(const rs_kargs *a)
+{
+	uint64_t ms;
+
+	memcpy(&ms, &a->scalars[0], sizeof(ms));
+	for (uint64_t slept = 0; !ms || slept < ms; slept += 10) {
+		struct timespec ts = { 0, 10 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
 /* ---- the table ---- */
 
 static const rs_kernel_desc probe_kernels[] = {
@@ -227,6 +247,13 @@ static const rs_kernel_desc probe_kernels[] = {
 		.doc = "rendezvous(x: out f32 <=2-D, token: u64, timeout: u64 ns): x = 1 if another call with the "
 		       "same token overlapped this one, else 0; work: timeout <= quota.spin_max_ns, one store per "
 		       "element of x",
+	},
+	{
+		.name = "stall",
+		.fn = probe_stall,
+		.n_scalars = 1,
+		.doc = "stall(ms: u64): sleeps ms milliseconds, forever for 0 (test probe); work: unbounded, "
+		       "on purpose",
 	},
 };
 

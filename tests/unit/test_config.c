@@ -89,6 +89,8 @@ static const char *first_difference(const struct rs_config *a, const struct rs_c
 	SAME(max_sessions_per_uid);
 	SAME(spin_max_ns);
 	SAME(watchdog_ms);
+	SAME(task_time_max_ms);
+	SAME(max_stuck_threads);
 	SAME(n_allow_uids);
 	for (uint32_t i = 0; i < a->n_allow_uids && i < RS_CONFIG_MAX_IDS; i++)
 		SAME(allow_uids[i]);
@@ -141,6 +143,8 @@ START_TEST(defaults_match_the_documented_values)
 	ck_assert_uint_eq(c.max_sessions_per_uid, 64);
 	ck_assert_uint_eq(c.spin_max_ns, 1000000000u);
 	ck_assert_uint_eq(c.watchdog_ms, 10000);
+	ck_assert_uint_eq(c.task_time_max_ms, 60000);
+	ck_assert_uint_eq(c.max_stuck_threads, 0);
 	ck_assert_uint_eq(c.stats_interval_s, 10);
 	ck_assert_uint_eq(c.shutdown_grace_ms, 5000);
 	ck_assert_uint_eq(c.socket_mode, 0666);
@@ -624,6 +628,23 @@ START_TEST(validate_rejects_per_uid_sessions_above_total)
 }
 END_TEST
 
+START_TEST(validate_rejects_a_run_time_limit_a_spin_kernel_could_reach)
+{
+	struct rs_config c;
+	char err[ERR_LEN] = "";
+
+	rs_config_defaults(&c);
+	c.task_time_max_ms = 1000; /* == quota.spin_max_ns: a spin the quota allows would end its session */
+	ck_assert_int_eq(rs_config_validate(&c, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "quota.task_time_max_ms (1000) must be 0 (off) or longer than quota.spin_max_ns"),
+		      "got \"%s\"", err);
+	c.task_time_max_ms = 1001;
+	ck_assert_int_eq(rs_config_validate(&c, err, sizeof(err)), 0);
+	c.task_time_max_ms = 0;
+	ck_assert_int_eq(rs_config_validate(&c, err, sizeof(err)), 0);
+}
+END_TEST
+
 START_TEST(validate_rejects_wiring_cpu_with_shared_wiring)
 {
 	struct rs_config c;
@@ -820,6 +841,7 @@ static Suite *config_suite(void)
 	tcase_add_test(validate, validate_rejects_ring_entries_out_of_range);
 	tcase_add_test(validate, validate_rejects_a_segment_quota_below_the_default_session);
 	tcase_add_test(validate, validate_rejects_per_uid_sessions_above_total);
+	tcase_add_test(validate, validate_rejects_a_run_time_limit_a_spin_kernel_could_reach);
 	tcase_add_test(validate, validate_rejects_wiring_cpu_with_shared_wiring);
 	tcase_add_test(validate, validate_rejects_a_list_count_beyond_its_array);
 	tcase_add_test(validate, validate_tolerates_null_error_buffer);
