@@ -2,7 +2,10 @@
 # test_docs.sh — the project documents itself, and truthfully: the README's layout table names every source
 # file of shm/, daemon/, kernels/ and client/ (a file or a glob in its row) and every path it names exists;
 # README.md and docs/*.md never link outside the repository (no relative link that climbs out of the tree, no
-# absolute file path), and nothing in the tree cites the tracker's work items. No daemon.
+# absolute file path), and nothing in the tree cites the tracker's work items. The man pages cannot drift from
+# the code: every function ringsched.h declares has an entry in libringsched(3), every key of the daemon's key
+# table (daemon/config.c) a heading in ringschedd.conf(5) whose default is the one conf/ringschedd.conf states,
+# and every long option of ringschedd an entry in ringschedd(8). No daemon.
 source "$(dirname "$0")/lib.sh"
 rs_init docs
 
@@ -84,6 +87,63 @@ if [ -z "$outside" ]; then
 	rs_pass no_links_outside_the_tree
 else
 	rs_fail no_links_outside_the_tree "links that leave the repository:$outside"
+fi
+
+# ---- the man pages against the code
+MAN="$SRC/man"
+# Functions: every identifier followed by "(" in ringsched.h outside comments. An entry is a line of
+# libringsched.3.scd that starts with "*" (the bold prototype) and names the function followed by "(".
+funcs=$(perl -0pe 's{/\*.*?\*/}{}gs' "$SRC/client/ringsched.h" | grep -oE '\brs_[a-z0-9_]+[[:space:]]*\(' |
+	tr -d '( \t' | sort -u)
+undocumented=""
+for f in $funcs; do
+	grep -qE "^\*.*\b$f\(" "$MAN/libringsched.3.scd" || undocumented="$undocumented $f"
+done
+rs_log "ringsched.h declares $(echo "$funcs" | wc -w) functions"
+if [ -n "$funcs" ] && [ -z "$undocumented" ]; then
+	rs_pass every_function_in_libringsched_3
+else
+	rs_fail every_function_in_libringsched_3 "functions of ringsched.h without an entry in man/libringsched.3.scd:$undocumented"
+fi
+
+# Keys: the SCALAR("group", "name", ...) and LIST(...) entries of config.c's key table. A heading is a line
+# "*group.name* = default".
+keys=$(grep -oE '^[[:space:]]*(SCALAR|LIST)\("[a-z_]+", "[a-z_]+"' "$SRC/daemon/config.c" |
+	sed -E 's/.*\("([a-z_]+)", "([a-z_]+)"/\1.\2/')
+undocumented=""
+for k in $keys; do
+	grep -qE "^\*${k//./\\.}\* = " "$MAN/ringschedd.conf.5.scd" || undocumented="$undocumented $k"
+done
+rs_log "the key table has $(echo "$keys" | wc -w) keys"
+if [ -n "$keys" ] && [ -z "$undocumented" ]; then
+	rs_pass every_key_in_ringschedd_conf_5
+else
+	rs_fail every_key_in_ringschedd_conf_5 "keys of daemon/config.c without a heading in man/ringschedd.conf.5.scd:$undocumented"
+fi
+# Defaults: each "name = value;" inside "group = {" of conf/ringschedd.conf is the heading's default.
+wrong=""
+while read -r k v; do
+	grep -qxF "*$k* = $v" "$MAN/ringschedd.conf.5.scd" || wrong="$wrong $k=$v"
+done < <(awk '/^[a-z_]+ = \{/ { g = $1; next } /^\};/ { g = "" }
+	g != "" && /^[[:space:]]+[a-z_]+ = .*;[[:space:]]*$/ {
+		sub(/^[[:space:]]+/, ""); name = $1; sub(/^[a-z_]+ = /, ""); sub(/;[[:space:]]*$/, ""); print g "." name, $0 }' \
+	"$SRC/conf/ringschedd.conf")
+if [ -z "$wrong" ]; then
+	rs_pass conf_defaults_in_ringschedd_conf_5
+else
+	rs_fail conf_defaults_in_ringschedd_conf_5 "defaults of conf/ringschedd.conf missing from (or different in) the headings of man/ringschedd.conf.5.scd:$wrong"
+fi
+
+# Options: the long options of ringschedd's getopt table, each as *--name* in ringschedd.8.scd.
+opts=$(grep -oE '\{ *"[a-z-]+", *(no|required|optional)_argument' "$SRC/daemon/main.c" | sed -E 's/\{ *"([a-z-]+)".*/\1/')
+undocumented=""
+for o in $opts; do
+	grep -qF -- "*--$o*" "$MAN/ringschedd.8.scd" || undocumented="$undocumented --$o"
+done
+if [ -n "$opts" ] && [ -z "$undocumented" ]; then
+	rs_pass every_option_in_ringschedd_8
+else
+	rs_fail every_option_in_ringschedd_8 "options of daemon/main.c without an entry in man/ringschedd.8.scd:$undocumented"
 fi
 
 # No internal work items: the tree speaks for itself, not of the tracker's issue numbers.
