@@ -268,7 +268,8 @@ soak: all
 
 # ---- install ----
 # Debian's conventions: every path under $(DESTDIR) (a staging root for packaging; empty = this machine),
-# programs stripped (their debug info is not installed: the unstripped copies stay in $(BUILD)/), the shared
+# programs stripped (their debug info is installed only with DEBUG_INFO=1, see below; the unstripped copies
+# stay in $(BUILD)/), the shared
 # library under its full version with the soname and development symlinks, and ldconfig run when installing
 # onto this machine. The configuration is never overwritten. INSTALLED_FILES is every file and symlink
 # `make install` writes, so `make uninstall` (same PREFIX and DESTDIR) removes exactly those, keeps a
@@ -294,6 +295,17 @@ OWN_DIRS  := $(includedir)/ringsched $(plugindir) $(libdir)/ringsched $(EXAMPLE_
 	$(sysconfdir)/ringsched
 CONF_DEST := $(DESTDIR)$(sysconfdir)/ringsched/ringschedd.conf
 D := $(DESTDIR)
+# DEBUG_INFO=1: also install the debug info of every stripped file separately, where gdb looks for it by build
+# id: $(debugdir)/.build-id/NN/REST.debug (the layout of Debian's -dbgsym packages). Uninstall finds those files
+# from the build ids the installed (stripped) files still carry, so it removes them whatever the variable says.
+DEBUG_INFO ?=
+debugdir    = /usr/lib/debug
+OBJCOPY    ?= objcopy
+DEBUG_PAIRS := $(DAEMON)=$(sbindir)/ringschedd $(CLI)=$(bindir)/ringsched \
+	$(CLIENT_SO_REAL)=$(libdir)/libringsched.so.$(CLIENT_VERSION) $(BUILD)/plugins/example.so=$(plugindir)/example.so
+# shell: dbg= the debug file of the installed ELF $(1) (empty when it has no build id)
+debug_file = id=$$(readelf -n $(1) 2>/dev/null | sed -n 's/.*Build ID: *//p'); \
+	dbg=$${id:+$(D)$(debugdir)/.build-id/$${id%$${id\#??}}/$${id\#??}.debug}
 
 install: all
 	$(INSTALL) -d $(D)$(bindir) $(D)$(sbindir) $(D)$(libdir) $(D)$(pkgconfigdir) $(D)$(includedir)/ringsched \
@@ -321,9 +333,18 @@ install: all
 	@if [ -e $(CONF_DEST) ]; then echo "keeping the existing $(CONF_DEST)"; \
 	else echo "install -m 0644 conf/ringschedd.conf $(CONF_DEST)"; \
 		$(INSTALL) -m 0644 conf/ringschedd.conf $(CONF_DEST); fi
+ifneq ($(DEBUG_INFO),)
+	@for pair in $(DEBUG_PAIRS); do src=$${pair%%=*}; $(call debug_file,$(D)$${pair#*=}); \
+		if [ -z "$$dbg" ]; then echo "$$src has no build id: no debug file installed"; continue; fi; \
+		echo "$(OBJCOPY) --only-keep-debug $$src $$dbg"; $(INSTALL) -d $${dbg%/*} && \
+		$(OBJCOPY) --only-keep-debug --compress-debug-sections $$src $$dbg && chmod 0644 $$dbg || exit 1; done
+endif
 	@$(call run_ldconfig)
 
 uninstall:
+	@for pair in $(DEBUG_PAIRS); do $(call debug_file,$(D)$${pair#*=}); \
+		if [ -n "$$dbg" ] && [ -e "$$dbg" ]; then echo "rm -f $$dbg"; rm -f $$dbg; \
+			rmdir --ignore-fail-on-non-empty $${dbg%/*}; fi; done
 	rm -f $(addprefix $(D),$(INSTALLED_FILES))
 	@if [ -e $(CONF_DEST) ] && ! cmp -s conf/ringschedd.conf $(CONF_DEST); then \
 		echo "keeping $(CONF_DEST): it differs from the installed default (remove it by hand)"; \

@@ -10,7 +10,8 @@
 # renders without a warning; the sysusers.d entry creates a nologin system user; the plugin template builds
 # with its installed Makefile and the daemon loads the result; `systemd-analyze verify` accepts the unit. Then
 # an edited configuration survives a re-install and an uninstall, and an uninstall leaves no file and none of
-# ringsched's own directories. Skipped in sanitizer builds: the layout does not depend on them, and a plain
+# ringsched's own directories. With DEBUG_INFO=1 the debug info lands in usr/lib/debug/.build-id, where gdb
+# finds it, and uninstall removes it too. Skipped in sanitizer builds: the layout does not depend on them, and a plain
 # cc cannot link a sanitized library.
 source "$(dirname "$0")/lib.sh"
 rs_init install
@@ -230,5 +231,29 @@ left=$(staged_files | tr '\n' ' ')
 own=$(cd "$dest" && ls -d usr/include/ringsched usr/lib/ringsched usr/share/doc/ringsched etc/ringsched 2>/dev/null | tr '\n' ' ')
 rs_check uninstall_leaves_nothing "after install + uninstall: files '$left', ringsched directories '$own'" \
 	[ -z "$left" ] && [ -z "$own" ]
+
+# ---- DEBUG_INFO=1: separate debug files by build id, found by gdb, removed by uninstall
+rs_install_dbg() { make -s -C "$SRC" BUILD="$RS_BUILD" "$1" PREFIX=/usr DESTDIR="$dest" DEBUG_INFO=1 >>"$RS_TMP/make.log" 2>&1; }
+if rs_install_dbg install; then
+	missing=""
+	for f in usr/sbin/ringschedd usr/bin/ringsched usr/lib/libringsched.so.0.1.0 usr/lib/ringsched/plugins/example.so; do
+		id=$(readelf -n "$dest/$f" | sed -n 's/.*Build ID: *//p')
+		dbg="$dest/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug"
+		if [ -z "$id" ] || ! readelf -S "$dbg" 2>/dev/null | grep -q '\.debug_info'; then
+			missing="$missing $f"
+		fi
+	done
+	rs_check debug_info_by_build_id "no debug file with .debug_info for:$missing" [ -z "$missing" ]
+	if command -v gdb >/dev/null; then
+		line=$(gdb -batch -iex "set debug-file-directory $dest/usr/lib/debug" -ex 'info line rs_connect' \
+			"$dest/usr/lib/libringsched.so.0.1.0" 2>&1 | tail -1)
+		rs_check gdb_finds_debug_info "gdb says '$line'" grep -q 'client/connect.c' <<<"$line"
+	fi
+	rs_install_dbg uninstall
+	left=$(staged_files | tr '\n' ' ')
+	rs_check debug_uninstall_leaves_nothing "after a DEBUG_INFO=1 install + uninstall: files '$left'" [ -z "$left" ]
+else
+	rs_fail debug_info_by_build_id "make install DEBUG_INFO=1 failed: $(tail -5 "$RS_TMP/make.log")"
+fi
 
 rs_finish
