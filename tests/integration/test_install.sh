@@ -8,7 +8,8 @@
 # against the staged tree, and the libringsched(3) example runs against the installed daemon); the installed
 # daemon shows as `ringschedd` in ps after re-executing itself, with OPENBLAS_NUM_THREADS=1; every man page
 # renders without a warning; the sysusers.d entry creates a nologin system user; the plugin template builds
-# with its installed Makefile and the daemon loads the result; `systemd-analyze verify` accepts the unit. Then
+# with its installed Makefile, the ringsched-kernel(7) example builds too, and the daemon loads both;
+# `systemd-analyze verify` accepts the unit. Then
 # an edited configuration survives a re-install and an uninstall, and an uninstall leaves no file and none of
 # ringsched's own directories. With DEBUG_INFO=1 the debug info lands in usr/lib/debug/.build-id, where gdb
 # finds it, and uninstall removes it too. Skipped in sanitizer builds: the layout does not depend on them, and a plain
@@ -122,8 +123,20 @@ else
 	rs_fail template_builds "$(tail -5 "$RS_TMP/plugin.log")"
 fi
 
-# ---- the installed daemon: named ringschedd after its re-exec, loads the template's plugin, serves the client
-printf 'kernels = { plugins = [ "%s" ]; };\nidle = { spin_us = 5; };\n' "$RS_TMP/plugin/example.so" >"$RS_TMP/d.conf"
+# The example of ringsched-kernel(7), from the installed page, is a second plugin.
+zcat "$dest/usr/share/man/man7/ringsched-kernel.7.gz" | MANWIDTH=200 man -l - 2>/dev/null |
+	awk '/^EXAMPLE/ { on = 1; next } /^[A-Z]/ { on = 0 } on' | sed 's/^       //' >"$RS_TMP/mine.c"
+# shellcheck disable=SC2086
+if cc -std=c11 -Wall -Wextra -Werror -fPIC -shared $cflags "$RS_TMP/mine.c" -o "$RS_TMP/mine.so" >"$RS_TMP/cc.log" 2>&1 &&
+	nm -D "$RS_TMP/mine.so" | grep -q ' rs_plugin_kernels$'; then
+	rs_pass kernel_page_example_builds
+else
+	rs_fail kernel_page_example_builds "the ringsched-kernel(7) example does not build: $(head -5 "$RS_TMP/cc.log")"
+fi
+
+# ---- the installed daemon: named ringschedd after its re-exec, loads both plugins, serves the client
+printf 'kernels = { plugins = [ "%s", "%s" ]; };\nidle = { spin_us = 5; };\n' "$RS_TMP/plugin/example.so" \
+	"$RS_TMP/mine.so" >"$RS_TMP/d.conf"
 sock="$RS_TMP/d.sock"
 env -u OPENBLAS_NUM_THREADS "$dest/usr/sbin/ringschedd" --config "$RS_TMP/d.conf" --socket "$sock" \
 	>"$RS_TMP/d.log" 2>&1 &
@@ -134,10 +147,11 @@ if rs_wait_until "$RS_START_TIMEOUT" "$dest/usr/bin/ringsched" --socket "$sock" 
 		[ "$comm" = ringschedd ] && [ "${args%% *}" = "$dest/usr/sbin/ringschedd" ]
 	blas=$(tr '\0' '\n' <"/proc/$RS_DPID/environ" | grep '^OPENBLAS_NUM_THREADS=')
 	rs_check blas_one_thread "environment has '$blas'" [ "$blas" = OPENBLAS_NUM_THREADS=1 ]
-	if "$dest/usr/bin/ringsched" --socket "$sock" kernels 2>&1 | grep -q 'example\.relu'; then
-		rs_pass template_plugin_loads
+	"$dest/usr/bin/ringsched" --socket "$sock" kernels >"$RS_TMP/kernels.txt" 2>&1
+	if grep -q 'example\.relu' "$RS_TMP/kernels.txt" && grep -q 'mine\.relu' "$RS_TMP/kernels.txt"; then
+		rs_pass plugins_load
 	else
-		rs_fail template_plugin_loads "ringsched kernels does not list example.relu: $(tail -3 "$RS_TMP/d.log")"
+		rs_fail plugins_load "ringsched kernels does not list both example.relu and mine.relu: $(tail -3 "$RS_TMP/d.log")"
 	fi
 	if [ -x "$RS_TMP/client" ]; then
 		if RINGSCHED_SOCKET="$sock" LD_LIBRARY_PATH="$dest/usr/lib" timeout 20 "$RS_TMP/client" >"$RS_TMP/client.log" 2>&1; then
