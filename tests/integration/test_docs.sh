@@ -91,36 +91,39 @@ fi
 
 # ---- the man pages against the code
 MAN="$SRC/man"
-# Functions: every identifier followed by "(" in ringsched.h outside comments. An entry is a line of
-# libringsched.3.scd that starts with "*" (the bold prototype) and names the function followed by "(".
-funcs=$(perl -0pe 's{/\*.*?\*/}{}gs' "$SRC/client/ringsched.h" | grep -oE '\brs_[a-z0-9_]+[[:space:]]*\(' |
-	tr -d '( \t' | sort -u)
-undocumented=""
-for f in $funcs; do
-	grep -qE "^\*.*\b$f\(" "$MAN/libringsched.3.scd" || undocumented="$undocumented $f"
-done
-rs_log "ringsched.h declares $(echo "$funcs" | wc -w) functions"
-if [ -n "$funcs" ] && [ -z "$undocumented" ]; then
-	rs_pass every_function_in_libringsched_3
-else
-	rs_fail every_function_in_libringsched_3 "functions of ringsched.h without an entry in man/libringsched.3.scd:$undocumented"
-fi
-
-# Keys: the SCALAR("group", "name", ...) and LIST(...) entries of config.c's key table. A heading is a line
+# documented TEST PAGE WHAT PATTERN ITEM...: PASS TEST when man/PAGE has a line matching PATTERN (grep -E, with
+# @ replaced by the item) for every ITEM, else FAIL naming WHAT without one. No items at all is a failure too:
+# the extraction broke.
+documented() {
+	local test=$1 page=$2 what=$3 pattern=$4 item missing=""
+	shift 4
+	for item in "$@"; do
+		grep -qE -- "${pattern//@/$item}" "$MAN/$page" || missing="$missing $item"
+	done
+	rs_log "$test: $# ${what}"
+	if [ $# -gt 0 ] && [ -z "$missing" ]; then
+		rs_pass "$test"
+	else
+		rs_fail "$test" "${what} without an entry in man/$page:${missing:- (none found)}"
+	fi
+}
+# Functions: every identifier followed by "(" in ringsched.h outside comments; an entry is a line that starts
+# with "*" (the bold prototype) and names the function followed by "(".
+# shellcheck disable=SC2046 # one word per function
+documented every_function_in_libringsched_3 libringsched.3.scd "functions of client/ringsched.h" '^\*.*\b@\(' \
+	$(perl -0pe 's{/\*.*?\*/}{}gs' "$SRC/client/ringsched.h" | grep -oE '\brs_[a-z0-9_]+[[:space:]]*\(' |
+		tr -d '( \t' | sort -u)
+# Keys: the SCALAR("group", "name", ...) and LIST(...) entries of config.c's key table; a heading is a line
 # "*group.name* = default".
-keys=$(grep -oE '^[[:space:]]*(SCALAR|LIST)\("[a-z_]+", "[a-z_]+"' "$SRC/daemon/config.c" |
-	sed -E 's/.*\("([a-z_]+)", "([a-z_]+)"/\1.\2/')
-undocumented=""
-for k in $keys; do
-	grep -qE "^\*${k//./\\.}\* = " "$MAN/ringschedd.conf.5.scd" || undocumented="$undocumented $k"
-done
-rs_log "the key table has $(echo "$keys" | wc -w) keys"
-if [ -n "$keys" ] && [ -z "$undocumented" ]; then
-	rs_pass every_key_in_ringschedd_conf_5
-else
-	rs_fail every_key_in_ringschedd_conf_5 "keys of daemon/config.c without a heading in man/ringschedd.conf.5.scd:$undocumented"
-fi
-# Defaults: each "name = value;" inside "group = {" of conf/ringschedd.conf is the heading's default.
+# shellcheck disable=SC2046
+documented every_key_in_ringschedd_conf_5 ringschedd.conf.5.scd "keys of daemon/config.c" '^\*@\* = ' \
+	$(grep -oE '^[[:space:]]*(SCALAR|LIST)\("[a-z_]+", "[a-z_]+"' "$SRC/daemon/config.c" |
+		sed -E 's/.*\("([a-z_]+)", "([a-z_]+)"/\1.\2/')
+# Options: the long options of ringschedd's getopt table, each as *--name*.
+# shellcheck disable=SC2046
+documented every_option_in_ringschedd_8 ringschedd.8.scd "options of daemon/main.c" '\*--@\*' \
+	$(grep -oE '\{ *"[a-z-]+", *(no|required|optional)_argument' "$SRC/daemon/main.c" | sed -E 's/\{ *"([a-z-]+)".*/\1/')
+# Defaults: each "name = value;" inside "group = {" of conf/ringschedd.conf is the default of its heading.
 wrong=""
 while read -r k v; do
 	grep -qxF "*$k* = $v" "$MAN/ringschedd.conf.5.scd" || wrong="$wrong $k=$v"
@@ -132,18 +135,6 @@ if [ -z "$wrong" ]; then
 	rs_pass conf_defaults_in_ringschedd_conf_5
 else
 	rs_fail conf_defaults_in_ringschedd_conf_5 "defaults of conf/ringschedd.conf missing from (or different in) the headings of man/ringschedd.conf.5.scd:$wrong"
-fi
-
-# Options: the long options of ringschedd's getopt table, each as *--name* in ringschedd.8.scd.
-opts=$(grep -oE '\{ *"[a-z-]+", *(no|required|optional)_argument' "$SRC/daemon/main.c" | sed -E 's/\{ *"([a-z-]+)".*/\1/')
-undocumented=""
-for o in $opts; do
-	grep -qF -- "*--$o*" "$MAN/ringschedd.8.scd" || undocumented="$undocumented --$o"
-done
-if [ -n "$opts" ] && [ -z "$undocumented" ]; then
-	rs_pass every_option_in_ringschedd_8
-else
-	rs_fail every_option_in_ringschedd_8 "options of daemon/main.c without an entry in man/ringschedd.8.scd:$undocumented"
 fi
 
 # No internal work items: the tree speaks for itself, not of the tracker's issue numbers.
