@@ -119,9 +119,10 @@ documented every_function_in_libringsched_3 libringsched.3.scd "functions of cli
 documented every_key_in_ringschedd_conf_5 ringschedd.conf.5.scd "keys of daemon/config.c" '^\*@\* = ' \
 	$(grep -oE '^[[:space:]]*(SCALAR|LIST)\("[a-z_]+", "[a-z_]+"' "$SRC/daemon/config.c" |
 		sed -E 's/.*\("([a-z_]+)", "([a-z_]+)"/\1.\2/')
-# Options: the long options of ringschedd's getopt table, each as *--name*.
+# Options: the long options of ringschedd's getopt table; an entry is a line that starts with *--name* or
+# *-x*, *--name*.
 # shellcheck disable=SC2046
-documented every_option_in_ringschedd_8 ringschedd.8.scd "options of daemon/main.c" '\*--@\*' \
+documented every_option_in_ringschedd_8 ringschedd.8.scd "options of daemon/main.c" '^\*(-[a-zA-Z]\*, \*)?--@\*' \
 	$(grep -oE '\{ *"[a-z-]+", *(no|required|optional)_argument' "$SRC/daemon/main.c" | sed -E 's/\{ *"([a-z-]+)".*/\1/')
 # Defaults: each "name = value;" inside "group = {" of conf/ringschedd.conf is the default of its heading.
 wrong=""
