@@ -6,7 +6,7 @@
 #   make test-fuzz  every libFuzzer target for 60 s (clang; build-fuzz/, tests/fuzz/README.md)
 #   make asan/tsan  sanitizer builds (build-asan/, build-tsan/) running the integration tests
 #   make soak       the soak test alone for SOAK_SECONDS (default 300; `make test` runs it for 30 s)
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install    Debian's layout under PREFIX (default /usr/local) and DESTDIR; `make uninstall` undoes it
 #
 # Sources are discovered by directory, so a new module is a new file, not a Makefile edit:
 #   shm/*.c                -> in both libraries
@@ -21,6 +21,22 @@
 BUILD   ?= build
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# Install directories, Debian's names and places (each can be set on the command line, e.g.
+# libdir=/usr/lib/x86_64-linux-gnu for a multiarch package). The configuration is always under /etc, where
+# ringschedd looks for it; units and sysusers.d entries under $(PREFIX)/lib, which systemd searches for both
+# /usr and /usr/local.
+bindir       = $(PREFIX)/bin
+sbindir      = $(PREFIX)/sbin
+libdir       = $(PREFIX)/lib
+includedir   = $(PREFIX)/include
+datadir      = $(PREFIX)/share
+mandir       = $(datadir)/man
+docdir       = $(datadir)/doc/ringsched
+sysconfdir   = /etc
+pkgconfigdir = $(libdir)/pkgconfig
+plugindir    = $(libdir)/ringsched/plugins
+unitdir      = $(PREFIX)/lib/systemd/system
+sysusersdir  = $(PREFIX)/lib/sysusers.d
 SAN     ?=
 CC      ?= cc
 V       ?= 0
@@ -31,11 +47,26 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu
 BLAS_INC  := /usr/include/$(MULTIARCH)/openblas-pthread
 BLAS_LIB  := /usr/lib/$(MULTIARCH)/openblas-pthread
 
-# The deps script must run before any pkg-config query can succeed on a fresh machine.
+# The deps script must run before any pkg-config query can succeed on a fresh machine. The generated files
+# that name install directories (pkg-config file, man pages) depend on DIRS_STAMP, which changes only when the
+# directories do: `make install PREFIX=/usr` rebuilds them for /usr, a later `make` for the default again.
 DEPS_STAMP := $(BUILD)/.deps-ok
+DIRS_STAMP := $(BUILD)/.install-dirs
+DIRS_LINE   = $(PREFIX) $(libdir) $(includedir) $(plugindir) $(docdir) $(sbindir) $(bindir) $(unitdir) $(sysusersdir)
 ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
   $(shell mkdir -p $(BUILD) && (test -f $(DEPS_STAMP) || (bash scripts/deps.sh >&2 && touch $(DEPS_STAMP))))
+  $(shell echo '$(DIRS_LINE)' | cmp -s - $(DIRS_STAMP) || echo '$(DIRS_LINE)' > $(DIRS_STAMP))
 endif
+# sed over a template FILE, LIBDIR, INCLUDEDIR: @PREFIX@, @VERSION@ and the directories (@LIBDIR@ ...). The
+# pkg-config file names libdir and includedir relative to ${prefix} when they lie under it (pc_subst), so
+# --define-variable=prefix=... moves both; the man pages and the unit name them absolute (abs_subst).
+dirs_subst = sed -e 's|@PREFIX@/sbin|$(sbindir)|g' -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(CLIENT_VERSION)|g' -e 's|@LIBDIR@|$(2)|g' \
+	-e 's|@INCLUDEDIR@|$(3)|g' -e 's|@PLUGINDIR@|$(plugindir)|g' -e 's|@DOCDIR@|$(docdir)|g' \
+	-e 's|@SBINDIR@|$(sbindir)|g' -e 's|@BINDIR@|$(bindir)|g' -e 's|@UNITDIR@|$(unitdir)|g' \
+	-e 's|@SYSUSERSDIR@|$(sysusersdir)|g' $(1)
+pc_rel = $(if $(filter $(PREFIX)/%,$(1)),$${prefix}/$(patsubst $(PREFIX)/%,%,$(1)),$(1))
+pc_subst = $(call dirs_subst,$(1),$(call pc_rel,$(libdir)),$(call pc_rel,$(includedir)))
+abs_subst = $(call dirs_subst,$(1),$(libdir),$(includedir))
 
 PKGS      := libevent_core libevent_pthreads numa libconfig libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) check 2>/dev/null)
@@ -98,6 +129,7 @@ WORKLOAD_A := $(BUILD)/libworkloads.a
 DAEMON     := $(BUILD)/ringschedd
 CLI        := $(BUILD)/ringsched
 PC         := $(BUILD)/ringsched.pc
+MAN_PAGES  := $(patsubst man/%.scd,$(BUILD)/man/%,$(wildcard man/*.scd))
 PLUGINS    := $(patsubst kernels/plugins/%.c,$(BUILD)/plugins/%.so,$(PLUGIN_SRCS)) \
 	$(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(TPLUGIN_SRCS))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
@@ -111,9 +143,9 @@ CLIENT_LIBS := -lm
 # keep every object: they are intermediates of the programs, and rebuilding them on each run wastes time
 .SECONDARY:
 
-.PHONY: all deps demo test unit-test integration-test inproc-test asan tsan install clean format
+.PHONY: all deps demo test unit-test integration-test inproc-test asan tsan install uninstall clean format
 all: $(DAEMON) $(CLI) $(CLIENT_A) $(CLIENT_SO) $(PC) $(PLUGINS) $(UNIT_BINS) $(ITEST_BINS) $(INPROC_BINS) \
-	$(WORKLOAD_BINS)
+	$(WORKLOAD_BINS) $(MAN_PAGES)
 
 deps:
 	bash scripts/deps.sh
@@ -168,9 +200,18 @@ $(BUILD)/plugins/%.so: kernels/plugins/%.c kernels/rs_kernel.h
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -shared -o $@ $< $(ALL_LDFLAGS)
 
-$(PC): client/ringsched.pc.in
+$(PC): client/ringsched.pc.in $(DIRS_STAMP)
 	$(Q)mkdir -p $(BUILD)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(CLIENT_VERSION)|g' $< > $@
+	$(Q)$(call pc_subst,$<) > $@
+
+# The man pages (scdoc sources in man/; scripts/deps.sh installs scdoc). The install directories are
+# substituted, and SOURCE_DATE_EPOCH (the last commit's time) makes the date in the footer reproducible.
+SCDOC    ?= scdoc
+MAN_DATE := $(shell git log -1 --format=%ct 2>/dev/null)
+$(BUILD)/man/%: man/%.scd $(DIRS_STAMP)
+	$(call say,SCDOC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(call abs_subst,$<) | SOURCE_DATE_EPOCH=$(MAN_DATE) $(SCDOC) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c kernels/rs_kernel.h
 	$(call say,SO,$@)
@@ -225,25 +266,96 @@ SOAK_SECONDS ?= 300
 soak: all
 	@SOAK_SECONDS=$(SOAK_SECONDS) bash tests/integration/test_soak.sh $(BUILD)
 
+# ---- install ----
+# Debian's conventions: every path under $(DESTDIR) (a staging root for packaging; empty = this machine),
+# programs stripped (their debug info is installed only with DEBUG_INFO=1, see below; the unstripped copies
+# stay in $(BUILD)/), the shared
+# library under its full version with the soname and development symlinks, and ldconfig run when installing
+# onto this machine. The configuration is never overwritten. INSTALLED_FILES is every file and symlink
+# `make install` writes, so `make uninstall` (same PREFIX and DESTDIR) removes exactly those, keeps a
+# configuration that was edited, and removes only the directories that are ringsched's own. It creates no
+# user: systemd-sysusers does, from the sysusers.d entry (README, "Running it as a service").
+INSTALL  ?= install
+STRIP    ?= strip
+LDCONFIG ?= ldconfig
+# the exported functions (client/libringsched.map): each gets a man3 link to libringsched(3)
+API_FUNCS := $(shell sed -n 's/^[[:space:]]*\(rs_[a-z0-9_]*\);$$/\1/p' $(CLIENT_MAP))
+HEADERS   := client/ringsched.h kernels/rs_kernel.h shm/rs_abi.h
+SO_NAME   := libringsched.so.0
+EXAMPLE_DIR := $(docdir)/examples/plugin
+INSTALLED_MANS := $(foreach p,$(notdir $(MAN_PAGES)),$(mandir)/man$(subst .,,$(suffix $(p)))/$(p).gz) \
+	$(foreach f,$(API_FUNCS),$(mandir)/man3/$(f).3.gz)
+INSTALLED_FILES := $(sbindir)/ringschedd $(bindir)/ringsched \
+	$(libdir)/libringsched.so.$(CLIENT_VERSION) $(libdir)/$(SO_NAME) $(libdir)/libringsched.so \
+	$(libdir)/libringsched.a $(pkgconfigdir)/ringsched.pc $(addprefix $(includedir)/ringsched/,$(notdir $(HEADERS))) \
+	$(plugindir)/example.so $(EXAMPLE_DIR)/example.c $(EXAMPLE_DIR)/Makefile \
+	$(unitdir)/ringschedd.service $(sysusersdir)/ringsched.conf $(INSTALLED_MANS)
+# ringsched's own directories, deepest first: uninstall removes them when they are empty
+OWN_DIRS  := $(includedir)/ringsched $(plugindir) $(libdir)/ringsched $(EXAMPLE_DIR) $(docdir)/examples $(docdir) \
+	$(sysconfdir)/ringsched
+CONF_DEST := $(DESTDIR)$(sysconfdir)/ringsched/ringschedd.conf
+D := $(DESTDIR)
+# DEBUG_INFO=1: also install the debug info of every stripped file separately, where gdb looks for it by build
+# id: $(debugdir)/.build-id/NN/REST.debug (the layout of Debian's -dbgsym packages). Uninstall finds those files
+# from the build ids the installed (stripped) files still carry, so it removes them whatever the variable says.
+DEBUG_INFO ?=
+debugdir    = /usr/lib/debug
+OBJCOPY    ?= objcopy
+DEBUG_PAIRS := $(DAEMON)=$(sbindir)/ringschedd $(CLI)=$(bindir)/ringsched \
+	$(CLIENT_SO_REAL)=$(libdir)/libringsched.so.$(CLIENT_VERSION) $(BUILD)/plugins/example.so=$(plugindir)/example.so
+# shell: dbg= the debug file of the installed ELF $(1) (empty when it has no build id)
+debug_file = id=$$(readelf -n $(1) 2>/dev/null | sed -n 's/.*Build ID: *//p'); \
+	dbg=$${id:+$(D)$(debugdir)/.build-id/$${id%$${id\#??}}/$${id\#??}.debug}
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/ringsched/plugins $(DESTDIR)/etc/ringsched \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0755 $(DAEMON) $(DESTDIR)$(PREFIX)/sbin/ringschedd
-	install -m 0755 $(CLI) $(DESTDIR)$(PREFIX)/bin/ringsched
-	install -m 0644 $(CLIENT_A) $(DESTDIR)$(PREFIX)/lib/libringsched.a
-	install -m 0755 $(CLIENT_SO_REAL) $(DESTDIR)$(PREFIX)/lib/libringsched.so.$(CLIENT_VERSION)
-	ln -sf libringsched.so.$(CLIENT_VERSION) $(DESTDIR)$(PREFIX)/lib/libringsched.so.0
-	ln -sf libringsched.so.0 $(DESTDIR)$(PREFIX)/lib/libringsched.so
-	install -m 0644 client/ringsched.h $(DESTDIR)$(PREFIX)/include/ringsched.h
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(CLIENT_VERSION)|g' client/ringsched.pc.in > \
-		$(DESTDIR)$(PREFIX)/lib/pkgconfig/ringsched.pc
-	install -m 0644 kernels/rs_kernel.h $(DESTDIR)$(PREFIX)/include/rs_kernel.h
-	install -m 0644 shm/rs_abi.h $(DESTDIR)$(PREFIX)/include/rs_abi.h
-	test -e $(DESTDIR)/etc/ringsched/ringschedd.conf || \
-		install -m 0644 conf/ringschedd.conf $(DESTDIR)/etc/ringsched/ringschedd.conf
-	sed -e 's|@PREFIX@|$(PREFIX)|g' systemd/ringschedd.service > \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/ringschedd.service
+	$(INSTALL) -d $(D)$(bindir) $(D)$(sbindir) $(D)$(libdir) $(D)$(pkgconfigdir) $(D)$(includedir)/ringsched \
+		$(D)$(plugindir) $(D)$(EXAMPLE_DIR) $(D)$(unitdir) $(D)$(sysusersdir) $(D)$(sysconfdir)/ringsched \
+		$(addprefix $(D)$(mandir)/man,1 3 5 7 8)
+	$(INSTALL) -m 0755 -s --strip-program=$(STRIP) $(DAEMON) $(D)$(sbindir)/ringschedd
+	$(INSTALL) -m 0755 -s --strip-program=$(STRIP) $(CLI) $(D)$(bindir)/ringsched
+	$(INSTALL) -m 0644 $(CLIENT_SO_REAL) $(D)$(libdir)/libringsched.so.$(CLIENT_VERSION)
+	$(STRIP) --strip-unneeded $(D)$(libdir)/libringsched.so.$(CLIENT_VERSION)
+	ln -sf libringsched.so.$(CLIENT_VERSION) $(D)$(libdir)/$(SO_NAME)
+	ln -sf $(SO_NAME) $(D)$(libdir)/libringsched.so
+	$(INSTALL) -m 0644 $(CLIENT_A) $(D)$(libdir)/libringsched.a
+	$(STRIP) --strip-debug $(D)$(libdir)/libringsched.a
+	$(call pc_subst,client/ringsched.pc.in) > $(D)$(pkgconfigdir)/ringsched.pc
+	$(INSTALL) -m 0644 $(HEADERS) $(D)$(includedir)/ringsched/
+	$(INSTALL) -m 0644 $(BUILD)/plugins/example.so $(D)$(plugindir)/example.so
+	$(STRIP) --strip-unneeded $(D)$(plugindir)/example.so
+	$(INSTALL) -m 0644 kernels/plugins/example.c $(D)$(EXAMPLE_DIR)/example.c
+	$(INSTALL) -m 0644 kernels/plugins/template.mk $(D)$(EXAMPLE_DIR)/Makefile
+	@for p in $(MAN_PAGES); do n=$${p##*/}; f=$(D)$(mandir)/man$${n##*.}/$$n.gz; \
+		echo "gzip -9n < $$p > $$f"; gzip -9n <$$p >$$f && chmod 0644 $$f || exit 1; done
+	@for fn in $(API_FUNCS); do ln -sf libringsched.3.gz $(D)$(mandir)/man3/$$fn.3.gz || exit 1; done
+	$(call abs_subst,systemd/ringschedd.service) > $(D)$(unitdir)/ringschedd.service
+	$(INSTALL) -m 0644 systemd/ringsched.sysusers $(D)$(sysusersdir)/ringsched.conf
+	@if [ -e $(CONF_DEST) ]; then echo "keeping the existing $(CONF_DEST)"; \
+	else echo "install -m 0644 conf/ringschedd.conf $(CONF_DEST)"; \
+		$(INSTALL) -m 0644 conf/ringschedd.conf $(CONF_DEST); fi
+ifneq ($(DEBUG_INFO),)
+	@for pair in $(DEBUG_PAIRS); do src=$${pair%%=*}; $(call debug_file,$(D)$${pair#*=}); \
+		if [ -z "$$dbg" ]; then echo "$$src has no build id: no debug file installed"; continue; fi; \
+		echo "$(OBJCOPY) --only-keep-debug $$src $$dbg"; $(INSTALL) -d $${dbg%/*} && \
+		$(OBJCOPY) --only-keep-debug --compress-debug-sections $$src $$dbg && chmod 0644 $$dbg || exit 1; done
+endif
+	@$(call run_ldconfig)
+
+uninstall:
+	@for pair in $(DEBUG_PAIRS); do $(call debug_file,$(D)$${pair#*=}); \
+		if [ -n "$$dbg" ] && [ -e "$$dbg" ]; then echo "rm -f $$dbg"; rm -f $$dbg; \
+			rmdir --ignore-fail-on-non-empty $${dbg%/*}; fi; done
+	rm -f $(addprefix $(D),$(INSTALLED_FILES))
+	@if [ -e $(CONF_DEST) ] && ! cmp -s conf/ringschedd.conf $(CONF_DEST); then \
+		echo "keeping $(CONF_DEST): it differs from the installed default (remove it by hand)"; \
+	else echo "rm -f $(CONF_DEST)"; rm -f $(CONF_DEST); fi
+	@for d in $(addprefix $(D),$(OWN_DIRS)); do [ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d; done
+	@$(call run_ldconfig)
+
+# ldconfig refreshes the loader's cache (and the soname link) for an install onto this machine; a staged
+# install (DESTDIR) leaves that to the package's trigger.
+run_ldconfig = if [ -z "$(DESTDIR)" ]; then echo "$(LDCONFIG)"; $(LDCONFIG) || \
+	echo "warning: $(LDCONFIG) failed; run it as root so programs find $(SO_NAME) in $(libdir)"; fi
 
 clean:
 	rm -rf build build-asan build-tsan

@@ -68,10 +68,21 @@ int main(int argc, char **argv)
 
 	/* OpenBLAS reads its thread count when it is loaded, before main: without OPENBLAS_NUM_THREADS=1 its
 	 * pthread build would start a pool of its own, the oversubscription the daemon exists to prevent. Set it
-	 * and re-execute once (the systemd unit sets it already). */
+	 * and re-execute once (the systemd unit sets it already). The kernel names a process after the file it
+	 * executes, so exec the binary's resolved path, not /proc/self/exe (which would show as "exe" in ps and
+	 * top), with argv[0] as given; /proc/self/exe only when that path no longer names the running binary
+	 * (deleted or replaced by an upgrade: readlink then says "... (deleted)"). */
 	if (!getenv("OPENBLAS_NUM_THREADS") || strcmp(getenv("OPENBLAS_NUM_THREADS"), "1") != 0) {
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
 		setenv("OPENBLAS_NUM_THREADS", "1", 1);
 		setenv("OMP_NUM_THREADS", "1", 1);
+		if (n > 0) {
+			self[n] = '\0';
+			if (access(self, X_OK) == 0)
+				execv(self, argv);
+		}
 		execv("/proc/self/exe", argv);
 		fprintf(stderr, "ringschedd: warning: cannot re-execute with OPENBLAS_NUM_THREADS=1 (%s); "
 				"OpenBLAS may start its own threads\n",

@@ -13,6 +13,7 @@ PKGS=(
   libsystemd-dev      # sd_notify: READY/STATUS/WATCHDOG/STOPPING
   libopenblas-pthread-dev # CBLAS for gemm; thread-safe for concurrent callers, pinned to one thread by the daemon
   strace procps psmisc # integration tests: syscall counts, /proc readings
+  scdoc               # the man pages (man/*.scd -> build/man/), built by every `make`
   clang               # TSan/ASan builds, the libFuzzer targets (tests/fuzz/)
   libclang-rt-dev     # clang's sanitizer and libFuzzer runtimes: clang only recommends them, and
                       # apt-install.sh installs no recommends

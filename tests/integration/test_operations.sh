@@ -140,7 +140,7 @@ dest="$RS_TMP/root"
 if make -s -C "$SRC" BUILD="$RS_BUILD" install PREFIX=/usr/local DESTDIR="$dest" >"$RS_TMP/install.log" 2>&1; then
 	missing=""
 	for f in usr/local/sbin/ringschedd usr/local/bin/ringsched usr/local/lib/libringsched.so.0 usr/local/lib/libringsched.a \
-		usr/local/include/ringsched.h usr/local/lib/pkgconfig/ringsched.pc usr/local/lib/systemd/system/ringschedd.service \
+		usr/local/include/ringsched/ringsched.h usr/local/lib/pkgconfig/ringsched.pc usr/local/lib/systemd/system/ringschedd.service \
 		etc/ringsched/ringschedd.conf; do
 		[ -e "$dest/$f" ] || missing="$missing $f"
 	done
