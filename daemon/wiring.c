@@ -147,11 +147,15 @@ static void wire_task(struct rs_daemon *d, struct rs_thread *self, struct rs_ses
 
 	if (s->descs)
 		s->descs[slot] = *desc; /* published to the scheduler with the task (ready push) */
-	if (atomic_load_explicit(&d->profiling, memory_order_relaxed)) {
+	int profiling = atomic_load_explicit(&d->profiling, memory_order_relaxed);
+	if (profiling >= 1) { /* the latency histograms of `ringsched stats` (stats.c): wired -> completed */
+		t->flags |= RS_WTASK_TIMED;
+		s->diag[slot].t_wired = rs_now_ns();
+	}
+	if (profiling) {
 		struct rs_wtask_diag *g = &s->diag[slot];
 		t->flags |= RS_WTASK_PROFILED;
 		g->t_submit = desc->submit_ns ? desc->submit_ns : 1;
-		g->t_wired = rs_now_ns();
 	}
 	/* a fresh, empty wake list tagged with this seq; registrants learn of seq only after this store is
 	 * published by the ready push / wake-list CAS that follows */
