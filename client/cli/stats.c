@@ -16,7 +16,7 @@
 #include "cli.h"
 
 /* Characters of a session's (escaped) name shown in the table; the JSON has it whole. */
-#define NAME_COLUMNS 14
+#define NAME_COLUMNS 16
 #define LATENCY_HOWTO                                                                                             \
 	"latency is off: set profiling.level = 1 in ringschedd.conf and reload (systemctl reload ringschedd, or "   \
 	"kill -HUP), or start ringschedd --profiling 1"
@@ -66,6 +66,28 @@ static const char *role_name(uint32_t role)
 	case RS_STATS_ROLE_SCHEDULER | RS_STATS_ROLE_WIRING: return "sched+wiring";
 	default: return "other";
 	}
+}
+
+/* The escaped name cut to NAME_COLUMNS, never inside a \xNN escape; a cut name ends in '~'. */
+static const char *table_name(char *esc, const char *name, size_t cap)
+{
+	size_t keep = 0;
+
+	rs_cli_esc(esc, name, cap);
+	if (!esc[0])
+		return "-";
+	if (strlen(esc) <= NAME_COLUMNS)
+		return esc;
+	for (size_t i = 0; i < NAME_COLUMNS - 1;) {
+		size_t step = esc[i] == '\\' ? 4 : 1; /* rs_cli_esc writes a backslash only to start \xNN */
+		if (i + step > NAME_COLUMNS - 1)
+			break;
+		i += step;
+		keep = i;
+	}
+	esc[keep] = '~';
+	esc[keep + 1] = 0;
+	return esc;
 }
 
 /* What a row's rate columns are measured over: the interval since prev's entry, or since its start. */
@@ -151,9 +173,8 @@ void rs_cli_stats_print_text(FILE *f, const struct rs_cli_stats_sample *cur, con
 	for (uint32_t i = 0; i < cur->n_sessions; i++) {
 		const struct rs_stats_session *s = &cur->sessions[i];
 		struct rate r = session_rate(cur, prev, s);
-		rs_cli_esc(name, s->name, sizeof(s->name));
-		fprintf(f, "%-7llu %-7d %-*.*s %9llu %6llu %6u %4u %10llu %7llu %7llu %5.1f%% %9.0f %8s %8s\n",
-			(unsigned long long)s->id, s->pid, NAME_COLUMNS, NAME_COLUMNS, name[0] ? name : "-",
+		fprintf(f, "%-7llu %-7d %-*s %9llu %6llu %6u %4u %10llu %7llu %7llu %5.1f%% %9.0f %8s %8s\n",
+			(unsigned long long)s->id, s->pid, NAME_COLUMNS, table_name(name, s->name, sizeof(s->name)),
 			(unsigned long long)s->wired, (unsigned long long)(s->submitted - s->wired),
 			s->ready[0] + s->ready[1], s->running, (unsigned long long)s->completed,
 			(unsigned long long)s->failed, (unsigned long long)s->cancelled, 100.0 * r.busy_share,
