@@ -2,7 +2,7 @@
  * stats.c — the STATS reply (`ringsched stats`, `ringsched top`) and the task latency histograms it reports
  * (DESIGN §8).
  *
- * Owns: the per-thread latency histograms (d->stats, one row per worker thread) and the reading of the
+ * Owns: the per-thread latency histograms and wiring counts (d->stats, one row per worker thread) and the reading of the
  * per-session rows (s->lat_rows, one row per worker thread, allocated with the session in session.c).
  *
  * Threads: rs_stats_record_latency runs on whichever worker completes a task (complete.c), and only for tasks
@@ -33,9 +33,15 @@
 #include "session.h"
 #include "threads.h"
 
+/* A worker thread's counters that no other structure keeps: written by that thread alone. */
+struct rs_thread_counts {
+	_Atomic uint64_t wired;     /* descriptors it consumed as the wiring role */
+} __attribute__((aligned(64)));
+
 struct rs_stats {
 	uint32_t n_rows;            /* one per worker thread, indexed by its counter_slot */
 	struct rs_lat_row *rows;
+	struct rs_thread_counts *counts;
 };
 
 int rs_stats_init(struct rs_daemon *d)
@@ -43,14 +49,19 @@ int rs_stats_init(struct rs_daemon *d)
 	uint32_t n = rs_daemon_counter_slots(d);
 	struct rs_stats *st = calloc(1, sizeof(*st));
 
-	if (!st || !(st->rows = aligned_alloc(64, n * sizeof(struct rs_lat_row)))) {
+	if (!st || !(st->rows = aligned_alloc(64, n * sizeof(struct rs_lat_row))) ||
+	    !(st->counts = aligned_alloc(64, n * sizeof(struct rs_thread_counts)))) {
+		if (st)
+			free(st->rows);
 		free(st);
 		return -ENOMEM;
 	}
 	st->n_rows = n;
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < n; i++) {
 		for (uint32_t b = 0; b < RS_LAT_BUCKETS; b++)
 			atomic_init(&st->rows[i].bucket[b], 0);
+		atomic_init(&st->counts[i].wired, 0);
+	}
 	d->stats = st;
 	return 0;
 }
@@ -60,6 +71,7 @@ void rs_stats_destroy(struct rs_daemon *d)
 	if (!d->stats)
 		return;
 	free(d->stats->rows);
+	free(d->stats->counts);
 	free(d->stats);
 	d->stats = NULL;
 }
@@ -84,6 +96,17 @@ void rs_stats_record_latency(struct rs_session *s, const struct rs_thread *self,
 		row_count(&s->lat_rows[self->counter_slot], b);
 	if (st && self->counter_slot < st->n_rows)
 		row_count(&st->rows[self->counter_slot], b);
+}
+
+void rs_stats_count_wired(struct rs_daemon *d, const struct rs_thread *self, uint32_t n)
+{
+	struct rs_stats *st = d->stats;
+
+	if (!st || self->counter_slot >= st->n_rows)
+		return;
+	_Atomic uint64_t *c = &st->counts[self->counter_slot].wired;
+	/* this thread is the line's only writer; the main thread reads it relaxed as a counter */
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
 /* ---------------------------------------------------------------- reading (main thread) */
@@ -151,8 +174,10 @@ static void fill_threads(struct rs_daemon *d, struct rs_msg_stats_reply *rep, ui
 			o->running_ns = now - start;
 			o->running_session = atomic_load_explicit(&t->run_session, memory_order_relaxed);
 		}
-		if (d->stats && t->counter_slot < d->stats->n_rows)
+		if (d->stats && t->counter_slot < d->stats->n_rows) {
 			latency_of(d->stats->rows, t->counter_slot, 1, &o->latency);
+			o->wired = atomic_load_explicit(&d->stats->counts[t->counter_slot].wired, memory_order_relaxed);
+		}
 	}
 }
 

@@ -34,6 +34,10 @@ void rs_stats_destroy(struct rs_daemon *d);
  */
 void rs_stats_record_latency(struct rs_session *s, const struct rs_thread *self, uint64_t t_wired);
 
+/* The wiring role, after a batch: self consumed n descriptors (the per-thread "wired" column). One relaxed
+ * store to the thread's own line per batch, whatever the profiling level. */
+void rs_stats_count_wired(struct rs_daemon *d, const struct rs_thread *self, uint32_t n);
+
 /* M: answer a STATS request on fd: every session when all_sessions, else only those of uid (the STATUS rule). */
 void rs_stats_reply(struct rs_daemon *d, int fd, const struct rs_msg_stats *req, bool all_sessions, uid_t uid);
 

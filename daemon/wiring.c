@@ -29,6 +29,7 @@
 #include "readiness.h"
 #include "rs_shm.h"
 #include "session.h"
+#include "stats.h"
 #include "threads.h"
 #include "validate.h"
 #include "wiring.h"
@@ -188,6 +189,7 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 {
 	struct rs_desc desc;
 	int work = 0;
+	uint32_t wired = 0;
 
 	/* pairs with the main thread's release store of dead (control.c) */
 	if (atomic_load_explicit(&s->dead, memory_order_acquire))
@@ -210,8 +212,11 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 		retire_slot(s, seq);
 		copy_descriptor(s, seq, &desc);
 		wire_task(d, self, s, &desc, seq, (uint32_t)(seq & s->window_mask));
-		work++;
+		wired++;
 	}
+	work += (int)wired;
+	if (wired)
+		rs_stats_count_wired(d, self, wired); /* the per-thread "wired" of `ringsched stats` */
 	if (work) {
 		/* descriptors consumed: the client may reuse their slots (pairs with its load-acquire, RS_CQ_SQ_HEAD) */
 		rs_store_release(&s->cqc->sq_head, s->next_seq - 1);

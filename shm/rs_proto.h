@@ -163,6 +163,7 @@ struct rs_msg_stats_reply {
 	struct rs_stats_thread {
 		uint32_t index;      /* scheduler index (the dedicated wiring thread comes last) */
 		uint32_t role;       /* RS_STATS_ROLE_* */
+		uint64_t wired;      /* descriptors it consumed as the wiring role */
 		uint64_t completed;  /* tasks this thread brought to an end: ran ok, failed, cancelled */
 		uint64_t failed;
 		uint64_t cancelled;

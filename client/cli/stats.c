@@ -1,6 +1,7 @@
 /*
- * stats.c — `ringsched stats [--json]` and the view `ringsched top` redraws: per worker thread and per
- * session, the task counts, queue depths, busy share, tasks/s and the p50/p99 task latency of a STATS
+ * stats.c — `ringsched stats [--json]` and the view `ringsched top` redraws: per worker thread (tasks wired,
+ * completed, failed, cancelled, the kernel it runs now) and per session (wired, waiting in the SQ, ready,
+ * running, completed, failed, cancelled), the task counts, queue depths, busy share, tasks/s and the p50/p99 task latency of a STATS
  * sample (rs_proto.h), as two tables or one JSON object.
  *
  * Rates and busy shares are deltas over the interval since a previous sample of the same daemon (top), or
@@ -153,8 +154,8 @@ void rs_cli_stats_print_text(FILE *f, const struct rs_cli_stats_sample *cur, con
 		prev ? "over the last interval" : "since start");
 	if (h->profiling < 1)
 		fprintf(f, "%s\n", LATENCY_HOWTO);
-	fprintf(f, "\n%-6s %-12s %10s %7s %7s %-16s %6s %9s %8s %8s\n", "THREAD", "ROLE", "DONE", "FAILED", "CANCEL",
-		"RUNNING", "BUSY", "TASKS/S", "P50", "P99");
+	fprintf(f, "\n%-6s %-12s %10s %10s %7s %7s %-16s %6s %9s %8s %8s\n", "THREAD", "ROLE", "WIRED", "DONE", "FAILED",
+		"CANCEL", "RUNNING", "BUSY", "TASKS/S", "P50", "P99");
 	for (uint32_t i = 0; i < h->threads; i++) {
 		const struct rs_stats_thread *t = &h->t[i];
 		struct rate r = thread_rate(cur, prev, i);
@@ -162,8 +163,8 @@ void rs_cli_stats_print_text(FILE *f, const struct rs_cli_stats_sample *cur, con
 		if (t->running_session)
 			snprintf(running, sizeof(running), "s%llu %s", (unsigned long long)t->running_session,
 				 fmt_ns(c, sizeof(c), (double)t->running_ns));
-		fprintf(f, "%-6u %-12s %10llu %7llu %7llu %-16s %5.1f%% %9.0f %8s %8s\n", t->index, role_name(t->role),
-			(unsigned long long)t->completed, (unsigned long long)t->failed,
+		fprintf(f, "%-6u %-12s %10llu %10llu %7llu %7llu %-16s %5.1f%% %9.0f %8s %8s\n", t->index,
+			role_name(t->role), (unsigned long long)t->wired, (unsigned long long)t->completed, (unsigned long long)t->failed,
 			(unsigned long long)t->cancelled, running, 100.0 * r.busy_share, r.tasks_per_s,
 			fmt_latency(a, sizeof(a), cur, &t->latency, t->latency.p50_ns),
 			fmt_latency(b, sizeof(b), cur, &t->latency, t->latency.p99_ns));
@@ -210,9 +211,9 @@ void rs_cli_stats_print_json(FILE *f, const struct rs_cli_stats_sample *cur, con
 	for (uint32_t i = 0; i < h->threads; i++) {
 		const struct rs_stats_thread *t = &h->t[i];
 		struct rate r = thread_rate(cur, prev, i);
-		fprintf(f, "%s\n  {\"index\": %u, \"role\": \"%s\", \"completed\": %llu, \"failed\": %llu, "
+		fprintf(f, "%s\n  {\"index\": %u, \"role\": \"%s\", \"wired\": %llu, \"completed\": %llu, \"failed\": %llu, "
 			   "\"cancelled\": %llu, \"busy_ns\": %llu, \"busy_share\": %.4f, \"tasks_per_s\": %.1f, ",
-			i ? "," : "", t->index, role_name(t->role), (unsigned long long)t->completed,
+			i ? "," : "", t->index, role_name(t->role), (unsigned long long)t->wired, (unsigned long long)t->completed,
 			(unsigned long long)t->failed, (unsigned long long)t->cancelled, (unsigned long long)t->busy_ns,
 			r.busy_share, r.tasks_per_s);
 		if (t->running_session)

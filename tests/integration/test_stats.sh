@@ -6,7 +6,8 @@
 #                          failed, cancelled, queued or ready; latency recorded for all N with 0 < p50 <= p99;
 #                          its kernel time at least N x the spin time, busy share and tasks/s above 0
 #   stats_json_threads     the scheduler threads' completed counts and latency counts sum to at least N, each
-#                          thread's p50 <= p99, and the wiring thread is listed with its role
+#                          thread's p50 <= p99, and the dedicated wiring thread is listed with its role and
+#                          wired at least N tasks (the schedulers none)
 #   stats_table_row        the table has the session's row (name, DONE = N) with latencies, not "-"
 #   top_two_frames_plain   `top -n 2` with stdout not a terminal: two plain frames (no escapes), the second
 #                          with rates over the last interval, exit 0
@@ -60,7 +61,8 @@ pycheck stats_json_counts "d['profiling'] >= 1 and len(S) == 1 and S[0]['complet
 	S[0]['tasks_per_s'] > 0"
 pycheck stats_json_threads "len(T) == 2 and sum(t['completed'] for t in T) >= N and
 	sum(t['latency_count'] for t in T) >= N and all(t['p50_ns'] is None or t['p50_ns'] <= t['p99_ns'] for t in T) and
-	[t['role'] for t in d['threads']].count('wiring') == 1 and sum(t['busy_ns'] for t in T) >= N * $SPIN_NS"
+	[t['role'] for t in d['threads']].count('wiring') == 1 and sum(t['busy_ns'] for t in T) >= N * $SPIN_NS and
+	[t['wired'] for t in d['threads'] if t['role'] == 'wiring'][0] >= N and all(t['wired'] == 0 for t in T)"
 
 out=$(rs_cli stats 2>&1)
 row=$(grep -E '^[0-9]+ +[0-9]+ +stats-probe ' <<<"$out")
