@@ -2,7 +2,8 @@
  * top.c — `ringsched top [--once] [-n COUNT] [-d SECONDS]`: the stats view (stats.c) redrawn every interval
  * (one second by default), with rates over the last interval.
  *
- * On a terminal each frame clears the screen and redraws with plain ANSI sequences, and q quits: stdin is put
+ * On a terminal each frame clears the screen and redraws with plain ANSI sequences (lines cut to the
+ * terminal's width, so none wraps), and q quits: stdin is put
  * in non-canonical, no-echo mode while top runs, and restored on every way out — q, the frame count, an error,
  * SIGINT, SIGTERM (their handlers only raise a flag; the loop restores the terminal and returns) and exit().
  * When stdout is not a terminal each frame is printed plainly after the previous one, without escapes. A
@@ -59,6 +60,19 @@ static int raw_terminal(void)
 	termios_saved = 1;
 	atexit(restore_terminal);
 	return 0;
+}
+
+/* A frame's text on a terminal of `columns`: each line cut to fit, so no line wraps and the redraw stays in
+ * place (`ringsched stats` prints the whole lines). */
+static void put_frame(const char *text, unsigned columns)
+{
+	for (const char *p = text; *p;) {
+		size_t len = strcspn(p, "\n");
+		fprintf(stdout, "%.*s\n", (int)(len < columns ? len : columns), p);
+		p += len;
+		if (*p)
+			p++;
+	}
 }
 
 /* Wait up to ms for the interval to pass; 1 if the user asked to quit (q, Q, or a signal). */
@@ -165,11 +179,22 @@ int rs_cli_top(const char *socket_path, int argc, char **argv)
 			rc = RS_CLI_EXIT_DAEMON;
 			break;
 		}
-		if (tty)
+		if (tty) {
+			char *text = NULL;
+			size_t len = 0;
+			FILE *m = open_memstream(&text, &len);
 			fputs(CLEAR_SCREEN, stdout);
-		else if (n)
-			putchar('\n');
-		rs_cli_stats_print_text(stdout, cur, prev);
+			if (m) {
+				rs_cli_stats_print_text(m, cur, prev);
+				fclose(m);
+				put_frame(text, rs_cli_columns());
+				free(text);
+			}
+		} else {
+			if (n)
+				putchar('\n');
+			rs_cli_stats_print_text(stdout, cur, prev);
+		}
 		if (keys)
 			printf("\n(q quits)");
 		fflush(stdout);
