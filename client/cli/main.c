@@ -35,9 +35,10 @@ static const struct rs_cli_command commands[] = {
 	  "them for root and the daemon's user, your own otherwise).\n"
 	  "  --json   one JSON object instead of the text" },
 	{ "stats", rs_cli_stats, "stats [--json]", "per-thread and per-session counters, queues, rates, latency",
-	  "Per scheduler thread and per session: tasks wired, ready, running, completed, failed and cancelled;\n"
-	  "queue depths (submitted but not yet wired, ready); busy share and tasks/s since the thread started or\n"
-	  "the session attached; p50/p99 task latency (wired to completed; needs profiling.level >= 1).\n"
+	  "Per worker thread: tasks wired (as the wiring role), completed, failed, cancelled, the kernel it runs\n"
+	  "now. Per session you may see: tasks wired, waiting in the submission ring, ready, running, completed,\n"
+	  "failed, cancelled. For both: busy share and tasks/s since the thread started or the session attached,\n"
+	  "p50/p99 task latency (wired to completed; recorded while profiling.level >= 1).\n"
 	  "  --json   one JSON object instead of the tables (latencies null while profiling is off)" },
 	{ "top", rs_cli_top, "top [--once] [-n COUNT] [-d SECONDS]", "the stats, refreshed every second; q quits",
 	  "The stats tables, redrawn every second with rates measured over the last interval. On a terminal q\n"
