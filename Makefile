@@ -12,7 +12,8 @@
 #   shm/*.c                -> in both libraries
 #   kernels/*.c            -> daemon core (kernels/plugins/*.c -> build/plugins/*.so)
 #   daemon/*.c - main.c    -> build/libringschedd_core.a (the daemon as a library, DESIGN §8)
-#   client/*.c - cli.c     -> build/libringsched.{a,so}
+#   client/*.c             -> build/libringsched.{a,so}
+#   client/cli/*.c         -> build/ringsched (the CLI; a new command is a new file there and a table row)
 #   client/workloads/*.c   -> linked into the CLI and the workload programs
 #   tests/unit/test_*.c    -> one check executable each
 #   tests/integration/*.c  -> client programs used by tests/integration/*.sh
@@ -102,7 +103,8 @@ KERNEL_SRCS  := $(wildcard kernels/*.c)
 PLUGIN_SRCS  := $(wildcard kernels/plugins/*.c)
 TPLUGIN_SRCS := $(wildcard tests/plugins/*.c)
 DCORE_SRCS   := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
-CLIENT_SRCS  := $(filter-out client/cli.c,$(wildcard client/*.c))
+CLIENT_SRCS  := $(wildcard client/*.c)
+CLI_SRCS     := $(wildcard client/cli/*.c)
 WORKLOAD_SRCS := $(wildcard client/workloads/*.c)
 UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
 ITEST_SRCS   := $(wildcard tests/integration/*.c)
@@ -186,7 +188,7 @@ $(DAEMON): $(BUILD)/obj/daemon/main.o $(CORE_LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(DAEMON_LIBS)
 
-$(CLI): $(BUILD)/obj/client/cli.o $(WORKLOAD_A) $(CLIENT_A)
+$(CLI): $(call obj,$(CLI_SRCS)) $(WORKLOAD_A) $(CLIENT_A)
 	$(call say,LD,$@)
 	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CLIENT_LIBS)
 
@@ -361,7 +363,7 @@ clean:
 	rm -rf build build-asan build-tsan
 
 format:
-	clang-format -i $(SHM_SRCS) $(KERNEL_SRCS) $(DCORE_SRCS) daemon/main.c $(CLIENT_SRCS) client/cli.c
+	clang-format -i $(SHM_SRCS) $(KERNEL_SRCS) $(DCORE_SRCS) daemon/main.c $(CLIENT_SRCS) $(CLI_SRCS)
 
 # Benchmarks (`make bench`, `make bench-quick`) and their peers live in their own make fragments.
 include $(wildcard bench/*.mk bench/peers/*.mk)

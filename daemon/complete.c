@@ -24,6 +24,7 @@
 #include "readiness.h"
 #include "rs_shm.h"
 #include "session.h"
+#include "stats.h"
 #include "threads.h"
 
 static void write_status(struct rs_session *s, uint32_t slot, unsigned state, int32_t code, uint64_t cause)
@@ -66,6 +67,8 @@ void rs_task_complete(struct rs_session *s, uint32_t slot, unsigned state, int32
 
 		if (state != RS_TASK_OK)
 			write_status(s, slot, state, code, cause);
+		if (s->tasks[slot].flags & RS_WTASK_TIMED) /* wired while profiling was on */
+			rs_stats_record_latency(s, self, s->diag[slot].t_wired);
 		/* counted before the flag's release store, so a client that has seen the task complete (rs_wait_all
 		 * returned) reads counters that include it; this thread alone writes its counter line */
 		if (state == RS_TASK_OK) {

@@ -53,6 +53,7 @@
 #include "rs_abi.h"
 #include "rs_proto.h"
 #include "session.h"
+#include "stats.h"
 #include "threads.h"
 
 #define ACCEPT_BACKOFF_MS 100 /* pause of the listener when the process runs out of descriptors */
@@ -236,6 +237,7 @@ union rs_request {
 	struct rs_msg_kernel_lookup lookup;
 	struct rs_msg_kernel_list list;
 	struct rs_msg_cancel cancel;
+	struct rs_msg_stats stats;
 	char raw[512];
 };
 
@@ -319,6 +321,11 @@ static void handle_cancel(struct rs_conn *c, const union rs_request *m)
 	rs_control_send(c->fd, &rep, sizeof(rep), NULL, 0);
 }
 
+static void handle_stats(struct rs_conn *c, const union rs_request *m)
+{
+	rs_stats_reply(c->srv->d, c->fd, &m->stats, c->peer.uid == 0 || c->peer.uid == geteuid(), c->peer.uid);
+}
+
 static const struct {
 	uint32_t type;
 	size_t size; /* a request of this type is exactly this long */
@@ -329,6 +336,7 @@ static const struct {
 	{ RS_MSG_KERNEL_LIST, sizeof(struct rs_msg_kernel_list), handle_kernel_list },
 	{ RS_MSG_STATUS, sizeof(struct rs_msg_hdr), handle_status },
 	{ RS_MSG_CANCEL_ALL, sizeof(struct rs_msg_cancel), handle_cancel },
+	{ RS_MSG_STATS, sizeof(struct rs_msg_stats), handle_stats },
 };
 
 /* ---------------------------------------------------------------- connections */

@@ -16,6 +16,7 @@
 #include "park.h"
 #include "qsbr.h"
 #include "registry.h"
+#include "stats.h"
 #include "threads.h"
 
 int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, size_t err_len)
@@ -49,7 +50,7 @@ int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, 
 	rc = rs_park_init(&d->park, err, err_len);
 	if (rc)
 		return rc;
-	if (rs_qsbr_init(d) != 0) {
+	if (rs_qsbr_init(d) != 0 || rs_stats_init(d) != 0) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -58,6 +59,7 @@ int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, 
 
 void rs_daemon_destroy(struct rs_daemon *d)
 {
+	rs_stats_destroy(d);
 	rs_qsbr_destroy(d);
 	rs_park_destroy(&d->park);
 	rs_threads_free(d);

@@ -31,6 +31,7 @@
 struct rs_registry;
 struct rs_session;
 struct rs_session_list;
+struct rs_stats;
 struct rs_thread;
 struct rs_retired_list;
 
@@ -71,6 +72,7 @@ struct rs_daemon {
 	/* totals not kept per thread (M and W) */
 	_Alignas(64) _Atomic uint64_t tasks_rejected;
 	_Atomic uint64_t sessions_total;
+	struct rs_stats *stats;         /* stats.c: per-thread latency histograms (M creates before the threads) */
 
 	/* main-thread state */
 	struct rs_session *all;         /* M: every session not yet freed */

@@ -32,6 +32,7 @@
 #include "placement.h"
 #include "scheduler.h"
 #include "session.h"
+#include "stats.h"
 #include "threads.h"
 #include "layout.h"
 
@@ -137,7 +138,8 @@ int rs_session_init(struct rs_session *s, struct rs_daemon *d, const struct rs_l
 	s->diag = alloc_lines(w, sizeof(struct rs_wtask_diag));
 	s->wake_head = alloc_lines(w, sizeof(uint64_t));
 	s->drained = alloc_lines(w, sizeof(uint64_t));
-	if (!s->tasks || !s->payload || !s->diag || !s->wake_head || !s->drained ||
+	s->lat_rows = alloc_lines(lay->counter_slots, sizeof(struct rs_lat_row));
+	if (!s->tasks || !s->payload || !s->diag || !s->wake_head || !s->drained || !s->lat_rows ||
 	    rs_failed_set_init(&s->failed, d->cfg.failed_set) || rs_readyq_init(&s->ready[0], s->window) ||
 	    rs_readyq_init(&s->ready[1], s->window)) {
 		snprintf(why, why_len, "daemon out of memory for a %u-task window", s->window);
@@ -146,6 +148,10 @@ int rs_session_init(struct rs_session *s, struct rs_daemon *d, const struct rs_l
 	memset(s->tasks, 0, w * sizeof(struct rs_wtask));
 	memset(s->payload, 0, w * sizeof(rs_kargs));
 	memset(s->diag, 0, w * sizeof(struct rs_wtask_diag));
+	for (uint32_t i = 0; i < lay->counter_slots; i++)
+		for (uint32_t b = 0; b < RS_LAT_BUCKETS; b++)
+			atomic_init(&s->lat_rows[i].bucket[b], 0);
+	s->created_ns = rs_now_ns();
 	for (size_t i = 0; i < w; i++) {
 		/* a kernel writes its failure text straight into the slot's diagnostics */
 		s->payload[i].err = s->diag[i].reason;
@@ -184,6 +190,7 @@ void rs_session_free_state(struct rs_session *s)
 	free(s->tasks);
 	free(s->payload);
 	free(s->diag);
+	free(s->lat_rows);
 	free(s->descs);
 	rs_fanout_free(s);
 	free((void *)s->wake_head);
@@ -194,6 +201,7 @@ void rs_session_free_state(struct rs_session *s)
 	s->tasks = NULL;
 	s->payload = NULL;
 	s->diag = NULL;
+	s->lat_rows = NULL;
 	s->descs = NULL;
 	s->fan = NULL;
 	s->fan_next = NULL;

@@ -27,6 +27,7 @@
 
 struct rs_daemon;
 struct rs_fanout;
+struct rs_lat_row;
 
 struct rs_session {
 	uint64_t id;
@@ -63,6 +64,8 @@ struct rs_session {
 	struct rs_fanout *fan;          /* only with mechanisms.wireless_readiness = false (fanout.c) */
 	uint32_t *fan_next;             /* node links of the fan-out lists */
 	struct rs_failed_set failed;    /* failed_set.h */
+	struct rs_lat_row *lat_rows;    /* latency histogram (stats.h): lay.counter_slots rows, row i written only
+	                                   by worker thread i (relaxed), read by M */
 
 	/* wiring-role state (W only) */
 	uint64_t next_seq;              /* seq of the next descriptor to consume (sq_head + 1) */
@@ -92,6 +95,7 @@ struct rs_session {
 	uid_t uid;
 	gid_t gid;
 	char name[32];
+	uint64_t created_ns;            /* when it attached (rs_now_ns), for the rates of `ringsched stats` */
 	uint64_t retire_epoch;          /* qsbr epoch after which it may be freed */
 	struct rs_session *next;        /* M: all-sessions / pending-free lists */
 	struct rs_ratelimit log_rl;

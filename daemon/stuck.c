@@ -81,7 +81,7 @@ static void quarantine(struct rs_daemon *d, struct rs_thread *t, uint64_t start,
 	/* relaxed: M's own transition; if the thread returned meanwhile and marked itself EXITED, that stands */
 	atomic_compare_exchange_strong_explicit(&t->state, &live, RS_THREAD_QUARANTINED, memory_order_relaxed,
 						memory_order_relaxed);
-	t->stuck_since_ns = now;
+	t->stuck_since_ns = start;
 	atomic_fetch_sub_explicit(&d->n_live_schedulers, 1, memory_order_relaxed);
 	if (s) {
 		const struct rs_wtask *task = &s->tasks[seq & s->window_mask];
@@ -133,7 +133,7 @@ void rs_stuck_tick(struct rs_daemon *d, uint64_t now, rs_stuck_end_session_fn *e
 		struct rs_thread *t = &d->threads[i];
 		/* acquire: pairs with the thread's release store of EXITED (rs_threads_reap joins it next) */
 		if (atomic_load_explicit(&t->state, memory_order_acquire) == RS_THREAD_EXITED)
-			rs_log_info("quarantined scheduler thread %u returned from its kernel after %llu ms and left",
+			rs_log_info("quarantined scheduler thread %u returned from its kernel %llu ms after its batch began, and left",
 				    t->index, (unsigned long long)((now - t->stuck_since_ns) / 1000000));
 	}
 	rs_threads_reap(d);

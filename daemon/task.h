@@ -27,6 +27,8 @@
 #define RS_WTASK_BUILD_AT_DISPATCH 0x8000u /* kernel and views still to be checked and built at dispatch
                                               (mechanisms.prebuilt_payload = false) */
 #define RS_WTASK_PROFILED 0x4000u          /* profiling was on when it was wired: fill s->diag's timestamps */
+#define RS_WTASK_TIMED 0x2000u             /* profiling.level >= 1 when it was wired: s->diag's t_wired is set and
+                                              its completer records the latency (stats.c) */
 
 /* Bytes of a task's failure text (validation reason or the kernel's message). */
 #define RS_WTASK_REASON_LEN 128u

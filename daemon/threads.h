@@ -48,7 +48,7 @@ struct rs_thread {
 	_Atomic uint64_t run_seq;       /* seq of the task running in it (relaxed, for reports) */
 	_Atomic uint32_t state;         /* enum rs_thread_state: M stores, except LIVE/QUARANTINED -> EXITED by the
 	                                   thread itself as it leaves */
-	uint64_t stuck_since_ns;        /* M: when it was quarantined */
+	uint64_t stuck_since_ns;        /* M: start of the batch it was quarantined in */
 	uint32_t rr;                    /* round-robin cursor over sessions (scheduler.c) */
 	uint8_t pad[64];
 };

@@ -29,6 +29,7 @@
 #include "readiness.h"
 #include "rs_shm.h"
 #include "session.h"
+#include "stats.h"
 #include "threads.h"
 #include "validate.h"
 #include "wiring.h"
@@ -147,11 +148,15 @@ static void wire_task(struct rs_daemon *d, struct rs_thread *self, struct rs_ses
 
 	if (s->descs)
 		s->descs[slot] = *desc; /* published to the scheduler with the task (ready push) */
-	if (atomic_load_explicit(&d->profiling, memory_order_relaxed)) {
+	int profiling = atomic_load_explicit(&d->profiling, memory_order_relaxed);
+	if (profiling >= 1) { /* the latency histograms of `ringsched stats` (stats.c): wired -> completed */
+		t->flags |= RS_WTASK_TIMED;
+		s->diag[slot].t_wired = rs_now_ns();
+	}
+	if (profiling) {
 		struct rs_wtask_diag *g = &s->diag[slot];
 		t->flags |= RS_WTASK_PROFILED;
 		g->t_submit = desc->submit_ns ? desc->submit_ns : 1;
-		g->t_wired = rs_now_ns();
 	}
 	/* a fresh, empty wake list tagged with this seq; registrants learn of seq only after this store is
 	 * published by the ready push / wake-list CAS that follows */
@@ -184,6 +189,7 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 {
 	struct rs_desc desc;
 	int work = 0;
+	uint32_t wired = 0;
 
 	/* pairs with the main thread's release store of dead (control.c) */
 	if (atomic_load_explicit(&s->dead, memory_order_acquire))
@@ -206,8 +212,11 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 		retire_slot(s, seq);
 		copy_descriptor(s, seq, &desc);
 		wire_task(d, self, s, &desc, seq, (uint32_t)(seq & s->window_mask));
-		work++;
+		wired++;
 	}
+	work += (int)wired;
+	if (wired)
+		rs_stats_count_wired(d, self, wired); /* the per-thread "wired" of `ringsched stats` */
 	if (work) {
 		/* descriptors consumed: the client may reuse their slots (pairs with its load-acquire, RS_CQ_SQ_HEAD) */
 		rs_store_release(&s->cqc->sq_head, s->next_seq - 1);

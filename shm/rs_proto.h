@@ -27,6 +27,8 @@ enum rs_msg_type {
 	RS_MSG_KERNEL_LIST_REPLY = 8,
 	RS_MSG_CANCEL_ALL = 9,    /* client -> daemon: struct rs_msg_cancel */
 	RS_MSG_CANCEL_REPLY = 10, /* daemon -> client: struct rs_msg_result */
+	RS_MSG_STATS = 12,        /* client -> daemon: struct rs_msg_stats (first session index of the page) */
+	RS_MSG_STATS_REPLY = 13,  /* daemon -> client: struct rs_msg_stats_reply */
 	RS_MSG_SESSION_ENDED = 16, /* daemon -> client, unasked, then the daemon closes the connection:
 	                              struct rs_msg_session_ended (ABI 1.1) */
 };
@@ -79,6 +81,9 @@ struct rs_msg_kernel_reply {
 };
 
 #define RS_KERNEL_LIST_MAX 32
+/* Bytes of a kernel's doc line in a listing: the whole signature of every built-in kernel (the longest is under
+ * 256), so `ringsched kernels` never shows one cut off. */
+#define RS_KERNEL_DOC_MAX 512
 struct rs_msg_kernel_list {
 	struct rs_msg_hdr hdr;
 	uint32_t start;
@@ -89,7 +94,7 @@ struct rs_msg_kernel_list_reply {
 	uint32_t count;
 	struct {
 		char name[32];
-		char doc[96];
+		char doc[RS_KERNEL_DOC_MAX];
 		uint32_t n_views;
 		uint32_t n_scalars;
 	} k[RS_KERNEL_LIST_MAX];
@@ -119,6 +124,74 @@ struct rs_msg_status_reply {
 		uint32_t reserved;
 		char name[32];
 	} s[RS_STATUS_MAX_SESSIONS];
+};
+
+/*
+ * STATS (`ringsched stats`, `ringsched top`): per scheduler thread and per session, every counter since the
+ * thread started or the session attached, sampled at now_ns. Paged like KERNEL_LIST: a reply carries the
+ * sessions [start, start + count) of the `total` the asker may see (the STATUS rule), and every page repeats
+ * the thread table; the asker sends start += count until it has them all. Sessions attaching or leaving between
+ * two pages shift the list; a reader only loses or repeats a line, never reads a torn one. Latencies are
+ * wired -> completed, from log2-bucket histograms filled only while profiling.level >= 1 (`profiling`, the level
+ * at the sample): count 0 means nothing was recorded, and p50/p99 mean nothing then.
+ */
+#define RS_STATS_PAGE 32        /* sessions per STATS reply */
+#define RS_STATS_MAX_THREADS 64 /* worker threads a reply describes (the first ones) */
+#define RS_STATS_ROLE_SCHEDULER 1u
+#define RS_STATS_ROLE_WIRING 2u /* a dedicated wiring thread, or a scheduler that also takes the wiring role */
+#define RS_STATS_ROLE_QUARANTINED 4u /* a scheduler taken out of service, its kernel past quota.task_time_max_ms */
+
+struct rs_msg_stats {
+	struct rs_msg_hdr hdr;
+	uint32_t start;          /* index of the first session wanted, among those the asker may see */
+	uint32_t reserved;
+};
+
+struct rs_stats_latency {
+	uint64_t count;          /* tasks recorded */
+	uint64_t p50_ns;
+	uint64_t p99_ns;
+};
+
+struct rs_msg_stats_reply {
+	struct rs_msg_hdr hdr;
+	uint64_t now_ns;         /* the daemon's CLOCK_MONOTONIC when it sampled */
+	uint64_t uptime_ns;
+	uint32_t profiling;      /* profiling level (0 off: no latency is being recorded) */
+	uint32_t threads;        /* entries of t[] */
+	uint32_t schedulers;     /* scheduler threads of the daemon */
+	uint32_t total;          /* sessions the asker may see */
+	uint32_t start;          /* index of s[0] among them */
+	uint32_t count;          /* entries of s[] */
+	struct rs_stats_thread {
+		uint32_t index;      /* scheduler index (the dedicated wiring thread comes last) */
+		uint32_t role;       /* RS_STATS_ROLE_* */
+		uint64_t wired;      /* descriptors it consumed as the wiring role */
+		uint64_t completed;  /* tasks this thread brought to an end: ran ok, failed, cancelled */
+		uint64_t failed;
+		uint64_t cancelled;
+		uint64_t busy_ns;    /* kernel time run */
+		uint64_t running_ns; /* 0, or how long the kernel it runs now has been running */
+		uint64_t running_session; /* session id of that kernel (0 when idle) */
+		struct rs_stats_latency latency; /* of the tasks it completed */
+	} t[RS_STATS_MAX_THREADS];
+	struct rs_stats_session {
+		uint64_t id;
+		int32_t pid;
+		uint32_t uid;
+		char name[32];
+		uint64_t age_ns;     /* since it attached */
+		uint64_t submitted;  /* the client's SQ tail (clamped to what the ring can hold) */
+		uint64_t wired;      /* consumed from the SQ: the rest (submitted - wired) waits in it */
+		uint64_t completed;  /* ran ok */
+		uint64_t failed;     /* failed (rejected at wiring included) */
+		uint64_t cancelled;
+		uint64_t kernel_ns;  /* kernel time its tasks ran */
+		uint32_t ready[2];   /* ready queue depths: normal, high priority */
+		uint32_t running;    /* its kernels running right now (one per thread at most) */
+		uint32_t reserved;
+		struct rs_stats_latency latency;
+	} s[RS_STATS_PAGE];
 };
 
 struct rs_msg_cancel {

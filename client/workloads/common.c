@@ -2,7 +2,8 @@
  * common.c — what every built-in workload uses (workloads.h): the clock, the PRNG whose stream a client
  * and its oracle share, connecting, the one-line result report that tests and bench/run.py parse, number
  * parsing, and the single-client run (rs__wl_drive: connect, kernels, setup, submit, wait, verify,
- * report) with its end-of-run bookkeeping (wall time, session counters, the root cause of a failure).
+ * report) with its end-of-run bookkeeping (wall time, session counters, the root cause of a failure) and
+ * its progress line on a terminal (progress.c) while it submits and waits.
  *
  * Guarantees: the report line's format is fixed ("workload NAME: tasks N, wall X s, ... verify ok|FAILED|
  * skipped"); the PRNG's stream depends on its seed alone; rs__wl_drive returns the exit codes of
@@ -175,6 +176,7 @@ int rs__wl_drive(const struct rs__wl_ops *ops, void *ctx, const struct rs__wl_co
 	uint64_t t0, n = 0;
 	int64_t first_seq = 0;
 	int rc = RS_WL_EXIT_RUNTIME;
+	struct rs__wl_progress *progress;
 	rs_client *c;
 
 	rs__wl_session_options(common, &session);
@@ -190,10 +192,13 @@ int rs__wl_drive(const struct rs__wl_ops *ops, void *ctx, const struct rs__wl_co
 	}
 	if (ops->setup(c, ctx) < 0)
 		goto out_disconnect;
+	progress = rs__wl_progress_start(ops->name, common);
 	t0 = rs_now_ns();
-	if ((rc = ops->submit(c, ctx, ids, &n, &first_seq)))
-		goto out_disconnect;
-	if ((rc = rs__wl_finish(c, &res, t0, n, first_seq)))
+	rc = ops->submit(c, ctx, ids, &n, &first_seq);
+	if (!rc)
+		rc = rs__wl_finish(c, &res, t0, n, first_seq);
+	rs__wl_progress_stop(progress); /* erases its line before any report */
+	if (rc)
 		goto out_disconnect;
 	if (common->verify) {
 		res.verified = ops->verify(ctx, &res.max_rel_err);

@@ -4,7 +4,7 @@
  * flags (a table of struct rs__wl_flag) and never repeats --socket, --verify, --seed, the session flags or
  * --help.
  *
- *   common:   --socket PATH, --verify, --seed N, --help / -h
+ *   common:   --socket PATH, --verify, --seed N, --no-progress, --help / -h
  *   session:  --ring-entries N, --window N, --heap-bytes N, --arena-bytes N, --timeout-ms MS
  *             (rs_options fields; given ones override what the workload computes, rs__wl_session_options)
  *   its own:  --NAME N for each entry of the workload's table: an integer in [lo, hi], or a switch
@@ -40,6 +40,7 @@ enum common_flag {
 	COMMON_HEAP_BYTES,
 	COMMON_ARENA_BYTES,
 	COMMON_TIMEOUT_MS,
+	COMMON_NO_PROGRESS,
 	COMMON_HELP,
 	N_COMMON,
 };
@@ -64,6 +65,8 @@ static const struct rs__wl_flag common_flags[N_COMMON] = {
 	[COMMON_TIMEOUT_MS] = { .name = "timeout-ms", .metavar = "MS", .lo = 1, .hi = INT32_MAX,
 				.hide_default = true,
 				.help = "bound on any wait inside the client library (default: the library's)" },
+	[COMMON_NO_PROGRESS] = { .name = "no-progress",
+				 .help = "no progress line on stderr (shown only when it is a terminal)" },
 	[COMMON_HELP] = { .name = "help", .help = "this text (also -h)" },
 };
 
@@ -114,6 +117,10 @@ static int apply_common(const struct rs__wl_cmdline *cmd, enum common_flag which
 	}
 	if (which == COMMON_VERIFY) {
 		common->verify = 1;
+		return 0;
+	}
+	if (which == COMMON_NO_PROGRESS) {
+		common->no_progress = 1;
 		return 0;
 	}
 	if (parse_value(cmd, &common_flags[which], arg, &v))

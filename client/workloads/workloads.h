@@ -2,7 +2,8 @@
  * workloads.h — the built-in verifying workloads, shared by the `ringsched run <name>` CLI subcommand and
  * the standalone programs build/workloads/<name> (client/workloads/main_<name>.c).
  *
- * Every workload is a client of the public API only (ringsched.h). Each declares its own flags (the common
+ * Every workload is a client of the public API only (ringsched.h); only its progress line (progress.c) asks
+ * the daemon's control socket for STATS. Each declares its own flags (the common
  * ones — socket, verify, seed, session geometry, help — are parsed for all of them by options.c), submits
  * its graph, optionally verifies every output against a sequential reference computed in the client,
  * prints a result block (rs_wl_report) and returns a process exit code: 0 when everything ran (and
@@ -130,6 +131,7 @@ struct rs__wl_common {
 	int verify;          /* --verify */
 	uint64_t seed;       /* --seed, default 1 */
 	rs_options session;  /* --ring-entries, --window, --heap-bytes, --arena-bytes, --timeout-ms; 0 = not given */
+	int no_progress;     /* --no-progress: no progress line even on a terminal */
 };
 
 /* rs__wl_parse_cmdline's answer when the workload should run. */
@@ -160,5 +162,12 @@ struct rs__wl_ops {
 };
 int rs__wl_drive(const struct rs__wl_ops *ops, void *ctx, const struct rs__wl_common *common,
 		 const rs_options *opt);
+
+/* The progress line (progress.c): on a terminal, "NAME: C / S tasks completed, R tasks/s" on stderr, rewritten
+ * at most four times a second from the daemon's STATS of this process's sessions. NULL (and nothing shown)
+ * when stderr is not a terminal or with --no-progress. stop erases the line; NULL is a no-op. */
+struct rs__wl_progress;
+struct rs__wl_progress *rs__wl_progress_start(const char *name, const struct rs__wl_common *common);
+void rs__wl_progress_stop(struct rs__wl_progress *p);
 
 #endif /* RS_WORKLOADS_H */

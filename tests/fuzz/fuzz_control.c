@@ -136,6 +136,10 @@ static size_t request_size(uint32_t type, uint32_t *reply_type, size_t *reply_si
 		*reply_type = RS_MSG_CANCEL_REPLY;
 		*reply_size = sizeof(struct rs_msg_result);
 		return sizeof(struct rs_msg_cancel);
+	case RS_MSG_STATS:
+		*reply_type = RS_MSG_STATS_REPLY;
+		*reply_size = sizeof(struct rs_msg_stats_reply);
+		return sizeof(struct rs_msg_stats);
 	default:
 		return 0;
 	}
@@ -236,6 +240,7 @@ static void exchange(int *fd, const uint8_t *pkt, size_t len)
 		struct rs_msg_attach_reply attach;
 		struct rs_msg_status_reply status;
 		struct rs_msg_kernel_list_reply list;
+		struct rs_msg_stats_reply stats;
 	} rep;
 	uint32_t reply_type = 0;
 	size_t reply_size = 0, want = 0;
@@ -276,6 +281,11 @@ static void exchange(int *fd, const uint8_t *pkt, size_t len)
 			  cfg.max_sessions);
 	if (reply_type == RS_MSG_KERNEL_LIST_REPLY)
 		FZ_ASSERT(rep.list.count <= RS_KERNEL_LIST_MAX, "KERNEL_LIST reply with %u entries", rep.list.count);
+	if (reply_type == RS_MSG_STATS_REPLY)
+		FZ_ASSERT(rep.stats.count <= RS_STATS_PAGE && rep.stats.total <= cfg.max_sessions &&
+				  rep.stats.threads <= RS_STATS_MAX_THREADS,
+			  "STATS page of %u sessions of %u (quota %u), %u threads", rep.stats.count, rep.stats.total,
+			  cfg.max_sessions, rep.stats.threads);
 	for (unsigned i = 0; i < nfds; i++)
 		close(fds[i]);
 }

@@ -351,13 +351,14 @@ static void gen_control(const char *dir)
 	struct rs_msg_kernel_lookup lookup = { { RS_PROTO_MAGIC, RS_MSG_KERNEL_LOOKUP }, "affine" };
 	struct rs_msg_kernel_list list = { { RS_PROTO_MAGIC, RS_MSG_KERNEL_LIST }, 0 };
 	struct rs_msg_cancel cancel = { { RS_PROTO_MAGIC, RS_MSG_CANCEL_ALL }, 5 };
+	struct rs_msg_stats stats = { { RS_PROTO_MAGIC, RS_MSG_STATS }, 0, 0 };
 	struct rs_msg_attach a;
 	struct seed sd = { .n = 0 };
 
 	packet(&sd, 0, &status, sizeof(status));
 	write_seed(dir, "control", "status", &sd);
 
-	/* a whole session: attach with defaults, look up, list, cancel, status, attach again (refused) */
+	/* a whole session: attach with defaults, look up, list, cancel, status, stats, attach again (refused) */
 	sd.n = 0;
 	a = attach_req(0, 0, 0, 0);
 	packet(&sd, 0, &a, sizeof(a));
@@ -365,6 +366,7 @@ static void gen_control(const char *dir)
 	packet(&sd, 0, &list, sizeof(list));
 	packet(&sd, 0, &cancel, sizeof(cancel));
 	packet(&sd, 0, &status, sizeof(status));
+	packet(&sd, 0, &stats, sizeof(stats));
 	packet(&sd, 0, &a, sizeof(a));
 	write_seed(dir, "control", "session", &sd);
 

@@ -12,6 +12,7 @@
 #      reclaim_others      five short sessions come and go while the stuck thread holds its session: their
 #                          fds are freed (only the stuck session's stay);
 #      no_replacement      a second stall(0): quarantined, not replaced (slots taken), every scheduler stuck;
+#      stats_shows_quarantined  `ringsched stats --json` lists both threads as quarantined, in their kernels;
 #      watchdog_withheld   WATCHDOG=1 pings arrive before that and none for 2 s after;
 #      stop_in_grace       SIGTERM with two kernels that never return: exit 0 within the grace period.
 # B: stall(1500) past a 500 ms limit: the quarantined thread returns, leaves and is joined (threads back to
@@ -121,6 +122,11 @@ if rs_wait_until 30 rs_file_has "$RS_DLOG" "every scheduler thread is stuck"; th
 	stuck_ms=$(rs_now_ms)
 	rs_check no_replacement "$(grep -m1 'quarantined.*not replaced' "$RS_DLOG")" \
 		grep -q 'scheduler thread [0-9]* is quarantined .*not replaced: quota.max_stuck_threads' "$RS_DLOG"
+	# what an operator sees: both scheduler threads quarantined, each still in its kernel
+	q=$(rs_cli stats --json 2>/dev/null | python3 -c 'import json, sys
+print(sum(1 for t in json.load(sys.stdin)["threads"] if t["role"] == "quarantined" and t["running_ns"]))')
+	rs_check stats_shows_quarantined "stats --json lists ${q:-no} quarantined threads running a kernel" \
+		test "${q:-0}" -eq 2
 	sleep 2.5
 	before=$(awk -v t="$stuck_ms" '$1 < t - 500 && $2 == "WATCHDOG=1"' "$NLOG" | wc -l)
 	after=$(awk -v t="$stuck_ms" '$1 > t + 300 && $2 == "WATCHDOG=1"' "$NLOG" | wc -l)
