@@ -83,6 +83,10 @@ for doc in README.md docs/*.md; do
 		outside="$outside $doc:$(grep -noE '\.\./shared[^ ]*|/work/[^ ]*' "$doc" | head -1)"
 	fi
 done
+# ... nor a bare address in the man pages, the config, the unit or any markdown file of the tree
+while read -r hit; do
+	outside="$outside $hit"
+done < <(grep -rnoE 'https?://[^ )>]*' man conf systemd README.md docs/*.md tests/fuzz/README.md 2>/dev/null)
 if [ -z "$outside" ]; then
 	rs_pass no_links_outside_the_tree
 else
