@@ -130,8 +130,9 @@ static inline int rs_readyq_pop(struct rs_readyq *q, uint32_t *slot)
 			if (atomic_compare_exchange_weak_explicit(&q->deq, &pos, pos + 1, memory_order_relaxed,
 								  memory_order_relaxed)) {
 				*slot = c->slot;
-				/* hand the cell back to pushers one lap later; pairs with the acquire in rs_readyq_push. Until
-				 * this store a push one lap later waits for us (rs_readyq_wait_cell) */
+				/* hand the cell back to pushers one lap later; pairs with the acquire in
+				 * rs_readyq_push. Until this store a push one lap later waits for us
+				 * (rs_readyq_wait_cell) */
 				atomic_store_explicit(&c->pos, pos + q->mask + 1, memory_order_release);
 				return 1;
 			}

@@ -57,18 +57,19 @@ for combo in "${combos[@]}"; do
 		name="stress_${tag}_seed$seed"
 		log="$RS_TMP/$name.log"
 		t0=$(rs_now_ms)
-		rs_run_logged "$log" "$RUN_TIMEOUT" "$RD" --socket "$RS_SOCK" --tasks "$TASKS" --clients 2 --seed "$seed" \
-			--verify --timeout-ms "$CLIENT_TIMEOUT_MS" --wait-ms "$CLIENT_TIMEOUT_MS"
+		rs_run_logged "$log" "$RUN_TIMEOUT" "$RD" --socket "$RS_SOCK" --tasks "$TASKS" --clients 2 \
+			--seed "$seed" --verify --timeout-ms "$CLIENT_TIMEOUT_MS" --wait-ms "$CLIENT_TIMEOUT_MS"
 		rc=$?
 		ms=$(($(rs_now_ms) - t0))
 		stalled=0
 		if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-			rs_fail "$name" "still running after ${RUN_TIMEOUT}s (a hang the client's own timeout did not end)"
+			rs_fail "$name" "still running after ${RUN_TIMEOUT}s (a hang its own timeout did not end)"
 			stalled=1
 		elif grep -q 'timed out' "$log"; then
 			rs_fail "$name" "a client stalled: $(grep -m1 'timed out' "$log")"
 			stalled=1
-		elif [ $rc -ne 0 ] || ! grep -q "^random-dag: 2 clients x $TASKS tasks: all results match the oracle$" "$log"; then
+		elif [ $rc -ne 0 ] ||
+			! grep -q "^random-dag: 2 clients x $TASKS tasks: all results match the oracle$" "$log"; then
 			rs_fail "$name" "exit $rc after ${ms} ms: $(grep -m1 'FAILED\|differ\|failed' "$log")"
 		else
 			rs_log "$name: 2 x $TASKS tasks verified in ${ms} ms"
