@@ -6,11 +6,19 @@
  * one completion whose completer must wake it, fences, re-checks, and sleeps in one poll() on the completion
  * eventfd AND the control socket — so a dying daemon ends every wait with -RS_EDAEMON, never a hang.
  *
+ * Who wakes a sleeping wait (the whole back-pressure protocol is written down in daemon/park.c, above
+ * drain_wakes): the completer of wait_seq, or for ring space the wiring role once sq_head reached
+ * want_head. Each harvest that moves ack rings the wiring role's doorbell, which is what ends its ack stall.
+ * Whatever happens a sleep lasts at most CLIENT_RECHECK_MS before the wait harvests and looks again, so no
+ * lost write of the eventfd can hang a wait; a wait that times out says what it waited for and where the
+ * session stands (timeout_error), so a stall in the daemon can be told from a slow kernel.
+ *
  * Threads: the thread that owns the handle; it alone writes the wait line (relaxed stores, ordered against
  * the daemon's completers and wiring thread by the full fence of the eventcount, pair RS_CLIENT_WAIT).
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,6 +27,7 @@
 #include "rs_proto.h"
 
 #define CLIENT_SPIN_NS 20000ull /* spin this long before sleeping in a wait: a short task completes first */
+#define CLIENT_RECHECK_MS 1000   /* longest sleep of a wait before it harvests and looks again */
 
 static int task_complete(rs_client *c, uint64_t seq)
 {
@@ -73,6 +82,40 @@ static uint64_t wake_seq(rs_client *c, uint32_t kind, uint64_t arg)
 	return need;
 }
 
+/* What a wait that timed out waited for, and where the session stands: the oldest task whose result is not
+ * read yet, and whether the daemon took it in (a task taken in and never completed while the daemon is idle
+ * is a daemon bug; one not taken in waits for the window or the ring). */
+static void timeout_error(rs_client *c, uint32_t kind, uint64_t arg, int timeout_ms)
+{
+	unsigned long long head = rs__sq_head(c), oldest = c->ack + 1, submitted = c->next_seq - 1;
+	char what[96], where[160] = "";
+
+	switch (kind) {
+	case RS_WAIT_TASK:
+		snprintf(what, sizeof(what), "task %llu to complete", (unsigned long long)arg);
+		break;
+	case RS_WAIT_ALL:
+		snprintf(what, sizeof(what), "every task up to %llu to complete", (unsigned long long)arg);
+		break;
+	case RS_WAIT_SPACE:
+		snprintf(what, sizeof(what), "the daemon to take in submitted tasks (up to task %llu)",
+			 (unsigned long long)arg);
+		break;
+	default:
+		snprintf(what, sizeof(what), "a task after %llu to complete (for scratch or dependency-map room)",
+			 (unsigned long long)arg);
+		break;
+	}
+	if (oldest <= submitted)
+		snprintf(where, sizeof(where), "; the oldest unread result, task %llu, is %s", oldest,
+			 oldest > head ? "not taken in yet" :
+			 task_complete(c, oldest) ? "complete" : "taken in and not complete");
+	rs__set_error("timed out after %d ms waiting for %s: %llu tasks submitted, %llu taken in by the daemon, "
+		      "results read up to task %llu%s. If kernels run that long, raise rs_options.timeout_ms; "
+		      "otherwise `ringsched status` shows what the daemon is doing",
+		      timeout_ms, what, submitted, head, (unsigned long long)c->ack, where);
+}
+
 /*
  * Wait until cond(c, arg) holds: spin, then sleep on the completion eventfd and the control socket with the
  * eventcount protocol (pair RS_CLIENT_WAIT). timeout_ms < 0: forever.
@@ -90,8 +133,10 @@ int rs__wait_until(rs_client *c, rs__wait_cond cond, uint64_t arg, uint32_t kind
 			rs_cpu_relax();
 			continue;
 		}
-		if (rs_now_ns() >= deadline)
+		if (rs_now_ns() >= deadline) {
+			timeout_error(c, kind, arg, timeout_ms);
 			return -RS_ETIMEDOUT;
+		}
 		/* announce, fence, re-check, sleep */
 		struct rs_sq_wait *w = &c->sqc->wait;
 		/* the wait line is ours alone: relaxed stores, ordered against the waker by the fence below */
@@ -115,7 +160,7 @@ int rs__wait_until(rs_client *c, rs__wait_cond cond, uint64_t arg, uint32_t kind
 			uint64_t left_ms = now < deadline ? (deadline - now) / 1000000ull + 1 : 1;
 			struct pollfd pf[2] = { { .fd = c->completion, .events = POLLIN },
 						{ .fd = c->sock, .events = POLLIN } };
-			int r = poll(pf, 2, left_ms > 1000 ? 1000 : (int)left_ms);
+			int r = poll(pf, 2, left_ms > CLIENT_RECHECK_MS ? CLIENT_RECHECK_MS : (int)left_ms);
 			if (r > 0 && (pf[0].revents & POLLIN)) {
 				uint64_t v;
 				ssize_t n = read(c->completion, &v, sizeof(v));

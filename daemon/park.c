@@ -421,8 +421,16 @@ static int wiring_prepare(struct rs_daemon *d, struct rs_session_list *list)
 	/* acquire: pairs with the release in rs_daemon_publish_sessions */
 	int busy = atomic_load_explicit(&d->sessions, memory_order_acquire) != list ||
 		   atomic_load_explicit(&d->stop, memory_order_relaxed);
-	for (uint32_t i = 0; !busy && i < n; i++)
-		busy = rs_wiring_session_has_work(list->s[i]);
+	for (uint32_t i = 0; !busy && i < n; i++) {
+		struct rs_session *s = list->s[i];
+		/* The re-check may find a window stall the request above does not name: descriptors published
+		 * after the last round, whose slot's previous task has not drained yet (window_open records it
+		 * in stall_drain). Asleep with no request and no timeout, no completer would wake us for it —
+		 * only the client's next call into the library would. Not sleeping makes the next announcement
+		 * carry it. Converges: for one seq, stall_drain can only go from P to 0 once. */
+		busy = rs_wiring_session_has_work(s) ||
+		       s->stall_drain != atomic_load_explicit(&s->wiring_wait_drain, memory_order_relaxed);
+	}
 	if (busy) {
 		wiring_after(d, list);
 		return 0;
@@ -510,6 +518,42 @@ void rs_park_idle_wiring(struct rs_daemon *d, struct rs_thread *self, struct rs_
 }
 
 /* ---------------------------------------------------------------- 3, 4: wake-ups from completions */
+
+/*
+ * Back-pressure end to end: who sleeps on what while a ring is full, and who wakes whom.
+ *
+ * The wiring role takes descriptor s off a ring only when its window slot is free (window_open, wiring.c):
+ * task s - window has drained (drained[slot], its completer's last store) AND the client has read its
+ * result (ack >= s - window). A ring full of descriptors it cannot take is therefore one of two stalls:
+ *
+ *   drain stall (stall_drain = P = s - window) — waits for completers. The request {P, Q = P + window/8}
+ *     is stored before the sleep's fence (wiring_prepare); the completer of P, or of any seq >= Q, stores
+ *     drained, fences (rs_park_after_drain) and writes efd once both have drained (drain_wakes: of two
+ *     racing completers, at least one sees the other's store). Bounded by STALL_SLEEP_MS besides (a long
+ *     task at Q). A stall first seen by the re-check after the fence is not in the request: the re-check
+ *     then counts as work, and the next announcement carries it.
+ *   ack stall (drained, but ack < P) — waits for the client. Its harvest store-releases ack, fences, loads
+ *     need_wakeup and rings the doorbell once per generation (rs__harvest, client/harvest.c). Pairs with
+ *     the fence after the need_wakeup stores here: the re-check sees the new ack, or the client sees the
+ *     new generation and rings. Every sleep is a new generation, so "already rang for this one" means
+ *     that ring is pending on this very sleep's epoll.
+ *
+ * The client blocked on ring space (RS_WAIT_SPACE, client/wait.c) stores its wait line, fences, re-checks
+ * sq_head and sleeps on its completion eventfd until one of:
+ *   - the wiring role took the ring down to want_head: after the sq_head store and a full fence it kicks
+ *     once per client sleep generation (rs_park_kick_space_waiter, gen vs kicked_gen). Skipping a kick
+ *     never strands a sleep: it is skipped only for a generation already kicked, and a generation read
+ *     stale (the client re-announced meanwhile) puts our fence before the client's, whose re-check then
+ *     sees the new sq_head;
+ *   - the completion it names (wait_seq): when its own ack is what will stall the ring before want_head
+ *     (ack < want_head - window), it names a wired task past the stall point, harvests when woken and so
+ *     rings the doorbell of the ack stall above. The client never waits for the wiring role while the
+ *     wiring role waits for the client's ack.
+ * The client also re-checks at least once a second whatever happens (its poll timeout), so a lost
+ * eventfd write would cost a second, not a hang: a stall that lasts is work that never completes. That
+ * was the one seen: a ready push that met a cell a preempted popper still held returned "full" and the
+ * task was dropped (daemon/readyq.h); its slot never drained and the ring behind it filled for good.
+ */
 
 /*
  * The wiring thread sleeps on a window stall at P and wants to wake once P and a later Q have both drained

@@ -3,15 +3,28 @@
  * priority level. Pushers: the wiring thread and completers (any scheduler thread); poppers: scheduler
  * threads. ABA-safe by construction: each cell carries the position it is valid for. Capacity equals the
  * session's task window, and a task is in at most one ready queue at a time and only while it occupies a
- * window slot, so a push can never find the queue full (DESIGN §5).
+ * window slot, so the queue never holds more tasks than it has cells (DESIGN §5).
+ *
+ * That alone does not make every push find its cell free. A pop takes its position (CAS on deq) and hands
+ * the cell back one lap later (release store of pos) in two steps; a popper preempted between them still
+ * holds the cell after it left the queue, while the other window slots keep cycling through the queue. A
+ * tiny window wraps the ring in a few hundred microseconds, so the push one lap after the held position
+ * meets that cell still taken. It once returned -ENOSPC there and the task was dropped: it never ran, its
+ * window slot never drained, the wiring thread stalled on it, the ring filled, and the client timed out in
+ * submit with the daemon idle. A push that meets a cell taken by a popper (deq already past it) waits for
+ * the popper's next store instead (rs_readyq_wait_cell); only a queue really holding `capacity` tasks is
+ * full. The wait is for two instructions of another thread, so it ends as soon as that thread runs again.
  */
 #ifndef RS_READYQ_H
 #define RS_READYQ_H
 
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+#include "rs_shm.h"
 
 struct rs_readyq_cell {
 	_Atomic uint64_t pos;
@@ -47,9 +60,33 @@ static inline void rs_readyq_destroy(struct rs_readyq *q)
 	q->cells = NULL;
 }
 
-/* Returns 0, or -ENOSPC (cannot happen while the capacity invariant holds; callers treat it as a bug). */
+/* Spins before a waiting push yields its CPU (the popper it waits for may be preempted on this one). */
+#define RS_READYQ_WAIT_SPINS 64u
+
+/*
+ * A push found the cell of `pos` still holding the task pushed one lap earlier. Returns 1 if a popper has
+ * already taken that task (deq is past it) and the push should look again after a pause, 0 if the queue
+ * really holds `capacity` tasks. deq is read with a read-modify-write, which reads its latest value: a stale
+ * deq would make a popper's transient hold look like a full queue.
+ */
+static inline int rs_readyq_wait_cell(struct rs_readyq *q, uint64_t pos, unsigned *spins)
+{
+	uint64_t deq = atomic_fetch_add_explicit(&q->deq, 0, memory_order_relaxed);
+
+	if (pos - deq > q->mask)
+		return 0;
+	if (++*spins < RS_READYQ_WAIT_SPINS)
+		rs_cpu_relax();
+	else
+		sched_yield(); /* rare (a popper preempted inside its pop): the only system call of a push */
+	return 1;
+}
+
+/* Returns 0, or -ENOSPC when the queue holds `capacity` tasks (cannot happen while the capacity invariant
+ * holds; callers treat it as a bug). */
 static inline int rs_readyq_push(struct rs_readyq *q, uint32_t slot)
 {
+	unsigned spins = 0;
 	uint64_t pos = atomic_load_explicit(&q->enq, memory_order_relaxed);
 
 	for (;;) {
@@ -67,7 +104,11 @@ static inline int rs_readyq_push(struct rs_readyq *q, uint32_t slot)
 				return 0;
 			}
 		} else if (dif < 0) {
-			return -ENOSPC;
+			/* the cell still holds position pos - capacity: full, or a popper between its CAS on deq and
+			 * its hand-back store below (see the top of this file) */
+			if (!rs_readyq_wait_cell(q, pos, &spins))
+				return -ENOSPC;
+			pos = atomic_load_explicit(&q->enq, memory_order_relaxed);
 		} else {
 			pos = atomic_load_explicit(&q->enq, memory_order_relaxed);
 		}
@@ -89,7 +130,9 @@ static inline int rs_readyq_pop(struct rs_readyq *q, uint32_t *slot)
 			if (atomic_compare_exchange_weak_explicit(&q->deq, &pos, pos + 1, memory_order_relaxed,
 								  memory_order_relaxed)) {
 				*slot = c->slot;
-				/* hand the cell back to pushers one lap later; pairs with the acquire in rs_readyq_push */
+				/* hand the cell back to pushers one lap later; pairs with the acquire in
+				 * rs_readyq_push. Until this store a push one lap later waits for us
+				 * (rs_readyq_wait_cell) */
 				atomic_store_explicit(&c->pos, pos + q->mask + 1, memory_order_release);
 				return 1;
 			}
