@@ -295,6 +295,11 @@ rs_daemon_stop() {
 		rs_daemon_log_tail
 		return 1
 	fi
+	# an internal invariant the daemon found broken (its log says "(bug)") fails any test, whatever it checked
+	if grep -q '(bug)' "$RS_DLOG" 2>/dev/null; then
+		RS_DSTATUS="daemon exited 0 but logged a broken invariant: $(grep -m1 '(bug)' "$RS_DLOG")"
+		return 1
+	fi
 	RS_DSTATUS="daemon exited 0"
 	return 0
 }
