@@ -154,7 +154,7 @@ $(DAEMON): $(BUILD)/obj/daemon/main.o $(CORE_LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(DAEMON_LIBS)
 
-$(CLI): $(BUILD)/obj/client/cli.o $(WORKLOAD_A) $(CLIENT_A)
+$(CLI): $(BUILD)/obj/client/cli.o $(call obj,$(wildcard client/cli/*.c)) $(WORKLOAD_A) $(CLIENT_A)
 	$(call say,LD,$@)
 	$(Q)$(CC) -o $@ $^ $(ALL_LDFLAGS) $(CLIENT_LIBS)
 

@@ -24,6 +24,7 @@
 #include "rs_kernel.h" /* RS_KVIEWS_VARIADIC in kernel listings */
 #include "rs_proto.h"
 #include "workloads.h"
+#include "cli/trace.h"
 
 static void usage(FILE *f)
 {
@@ -207,6 +208,8 @@ int main(int argc, char **argv)
 		return cmd_kernels(rs_default_socket());
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - i - 1, argv + i + 1);
+	if (!strcmp(cmd, "trace"))
+		return rs_cli_trace(rs_default_socket(), argc - i - 1, argv + i + 1);
 	if (!strcmp(cmd, "version")) {
 		printf("ringsched %s\n", RS_VERSION_STRING);
 		return 0;

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "rs_proto.h" /* enum rs_profiling_level */
+
 #define RS_CONFIG_MAX_IDS 32
 #define RS_CONFIG_MAX_PLUGINS 16
 #define RS_CONFIG_PATH_MAX 256
@@ -26,12 +28,6 @@ enum rs_wiring_mode {
 
 enum rs_log_level { RS_LOG_ERROR = 0, RS_LOG_WARN = 1, RS_LOG_INFO = 2, RS_LOG_DEBUG = 3 };
 
-/* profiling.level (ringschedd --profiling): what the daemon records */
-enum rs_profiling_level {
-	RS_PROFILING_OFF = 0,      /* nothing beyond the counters that always exist */
-	RS_PROFILING_COUNTERS = 1, /* counters and the latency histogram of `ringsched stats` */
-	RS_PROFILING_TRACE = 2,    /* every stage of every task, into the trace rings (trace.h) */
-};
 
 struct rs_config {
 	/* daemon */

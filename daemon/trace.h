@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h" /* enum rs_profiling_level */
 #include "rs_proto.h"
 
 struct rs_daemon;

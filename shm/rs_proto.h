@@ -140,6 +140,13 @@ struct rs_msg_result {
  * records of sessions the asker may not see (the STATUS rule: root and the daemon's uid see every session,
  * others their own uid's) and a record being rewritten while it was read.
  */
+/* The daemon's profiling levels (profiling.level, ringschedd --profiling N; rs_msg_trace_reply.level). */
+enum rs_profiling_level {
+	RS_PROFILING_OFF = 0,      /* nothing beyond the counters that always exist */
+	RS_PROFILING_COUNTERS = 1, /* counters and the latency histogram of `ringsched stats` */
+	RS_PROFILING_TRACE = 2,    /* every stage of every task, into the trace rings (daemon/trace.c) */
+};
+
 enum rs_trace_kind {
 	RS_TRACE_TASK = 1,     /* a task completed (seq), with its stage times */
 	RS_TRACE_OBSERVED = 2, /* the client observed the completion of tasks seq_first..seq (its ack passed them) */
