@@ -2,9 +2,9 @@
  * trace.c — the per-task trace of profiling level 2: the daemon-wide trace rings, what goes into them, and the
  * RS_MSG_TRACE reply that `ringsched trace` pages through (rs_proto.h).
  *
- * Owns d->trace: one ring of fixed-size records (struct rs_trace_record, the wire format) per worker thread.
- * Writers: each worker thread appends only to its own ring (self->index) — no lock, no system call, no
- * allocation — so a ring has exactly one writer:
+ * Owns d->trace: one ring of fixed-size records (struct rs_trace_record, the wire format) per worker thread,
+ * and a last one for the main thread. Writers: each thread appends only to its own ring (self->index) — no
+ * lock, no system call, no allocation — so a ring has exactly one writer:
  *   - the completer of a task wired at level 2 (RS_WTASK_PROFILED, complete.c) writes a TASK record while it
  *     still owns the task's slot: the stage times the wiring role, make_ready and run_task left in s->diag,
  *     the thread, the kernel and the first RS_TRACE_PRODUCERS dependency edges the wiring resolved;
@@ -13,7 +13,10 @@
  *     harvested their results (rs__harvest_quiet), which is the client observing the completion. One record
  *     per move covers a range of tasks. The time is when the wiring role saw the ack — it looks once per
  *     round while awake (it spins idle.spin_us before sleeping), so the stamp is an upper bound, close to
- *     the harvest unless the wiring role slept through it.
+ *     the harvest unless the wiring role slept through it;
+ *   - the main thread, when a client disconnects at level 2, writes a final OBSERVED record (seq_first 0:
+ *     "every task up to seq not observed before") into its own ring: what the client acked before it left
+ *     it had observed by then, however long the wiring role slept.
  * Reader: the main thread, only for a TRACE request. Records are overwritten oldest first once a ring is
  * full; each slot carries a sequence word (a seqlock per record: odd while written, 2 * pos + 2 when record
  * number pos is complete), so a reader racing the writer detects a torn or overwritten record and skips it.
@@ -117,12 +120,15 @@ int rs_trace_init(struct rs_daemon *d, char *err, size_t err_len)
 
 	if (!tr)
 		goto out_nomem;
-	tr->rings = calloc(d->n_threads, sizeof(*tr->rings));
+	/* one ring per worker thread, then the main thread's (a record per disconnecting session) */
+	tr->rings = calloc(d->n_threads + 1, sizeof(*tr->rings));
 	if (!tr->rings)
 		goto out_free;
 	tr->capacity = d->cfg.trace_tasks;
-	for (uint32_t i = 0; i < d->n_threads; i++) {
-		if (d->threads[i].is_scheduler)
+	for (uint32_t i = 0; i <= d->n_threads; i++) {
+		if (i == d->n_threads)
+			snprintf(name, sizeof(name), "main");
+		else if (d->threads[i].is_scheduler)
 			snprintf(name, sizeof(name), "rs-sched-%u", i);
 		else
 			snprintf(name, sizeof(name), "rs-wiring");
@@ -165,7 +171,8 @@ static struct rs_trace_ring *own_ring(struct rs_daemon *d, const struct rs_threa
 {
 	struct rs_trace *tr = d->trace;
 
-	return tr && self->index < tr->n_rings ? &tr->rings[self->index] : NULL;
+	/* the last ring is the main thread's */
+	return tr && self->index + 1 < tr->n_rings ? &tr->rings[self->index] : NULL;
 }
 
 void rs_trace_task(struct rs_thread *self, struct rs_session *s, uint32_t slot, unsigned state)
@@ -233,6 +240,34 @@ void rs_trace_observe(struct rs_thread *self, struct rs_session *s)
 		rs_trace_ring_push(ring, &rec);
 	}
 	s->trace_ack_seen = ack;
+}
+
+void rs_trace_detached(struct rs_daemon *d, struct rs_session *s)
+{
+	struct rs_trace *tr = d->trace;
+
+	if (!tr || atomic_load_explicit(&d->profiling, memory_order_relaxed) < RS_PROFILING_TRACE)
+		return;
+	/* Acquire: pairs with the client's release of ack (RS_SQ_ACK). The wiring role's completed prefix is
+	 * not this thread's to read: the client's word is clamped to the tasks wired (a daemon-written CQ
+	 * word), and the CLI never dates an observation before the task's completion. */
+	uint64_t ack = rs_load_acquire(&s->sqc->wait.ack), wired = rs_read_once(&s->cqc->tasks_wired);
+	if (ack > wired)
+		ack = wired;
+	if (!ack)
+		return;
+	struct rs_trace_record rec = {
+		.session = s->id,
+		.seq = ack,
+		.seq_first = 0, /* every task up to seq not observed before */
+		.t_done = rs_now_ns(),
+		.uid = (uint32_t)s->uid,
+		.pid = (int32_t)s->pid,
+		.kernel_id = RS_KERNEL_ID_NONE,
+		.thread = (uint16_t)(tr->n_rings - 1),
+		.kind = RS_TRACE_OBSERVED,
+	};
+	rs_trace_ring_push(&tr->rings[tr->n_rings - 1], &rec);
 }
 
 /* ---------------------------------------------------------------- the reply */

@@ -1,7 +1,7 @@
 /*
  * trace.h — the per-task trace of profiling level 2 (daemon/trace.c): one ring of fixed-size records per
  * worker thread, written by that thread alone without a lock or a system call, read by the main thread for
- * `ringsched trace` (RS_MSG_TRACE). The record format is the wire format (struct rs_trace_record, rs_proto.h).
+ * `ringsched trace` (RS_MSG_TRACE); the last ring is the main thread's (observations at disconnect). The record format is the wire format (struct rs_trace_record, rs_proto.h).
  */
 #ifndef RS_TRACE_H
 #define RS_TRACE_H
@@ -58,7 +58,8 @@ int rs_trace_ring_read(const struct rs_trace_ring *r, uint64_t pos, struct rs_tr
 
 /* ---- the daemon's rings ---- */
 
-/* M, from rs_daemon_init: one ring per worker thread of d->cfg.trace_tasks records. 0 or -ENOMEM. */
+/* M, from rs_daemon_init: one ring per worker thread, then the main thread's, of d->cfg.trace_tasks records
+ * each. 0 or -ENOMEM. */
 int rs_trace_init(struct rs_daemon *d, char *err, size_t err_len);
 void rs_trace_destroy(struct rs_daemon *d);
 /* S or W, the completer of a task wired at level 2 (RS_WTASK_PROFILED), while it still owns the slot: record
@@ -66,6 +67,8 @@ void rs_trace_destroy(struct rs_daemon *d);
 void rs_trace_task(struct rs_thread *self, struct rs_session *s, uint32_t slot, unsigned state);
 /* W at level 2, once per wiring round and session: record the client's ack moving past completed tasks. */
 void rs_trace_observe(struct rs_thread *self, struct rs_session *s);
+/* M, when a session's client disconnects: at level 2, record that it had observed every task it acked. */
+void rs_trace_detached(struct rs_daemon *d, struct rs_session *s);
 /* M: one page of the reply to RS_MSG_TRACE; see_all for root and the daemon's uid, else only uid's. */
 void rs_trace_fill_reply(struct rs_daemon *d, const struct rs_msg_trace *req, bool see_all, uid_t uid,
 			 struct rs_msg_trace_reply *rep);

@@ -242,7 +242,8 @@ static struct task *find_task(struct trace *t, uint64_t session, uint64_t seq)
 
 /* The observation of each task: the OBSERVED range of its session that covers it. The wiring role records
  * a session's ranges in increasing, disjoint order, so after sorting only the last range starting at or
- * before the task can cover it. */
+ * before the task can cover it. A task no range covers may be covered by the session's final record (the
+ * client's ack when it disconnected: seq_first 0, sorted first in its session). */
 static void join_observed(struct trace *t)
 {
 	qsort(t->tasks, t->n_tasks, sizeof(*t->tasks), cmp_task);
@@ -259,10 +260,22 @@ static void join_observed(struct trace *t)
 			else
 				hi = mid;
 		}
-		if (!lo)
+		const struct rs_trace_record *o = lo ? &t->observed[lo - 1] : NULL;
+		if (o && o->session == k->r.session && o->seq >= k->r.seq && o->t_done >= k->r.t_done) {
+			k->t_observed = o->t_done;
 			continue;
-		const struct rs_trace_record *o = &t->observed[lo - 1];
-		if (o->session == k->r.session && o->seq >= k->r.seq && o->t_done >= k->r.t_done)
+		}
+		key.seq_first = 0; /* the session's final record, if any, is the first of its ranges */
+		for (lo = 0, hi = t->n_observed; lo < hi;) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (cmp_range(&t->observed[mid], &key) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		o = lo < t->n_observed ? &t->observed[lo] : NULL;
+		if (o && o->session == k->r.session && o->seq_first == 0 && o->seq >= k->r.seq &&
+		    o->t_done >= k->r.t_done)
 			k->t_observed = o->t_done;
 	}
 }
@@ -300,6 +313,15 @@ static int ran(const struct task *k)
 	return k->r.t_start && k->r.t_end >= k->r.t_start;
 }
 
+/* Did the session whose tasks start at index first run anything on thread th? */
+static int session_uses_thread(const struct trace *t, size_t first, uint32_t th)
+{
+	for (size_t i = first; i < t->n_tasks && t->tasks[i].r.session == t->tasks[first].r.session; i++)
+		if (t->tasks[i].r.thread == th)
+			return 1;
+	return 0;
+}
+
 static int write_trace(FILE *f, struct trace *t, uint64_t *n_flows, uint64_t *n_outside)
 {
 	uint64_t t0 = UINT64_MAX, flow_id = 0;
@@ -321,11 +343,17 @@ static int write_trace(FILE *f, struct trace *t, uint64_t *n_flows, uint64_t *n_
 				   "\"session %" PRIu64 " (pid %d, uid %u)\"}}",
 				sep ? ",\n" : "", r->session, r->session, r->pid, r->uid);
 			sep = 1;
-			for (uint32_t th = 0; th < t->n_rings; th++)
+			for (uint32_t th = 0; th < t->n_rings; th++) {
+				if (!session_uses_thread(t, i, th))
+					continue;
 				fprintf(f, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%" PRIu64 ",\"tid\":%u,"
-					   "\"args\":{\"name\":\"%s\"}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\","
-					   "\"pid\":%" PRIu64 ",\"tid\":%u,\"args\":{\"sort_index\":%u}}",
-					r->session, th, t->thread_names[th], r->session, th, th);
+					   "\"args\":{\"name\":",
+					r->session, th);
+				json_string(f, t->thread_names[th]);
+				fprintf(f, "}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%" PRIu64
+					   ",\"tid\":%u,\"args\":{\"sort_index\":%u}}",
+					r->session, th, th);
+			}
 		}
 	}
 	for (size_t i = 0; i < t->n_tasks; i++) {

@@ -145,14 +145,20 @@ fi
 
 # ---- level 2 from the command line: the known graph, in full
 if rs_daemon_start "$CONF" --profiling 2; then
-	if timeout 120 "$RS_ITEST/trace_graph" --socket "$RS_SOCK" --chain "$CHAIN" --fanout "$FANOUT" \
-		>"$RS_TMP/graph.out" 2>&1; then
+	# the client stays connected (--hold) while the trace is taken: its observations are the wiring role's
+	timeout 120 "$RS_ITEST/trace_graph" --socket "$RS_SOCK" --chain "$CHAIN" --fanout "$FANOUT" \
+		--hold "$RS_TMP/release" >"$RS_TMP/graph.out" 2>&1 &
+	gpid=$!
+	RS_BG_PIDS+=("$gpid")
+	rs_wait_until 120 grep -q '^graph:' "$RS_TMP/graph.out"
+	out=$(rs_cli trace -o "$RS_TMP/trace.json" 2>&1)
+	rc=$?
+	touch "$RS_TMP/release"
+	if wait "$gpid"; then
 		rs_pass trace_graph_runs_at_level_2
 	else
 		rs_fail trace_graph_runs_at_level_2 "$(tail -3 "$RS_TMP/graph.out")"
 	fi
-	out=$(rs_cli trace -o "$RS_TMP/trace.json" 2>&1)
-	rc=$?
 	printf '%s\n' "$out" | sed 's/^/# /'
 	rs_check trace_exits_0 "rc $rc: $out" test "$rc" -eq 0
 	rs_check trace_json_has_every_task_lane_and_dependency "see the trace check lines above" \
@@ -185,6 +191,21 @@ assert all(s["tasks"] > 0 and s["p50_ns"] <= s["p99_ns"] for s in d["stages"]), 
 		test "$out" -eq $((want + 1))
 	out=$(rs_cli trace --bogus 2>&1)
 	rs_check trace_rejects_an_unknown_option "rc $?: $out" test "$(printf '%s' "$out" | grep -c 'usage: ringsched trace')" -ge 1
+	rs_daemon_stop
+fi
+
+# ---- a client that disconnects right after its last wait: its observation is recorded at the hang-up
+if rs_daemon_start "$CONF" --profiling 2; then
+	if timeout 120 "$RS_ITEST/trace_graph" --socket "$RS_SOCK" --chain 8 --fanout 4 --flush 0 \
+		>"$RS_TMP/noflush.out" 2>&1; then
+		# the hang-up is handled by the daemon's main thread after the client exits: wait for its log line
+		rs_wait_until 10 grep -q 'hung up' "$RS_DLOG"
+		out=$(rs_cli trace -o "$RS_TMP/noflush.json" 2>&1)
+		rs_check observation_recorded_when_the_client_hangs_up "rc $?: $out" \
+			check_trace "$RS_TMP/noflush.json" "$RS_TMP/noflush.out"
+	else
+		rs_fail observation_recorded_when_the_client_hangs_up "trace_graph failed: $(tail -3 "$RS_TMP/noflush.out")"
+	fi
 	rs_daemon_stop
 fi
 

@@ -2,7 +2,7 @@
  * trace_graph.c — the workload of test_trace.sh: a graph of known dependency structure whose every edge the
  * daemon's trace must show. Public API only; single-threaded; one session.
  *
- *   trace_graph [--socket PATH] [--chain N] [--fanout N] [--timeout-ms MS]
+ *   trace_graph [--socket PATH] [--chain N] [--fanout N] [--timeout-ms MS] [--flush 0|1] [--hold FILE]
  *
  * The graph, in submission order:
  *   gate      rendezvous(token G) — holds a scheduler until its partner (the last task) runs. While it is
@@ -14,7 +14,10 @@
  *   partner   rendezvous(token G), no dependencies: releases the gate.
  * Then it waits for all of them (which harvests them: their completion is observed), and submits and waits
  * for one more noop so that the daemon's wiring role wakes and records that observation (test_trace.sh
- * checks it for the graph's tasks).
+ * checks it for the graph's tasks). With --flush 0 it disconnects right after the wait instead: the daemon
+ * then records the observation when the client hangs up. With --hold FILE it stays connected after printing
+ * its last line until FILE exists (bounded by --timeout-ms), so a trace taken meanwhile shows what the wiring
+ * role observed while the session was alive.
  *
  * Prints "task SEQ KERNEL" per graph task, "edge PRODUCER CONSUMER" per dependency, and finally
  * "graph: tasks=T edges=E gate=held" (gate=timed-out if the partner came too late, which leaves the
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ringsched.h"
 
@@ -52,9 +56,9 @@ static int64_t submit(rs_client *c, int kernel, const rs_arg *args, unsigned nar
 
 int main(int argc, char **argv)
 {
-	const char *sock = NULL;
+	const char *sock = NULL, *hold = NULL;
 	unsigned chain = 20, fanout = 10, edges = 0, tasks = 0;
-	int timeout_ms = 60000, status = GRAPH_ERROR;
+	int timeout_ms = 60000, status = GRAPH_ERROR, flush_task = 1;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--socket"))
@@ -65,6 +69,10 @@ int main(int argc, char **argv)
 			fanout = (unsigned)strtoul(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--timeout-ms"))
 			timeout_ms = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--flush"))
+			flush_task = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--hold"))
+			hold = argv[i + 1];
 		else {
 			fprintf(stderr, "trace_graph: unknown option %s\n", argv[i]);
 			return 2;
@@ -124,13 +132,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* one more task: its wiring wakes the wiring role, which then records the ack of everything above */
-	int64_t flush = rs_submit(c, noop, NULL, 0);
-	rc = flush > 0 ? rs_wait(c, flush, timeout_ms) : (int)flush;
+	int64_t flush = flush_task ? rs_submit(c, noop, NULL, 0) : 0;
+	rc = flush > 0 ? rs_wait(c, flush, timeout_ms) : flush_task ? (int)flush : 0;
 	if (rc) {
 		fprintf(stderr, "trace_graph: flush task: %s (%s)\n", rs_strerror(rc), rs_last_error());
 		goto out;
 	}
 	printf("graph: tasks=%u edges=%u gate=%s\n", tasks, edges, tiles[0] == 1.0f ? "held" : "timed-out");
+	fflush(stdout);
+	for (int waited = 0; hold && access(hold, F_OK) != 0 && waited < timeout_ms; waited += 10)
+		usleep(10000);
 	status = GRAPH_OK;
 out:
 	free(children);
