@@ -4,6 +4,7 @@
  *   ringsched [--socket PATH] status
  *   ringsched [--socket PATH] kernels
  *   ringsched [--socket PATH] run <workload> [workload flags]   (see `ringsched run --help`)
+ *   ringsched [--socket PATH] trace [-o FILE] [--session ID] [--json]   (client/cli/trace.c)
  *
  * The socket defaults to $RINGSCHED_SOCKET, then the daemon's default path.
  *
@@ -33,6 +34,7 @@ static void usage(FILE *f)
 		   "  status                 daemon version, threads, sessions, task counts\n"
 		   "  kernels                kernels the daemon offers, with their arguments\n"
 		   "  run <workload> [...]   run a built-in verifying workload (ringsched run --help)\n"
+		   "  trace [-o FILE]        export the per-task trace (profiling level 2) for Perfetto\n"
 		   "  version                print the client library version\n"
 		   "The socket defaults to $RINGSCHED_SOCKET, then %s.\n",
 		rs_default_socket());

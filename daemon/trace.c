@@ -212,6 +212,24 @@ void rs_trace_task(struct rs_thread *self, struct rs_session *s, uint32_t slot, 
 	rs_trace_ring_push(ring, &rec);
 }
 
+/* An OBSERVED record of session s: tasks first..last (first 0: every one up to last not observed before). */
+static void push_observed(struct rs_trace_ring *ring, uint32_t ring_index, const struct rs_session *s,
+			  uint64_t first, uint64_t last)
+{
+	struct rs_trace_record rec = {
+		.session = s->id,
+		.seq = last,
+		.seq_first = first,
+		.t_done = rs_now_ns(),
+		.uid = (uint32_t)s->uid,
+		.pid = (int32_t)s->pid,
+		.kernel_id = RS_KERNEL_ID_NONE,
+		.thread = (uint16_t)ring_index,
+		.kind = RS_TRACE_OBSERVED,
+	};
+	rs_trace_ring_push(ring, &rec);
+}
+
 void rs_trace_observe(struct rs_thread *self, struct rs_session *s)
 {
 	/* Acquire: pairs with the client's release of ack (RS_SQ_ACK), which it stores after reading the
@@ -225,20 +243,8 @@ void rs_trace_observe(struct rs_thread *self, struct rs_session *s)
 	if (ack <= s->trace_ack_seen)
 		return;
 	struct rs_trace_ring *ring = own_ring(s->d, self);
-	if (ring) {
-		struct rs_trace_record rec = {
-			.session = s->id,
-			.seq = ack,
-			.seq_first = s->trace_ack_seen + 1,
-			.t_done = rs_now_ns(),
-			.uid = (uint32_t)s->uid,
-			.pid = (int32_t)s->pid,
-			.kernel_id = RS_KERNEL_ID_NONE,
-			.thread = (uint16_t)self->index,
-			.kind = RS_TRACE_OBSERVED,
-		};
-		rs_trace_ring_push(ring, &rec);
-	}
+	if (ring)
+		push_observed(ring, self->index, s, s->trace_ack_seen + 1, ack);
 	s->trace_ack_seen = ack;
 }
 
@@ -254,20 +260,8 @@ void rs_trace_detached(struct rs_daemon *d, struct rs_session *s)
 	uint64_t ack = rs_load_acquire(&s->sqc->wait.ack), wired = rs_read_once(&s->cqc->tasks_wired);
 	if (ack > wired)
 		ack = wired;
-	if (!ack)
-		return;
-	struct rs_trace_record rec = {
-		.session = s->id,
-		.seq = ack,
-		.seq_first = 0, /* every task up to seq not observed before */
-		.t_done = rs_now_ns(),
-		.uid = (uint32_t)s->uid,
-		.pid = (int32_t)s->pid,
-		.kernel_id = RS_KERNEL_ID_NONE,
-		.thread = (uint16_t)(tr->n_rings - 1),
-		.kind = RS_TRACE_OBSERVED,
-	};
-	rs_trace_ring_push(&tr->rings[tr->n_rings - 1], &rec);
+	if (ack) /* seq_first 0: every task up to ack not observed before */
+		push_observed(&tr->rings[tr->n_rings - 1], tr->n_rings - 1, s, 0, ack);
 }
 
 /* ---------------------------------------------------------------- the reply */
