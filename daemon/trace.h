@@ -1,7 +1,8 @@
 /*
  * trace.h — the per-task trace of profiling level 2 (daemon/trace.c): one ring of fixed-size records per
  * worker thread, written by that thread alone without a lock or a system call, read by the main thread for
- * `ringsched trace` (RS_MSG_TRACE); the last ring is the main thread's (observations at disconnect). The record format is the wire format (struct rs_trace_record, rs_proto.h).
+ * `ringsched trace` (RS_MSG_TRACE); the last ring is the main thread's (observations at disconnect). The
+ * record format is the wire format (struct rs_trace_record, rs_proto.h).
  */
 #ifndef RS_TRACE_H
 #define RS_TRACE_H

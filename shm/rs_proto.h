@@ -2,10 +2,10 @@
  * rs_proto.h — control-plane messages on the daemon's Unix socket (SOCK_SEQPACKET: one message per packet).
  *
  * The socket carries only slow-path traffic: attach (with the session's memfds and eventfds passed by
- * SCM_RIGHTS in the reply), kernel lookups, status, cancel, the per-task trace. Every message starts with struct rs_msg_hdr;
- * fixed-size bodies; strings are NUL-terminated inside their arrays. The daemon validates every length and
- * string it receives. Closing the socket ends the session (the daemon reclaims it); a daemon that dies closes
- * it too, which is how a waiting client notices (DESIGN §7).
+ * SCM_RIGHTS in the reply), kernel lookups, status, cancel, the per-task trace. Every message starts with
+ * struct rs_msg_hdr; fixed-size bodies; strings are NUL-terminated inside their arrays. The daemon validates
+ * every length and string it receives. Closing the socket ends the session (the daemon reclaims it); a daemon
+ * that dies closes it too, which is how a waiting client notices (DESIGN §7).
  */
 #ifndef RS_PROTO_H
 #define RS_PROTO_H

@@ -140,7 +140,7 @@ if rs_daemon_start "$CONF"; then
 	else
 		rs_fail trace_after_sighup_exports_the_graph "trace_graph failed: $(tail -3 "$RS_TMP/hup.out")"
 	fi
-	rs_daemon_stop
+	rs_check_stop daemon_clean_exit_after_sighup
 fi
 
 # ---- level 2 from the command line: the known graph, in full
@@ -191,7 +191,7 @@ assert all(s["tasks"] > 0 and s["p50_ns"] <= s["p99_ns"] for s in d["stages"]), 
 		test "$out" -eq $((want + 1))
 	out=$(rs_cli trace --bogus 2>&1)
 	rs_check trace_rejects_an_unknown_option "rc $?: $out" test "$(printf '%s' "$out" | grep -c 'usage: ringsched trace')" -ge 1
-	rs_daemon_stop
+	rs_check_stop daemon_clean_exit_level_2
 fi
 
 # ---- a client that disconnects right after its last wait: its observation is recorded at the hang-up
@@ -206,7 +206,7 @@ if rs_daemon_start "$CONF" --profiling 2; then
 	else
 		rs_fail observation_recorded_when_the_client_hangs_up "trace_graph failed: $(tail -3 "$RS_TMP/noflush.out")"
 	fi
-	rs_daemon_stop
+	rs_check_stop daemon_clean_exit_after_hang_up
 fi
 
 out=$("$RS_DAEMON_BIN" --profiling 3 --check-config 2>&1)
