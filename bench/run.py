@@ -795,7 +795,7 @@ def report(a, res, graph_pats, peers_avail, ipu, metg_info, elapsed):
             "a flag test per task. Level 1 keeps counters and the latency histogram of ringsched stats; level 2 "
             "stamps every stage of every task (a few clock reads, the client's submit stamp) and writes one "
             "128-byte record per task into its thread's trace ring (ringsched trace). A ratio of 1.00 means no "
-            "measurable cost; differences of a few %% are within the run-to-run noise of a shared machine.")
+            "measurable cost; differences of a few % are within the run-to-run noise of a shared machine.")
 
     # micro
     rows = []

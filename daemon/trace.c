@@ -190,7 +190,9 @@ void rs_trace_task(struct rs_thread *self, struct rs_session *s, uint32_t slot, 
 		.t_ready = g->t_ready,
 		.t_start = g->t_start,
 		.t_end = g->t_end,
-		.t_done = rs_now_ns(),
+		/* a task that ran completes right after its kernel: its end stands for the completion, which
+		 * saves a clock read per task (about a tenth of an empty task's cost) */
+		.t_done = g->t_end ? g->t_end : rs_now_ns(),
 		.uid = (uint32_t)s->uid,
 		.pid = (int32_t)s->pid,
 		.kernel_id = t->kernel ? t->kernel_id : RS_KERNEL_ID_NONE,

@@ -167,7 +167,8 @@ struct rs_trace_record {
 	uint64_t t_ready;   /* TASK: pushed to a ready queue */
 	uint64_t t_start;   /* TASK: kernel started */
 	uint64_t t_end;     /* TASK: kernel returned */
-	uint64_t t_done;    /* TASK: completion published; OBSERVED: when the daemon saw the client's ack */
+	uint64_t t_done;    /* TASK: completed (== t_end for a task that ran); OBSERVED: when the daemon saw the
+	                       client's ack */
 	uint32_t uid;       /* the session's client */
 	int32_t pid;
 	uint32_t kernel_id; /* RS_KERNEL_ID_NONE for joins and rejected tasks */
