@@ -19,7 +19,10 @@ fi
 
 CHAIN=$(rs_scale 50 20)
 FANOUT=$(rs_scale 12 6)
-CONF=$(rs_config_gen 2 shared "$(rs_probes_conf)")
+# A dedicated wiring thread: with the wiring folded into 2 schedulers, a submission made while one of them
+# runs the gate and the other has just gone to sleep can wait for the gate to end before it is wired (about
+# 1 run in 8 here), and the partner then times out.
+CONF=$(rs_config_gen 2 dedicated "$(rs_probes_conf)")
 
 # check_trace TRACE_JSON GRAPH_OUTPUT: every structural check, one message per failure, exit 1 on any.
 check_trace() {
