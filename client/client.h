@@ -80,6 +80,7 @@ struct rs_client {
 	int sync_submit;         /* RS_FEAT_SYNC_SUBMIT: wait in rs_submit until the daemon wired the task */
 	int asym_fence;          /* RS_FEAT_ASYM_FENCE offered and this process registered for membarrier */
 	int sleep_gen;           /* RS_FEAT_SLEEP_GEN: need_wakeup is a generation, ring once per value */
+	int stamp_submit;        /* RS_FEAT_PROFILING: fill rs_desc.submit_ns (the daemon traces every task) */
 	struct rs_deps *deps;    /* access map: views -> producer seqs */
 	struct rs_seqvec fanin;  /* producers of the task being submitted (reused) */
 

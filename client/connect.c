@@ -267,6 +267,7 @@ rs_client *rs_connect(const char *socket_path, const rs_options *opt)
 	c->completion = fds[RS_FD_COMPLETION];
 	c->sync_submit = (rep.features & RS_FEAT_SYNC_SUBMIT) != 0;
 	c->sleep_gen = (rep.features & RS_FEAT_SLEEP_GEN) != 0;
+	c->stamp_submit = (rep.features & RS_FEAT_PROFILING) != 0;
 	if (rep.features & RS_FEAT_ASYM_FENCE) {
 		pthread_once(&asym_fence_once, asym_fence_register);
 		c->asym_fence = asym_fence_registered;

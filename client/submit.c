@@ -287,6 +287,8 @@ int64_t rs_submit_ex(rs_client *c, const rs_task *t)
 	d->flags = (t->flags & RS_TASK_PRIO_HIGH) ? RS_DESC_PRIO_HIGH : 0;
 	d->n_views = (uint8_t)nv;
 	d->n_scalars = (uint8_t)ns;
+	if (c->stamp_submit)
+		d->submit_ns = rs_now_ns();
 	if (failed_producer) {
 		d->flags |= RS_DESC_CANCEL;
 		d->n_fanin = 1;

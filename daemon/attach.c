@@ -46,6 +46,7 @@
 #include "rs_proto.h"
 #include "session.h"
 #include "task.h"
+#include "trace.h"
 
 /* Period of the reclaim timer while sessions wait for quiescence: workers pass a quiescent point at least
  * once per batch or sleep, so a few milliseconds frees a session soon after its hang-up without a busy loop.
@@ -277,6 +278,7 @@ void rs_detach_session(struct rs_attach *a, struct rs_session *s)
 {
 	struct rs_daemon *d = a->d;
 
+	rs_trace_detached(d, s); /* profiling level 2: what the client acked, it observed (trace.c) */
 	/* workers that still reach s cancel its tasks instead of running them; pairs with their acquire loads
 	 * of s->dead (scheduler.c, wiring.c) */
 	atomic_store_explicit(&s->dead, 1, memory_order_release);

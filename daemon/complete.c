@@ -6,6 +6,7 @@
  *   1. writes the failure record (if any) into the CQ status slot and counts the task in its own counter line,
  *   2. store-releases the flag (pairs with the acquire loads in rs_fanin_state, the wiring thread and the
  *      client, RS_CQ_FLAG),
+ *   2b. at profiling level 2 (RS_WTASK_PROFILED), copies the task's stage times into its trace ring (trace.c),
  *   3. drains the wake list (readiness.c: every waiter re-scanned, re-targeted, made ready or cancelled),
  *   4. store-releases drained[slot] = seq — after this the slot may be reused at any moment (the window rule,
  *      wiring.c), so nothing of the task is touched afterwards,
@@ -26,6 +27,7 @@
 #include "session.h"
 #include "stats.h"
 #include "threads.h"
+#include "trace.h"
 
 static void write_status(struct rs_session *s, uint32_t slot, unsigned state, int32_t code, uint64_t cause)
 {
@@ -84,6 +86,8 @@ void rs_task_complete(struct rs_session *s, uint32_t slot, unsigned state, int32
 		/* publish completion; pairs with the acquire loads in rs_fanin_state, the wiring thread
 		 * (advance_completed_prefix) and the client (RS_CQ_FLAG) */
 		rs_store_release(&s->flags[slot], RS_FLAG_MAKE(seq, state));
+		if (s->tasks[slot].flags & RS_WTASK_PROFILED)
+			rs_trace_task(self, s, slot, state); /* level 2: into this thread's trace ring */
 		rs_wake_list_drain(s, slot, seq, state, &pending, self);
 
 		/* Written last: from here the slot may be reused for seq + window (pairs with the wiring thread's

@@ -62,10 +62,16 @@
 #define SPIN_US_LIMIT 1000000ll
 /* Quarantined scheduler threads replaced at once: each costs a thread stack and a CQ counter line per session. */
 #define STUCK_THREADS_LIMIT 1024
+/* Trace ring records per worker thread (128 bytes each): 64 is a few batches, 4 Mi (512 MiB per thread) far
+ * more than anyone reads into a trace viewer. */
+#define TRACE_TASKS_MIN 64
+#define TRACE_TASKS_MAX (1 << 22)
 /* socket_mode holds permission bits only: no setuid/setgid/sticky. */
 #define SOCKET_MODE_MAX 0777
 
 #define FIELD_SIZE(f) sizeof(((struct rs_config *)0)->f)
+/* profiling.level is an RS_KIND_I32 key over an int field, and profiling.enabled an RS_KIND_FLAG one */
+_Static_assert(sizeof(int) == sizeof(int32_t), "int is 32 bits");
 #define SCALAR(g, n, kind, f, lo, hi, fl)                                                                      \
 	{ g, n, kind, offsetof(struct rs_config, f), FIELD_SIZE(f), 0, 0, lo, hi, fl }
 #define LIST(g, n, kind, f, cnt, lo, hi, fl)                                                                   \
@@ -123,7 +129,9 @@ static const struct rs_config_key keys[] = {
 
 	LIST("kernels", "plugins", RS_KIND_PATH_LIST, plugins, n_plugins, 0, 0, RS_KEY_ABS),
 
-	SCALAR("profiling", "enabled", RS_KIND_FLAG, profiling, 0, 1, RS_KEY_HOT),
+	SCALAR("profiling", "level", RS_KIND_I32, profiling, RS_PROFILING_OFF, RS_PROFILING_TRACE, RS_KEY_HOT),
+	SCALAR("profiling", "enabled", RS_KIND_FLAG, profiling, 0, 1, RS_KEY_HOT | RS_KEY_LEGACY_LEVEL),
+	SCALAR("profiling", "trace_tasks", RS_KIND_U32, trace_tasks, TRACE_TASKS_MIN, TRACE_TASKS_MAX, RS_KEY_POW2),
 
 	SCALAR("mechanisms", "deferred_wiring", RS_KIND_BOOL, deferred_wiring, 0, 1, 0),
 	SCALAR("mechanisms", "prebuilt_payload", RS_KIND_BOOL, prebuilt_payload, 0, 1, 0),
@@ -269,7 +277,8 @@ void rs_config_defaults(struct rs_config *c)
 	c->allow_all = true; /* developer-friendly default; conf/ringschedd.conf explains how to harden */
 
 	c->n_plugins = 0;
-	c->profiling = 0;
+	c->profiling = RS_PROFILING_OFF;
+	c->trace_tasks = 65536; /* 8 MiB per worker thread, resident only as far as written */
 	c->deferred_wiring = true;
 	c->prebuilt_payload = true;
 	c->wireless_readiness = true;
@@ -343,6 +352,8 @@ static int64_t num_get(const struct rs_config *c, const struct rs_config_key *k)
 	case RS_KIND_BOOL:
 		return *(const bool *)p;
 	case RS_KIND_FLAG:
+		/* a legacy boolean reads its level field as on/off */
+		return (k->flags & RS_KEY_LEGACY_LEVEL) ? *(const int *)p != 0 : *(const int *)p;
 	case RS_KIND_LOG_LEVEL:
 	case RS_KIND_WIRING:
 		return *(const int *)p;
@@ -371,6 +382,8 @@ void rs_config_set_number(struct rs_config *c, const struct rs_config_key *k, in
 		*(bool *)p = v != 0;
 		break;
 	case RS_KIND_FLAG:
+		*(int *)p = (k->flags & RS_KEY_LEGACY_LEVEL) ? (v ? RS_PROFILING_TRACE : RS_PROFILING_OFF) : (int)v;
+		break;
 	case RS_KIND_LOG_LEVEL:
 	case RS_KIND_WIRING:
 		*(int *)p = (int)v;

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "rs_proto.h" /* enum rs_profiling_level */
+
 #define RS_CONFIG_MAX_IDS 32
 #define RS_CONFIG_MAX_PLUGINS 16
 #define RS_CONFIG_PATH_MAX 256
@@ -25,6 +27,7 @@ enum rs_wiring_mode {
 };
 
 enum rs_log_level { RS_LOG_ERROR = 0, RS_LOG_WARN = 1, RS_LOG_INFO = 2, RS_LOG_DEBUG = 3 };
+
 
 struct rs_config {
 	/* daemon */
@@ -83,8 +86,11 @@ struct rs_config {
 	char plugins[RS_CONFIG_MAX_PLUGINS][RS_CONFIG_PATH_MAX]; /* kernels.plugins: list of .so paths */
 	uint32_t n_plugins;
 
-	/* profiling [hot] */
-	int profiling;                 /* profiling.enabled (bool) */
+	/* profiling */
+	int profiling;                 /* profiling.level: enum rs_profiling_level [hot]; the deprecated
+	                                  profiling.enabled = true sets 2, false 0 */
+	uint32_t trace_tasks;          /* profiling.trace_tasks: records each worker thread's trace ring keeps
+	                                  (power of two; restart) */
 
 	/* mechanisms: the seeds' optimisations, each switchable so make bench measures it on vs off */
 	bool deferred_wiring;          /* mechanisms.deferred_wiring: false = rs_submit returns only once the

@@ -270,6 +270,14 @@ static int read_key(const struct reader *r, const struct rs_config_key *k, const
 		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
 			return fail_type(r, s, what, "true or false");
 		v = config_setting_get_bool(s);
+		/* a deprecated boolean and the key replacing it in one group would override each other by order */
+		if ((k->flags & RS_KEY_LEGACY_LEVEL) && config_setting_get_member(config_setting_parent(s), "level")) {
+			rs_config_msgf(msg, sizeof(msg),
+				       "%s is deprecated and %s.level is set too: remove %s (level = 2 is what "
+				       "enabled = true meant)",
+				       what, k->group, what);
+			return fail_at(r, s, msg);
+		}
 		break;
 	case RS_KIND_LOG_LEVEL:
 	case RS_KIND_WIRING:

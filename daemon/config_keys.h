@@ -41,6 +41,8 @@ enum rs_config_kind {
 #define RS_KEY_POW2 2u  /* value must be a power of two */
 #define RS_KEY_PAGES 4u /* value must be a multiple of RS_PAGE */
 #define RS_KEY_ABS 8u   /* strings: absolute path required */
+#define RS_KEY_LEGACY_LEVEL 16u /* a deprecated boolean stored into a level field: true = the highest level
+                                   (profiling.enabled, replaced by profiling.level) */
 
 struct rs_config_key {
 	const char *group;

@@ -55,6 +55,7 @@
 #include "session.h"
 #include "stats.h"
 #include "threads.h"
+#include "trace.h"
 
 #define ACCEPT_BACKOFF_MS 100 /* pause of the listener when the process runs out of descriptors */
 #define SOCKET_PATH_MAX 108   /* sizeof(sockaddr_un.sun_path) on Linux */
@@ -238,6 +239,7 @@ union rs_request {
 	struct rs_msg_kernel_list list;
 	struct rs_msg_cancel cancel;
 	struct rs_msg_stats stats;
+	struct rs_msg_trace trace;
 	char raw[512];
 };
 
@@ -326,6 +328,19 @@ static void handle_stats(struct rs_conn *c, const union rs_request *m)
 	rs_stats_reply(c->srv->d, c->fd, &m->stats, c->peer.uid == 0 || c->peer.uid == geteuid(), c->peer.uid);
 }
 
+static void handle_trace(struct rs_conn *c, const union rs_request *m)
+{
+	struct rs_msg_trace_reply *rep = calloc(1, sizeof(*rep));
+
+	if (!rep)
+		return;
+	rs_control_reply_init(&rep->hdr, RS_MSG_TRACE_REPLY);
+	/* the STATUS rule: root and the daemon's own uid see every session, others their own uid's */
+	rs_trace_fill_reply(c->srv->d, &m->trace, c->peer.uid == 0 || c->peer.uid == geteuid(), c->peer.uid, rep);
+	rs_control_send(c->fd, rep, sizeof(*rep), NULL, 0);
+	free(rep);
+}
+
 static const struct {
 	uint32_t type;
 	size_t size; /* a request of this type is exactly this long */
@@ -337,6 +352,7 @@ static const struct {
 	{ RS_MSG_STATUS, sizeof(struct rs_msg_hdr), handle_status },
 	{ RS_MSG_CANCEL_ALL, sizeof(struct rs_msg_cancel), handle_cancel },
 	{ RS_MSG_STATS, sizeof(struct rs_msg_stats), handle_stats },
+	{ RS_MSG_TRACE, sizeof(struct rs_msg_trace), handle_trace },
 };
 
 /* ---------------------------------------------------------------- connections */

@@ -1,7 +1,7 @@
 /*
  * daemon.c — creation and destruction of the daemon object (daemon.h): the kernel registry with the
- * configured plugins, the worker thread layout (threads.c), the sleep state (park.c) and the first, empty
- * session list (qsbr.c).
+ * configured plugins, the worker thread layout (threads.c), the trace rings (trace.c), the sleep state
+ * (park.c) and the first, empty session list (qsbr.c).
  *
  * Main thread only, before any worker starts (init) and after every worker stopped (destroy); nothing here
  * runs concurrently with anything else.
@@ -18,6 +18,7 @@
 #include "registry.h"
 #include "stats.h"
 #include "threads.h"
+#include "trace.h"
 
 int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, size_t err_len)
 {
@@ -26,6 +27,7 @@ int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, 
 	memset(d, 0, sizeof(*d));
 	d->cfg = *cfg;
 	atomic_init(&d->profiling, cfg->profiling);
+	d->profiling_override = -1;
 	d->start_ns = rs_now_ns();
 	d->park.epfd = -1;
 	d->park.efd = -1;
@@ -47,6 +49,9 @@ int rs_daemon_init(struct rs_daemon *d, const struct rs_config *cfg, char *err, 
 	rc = rs_threads_init(d, cfg, err, err_len);
 	if (rc)
 		return rc;
+	rc = rs_trace_init(d, err, err_len);
+	if (rc)
+		return rc;
 	rc = rs_park_init(&d->park, err, err_len);
 	if (rc)
 		return rc;
@@ -62,6 +67,7 @@ void rs_daemon_destroy(struct rs_daemon *d)
 	rs_stats_destroy(d);
 	rs_qsbr_destroy(d);
 	rs_park_destroy(&d->park);
+	rs_trace_destroy(d);
 	rs_threads_free(d);
 	if (d->reg)
 		rs_registry_free(d->reg);

@@ -34,6 +34,7 @@ struct rs_session_list;
 struct rs_stats;
 struct rs_thread;
 struct rs_retired_list;
+struct rs_trace;
 
 #define RS_DAEMON_VERSION "0.1.0"
 /* client-visible code for an unknown kernel name (ringsched.h RS_ENOKERNEL) */
@@ -43,7 +44,10 @@ struct rs_retired_list;
 
 struct rs_daemon {
 	struct rs_config cfg;           /* M owns it; workers read only keys that SIGHUP never changes */
-	_Atomic int profiling;          /* hot key profiling.enabled, as workers read it (M stores on SIGHUP) */
+	_Atomic int profiling;          /* the profiling level (enum rs_profiling_level, config.h): M stores it at
+	                                   start and on SIGHUP; workers load it relaxed, once per wiring batch */
+	int profiling_override;         /* M: ringschedd --profiling N (kept across SIGHUP), or -1 */
+	struct rs_trace *trace;         /* the trace rings of level 2 (trace.c) */
 	struct rs_registry *reg;
 	uint64_t start_ns;
 

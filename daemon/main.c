@@ -1,6 +1,6 @@
 /*
  * main.c — ringschedd's entry point: the command line, the configuration (built-in defaults, then the file,
- * then --log-level, then validation), and the order of the daemon's lifetime: the core (rs_daemon_init), the
+ * then --log-level and --profiling, then validation), and the order of the daemon's lifetime: the core (rs_daemon_init), the
  * control plane (rs_server_create: the socket listens before any worker starts), the worker threads, the
  * loop until a graceful stop, then the same in reverse: workers stop before the control plane frees sessions.
  *
@@ -33,6 +33,8 @@ static void usage(FILE *f)
 		"  -s, --socket PATH      listen on PATH (default: $RINGSCHED_SOCKET, daemon.socket,\n"
 		"                         /run/ringsched/ringsched.sock as root, else a per-user path)\n"
 		"  -l, --log-level LEVEL  error | warn | info | debug (overrides daemon.log_level)\n"
+		"  -p, --profiling N      0 off, 1 counters, 2 per-task trace (overrides profiling.level,\n"
+		"                         also across SIGHUP)\n"
 		"      --check-config     validate the configuration, print the effective settings, exit\n"
 		"  -V, --version          print the version and exit\n"
 		"  -h, --help             this text\n");
@@ -57,10 +59,11 @@ int main(int argc, char **argv)
 		{ "config", required_argument, 0, 'c' },  { "socket", required_argument, 0, 's' },
 		{ "log-level", required_argument, 0, 'l' }, { "check-config", no_argument, 0, 'C' },
 		{ "version", no_argument, 0, 'V' },        { "help", no_argument, 0, 'h' },
+		{ "profiling", required_argument, 0, 'p' },
 		{ 0, 0, 0, 0 },
 	};
 	const char *config_file = NULL, *socket_opt = NULL, *level_opt = NULL;
-	int check_only = 0, opt;
+	int check_only = 0, opt, profiling_opt = -1;
 	struct rs_config cfg;
 	char err[1024], sock[108];
 	static struct rs_daemon d;
@@ -88,11 +91,19 @@ int main(int argc, char **argv)
 				"OpenBLAS may start its own threads\n",
 			strerror(errno));
 	}
-	while ((opt = getopt_long(argc, argv, "c:s:l:Vh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:l:p:Vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config_file = optarg; break;
 		case 's': socket_opt = optarg; break;
 		case 'l': level_opt = optarg; break;
+		case 'p':
+			if (strlen(optarg) != 1 || optarg[0] < '0' || optarg[0] > '2') {
+				fprintf(stderr, "ringschedd: --profiling: '%s' is not a level: 0 (off), 1 (counters) or "
+						"2 (per-task trace)\n", optarg);
+				return 2;
+			}
+			profiling_opt = optarg[0] - '0';
+			break;
 		case 'C': check_only = 1; break;
 		case 'V': printf("ringschedd %s (ABI %u.%u)\n", RS_DAEMON_VERSION, RS_ABI_MAJOR, RS_ABI_MINOR); return 0;
 		case 'h': usage(stdout); return 0;
@@ -119,6 +130,8 @@ int main(int argc, char **argv)
 		}
 		cfg.log_level = lv;
 	}
+	if (profiling_opt >= 0)
+		cfg.profiling = profiling_opt;
 	if (rs_config_validate(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ringschedd: %s\n", err);
 		return 1;
@@ -136,6 +149,7 @@ int main(int argc, char **argv)
 		rs_daemon_destroy(&d);
 		return 1;
 	}
+	d.profiling_override = profiling_opt;
 	if (rs_server_create(&srv, &d, sock, config_file, 1, err, sizeof(err)) < 0) {
 		rs_log_error("%s", err);
 		rs_daemon_destroy(&d);

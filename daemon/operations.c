@@ -206,11 +206,14 @@ static void reload(struct rs_ops *ops)
 	}
 	int n = rs_config_apply_hot(&d->cfg, &fresh, restart, sizeof(restart));
 	rs_log_set_level(d->cfg.log_level);
-	/* relaxed: a switch, not a publication; a task wired just before it keeps the old setting */
-	atomic_store_explicit(&d->profiling, d->cfg.profiling, memory_order_relaxed);
+	/* ringschedd --profiling N outlasts reloads; otherwise profiling.level applies. Relaxed: a switch, not a
+	 * publication; a task wired just before it keeps the old level */
+	int level = d->profiling_override >= 0 ? d->profiling_override : d->cfg.profiling;
+	atomic_store_explicit(&d->profiling, level, memory_order_relaxed);
 	rs_registry_cap_durations(d->reg, d->cfg.spin_max_ns);
-	rs_log_info("SIGHUP: reloaded %s (log level %s, profiling %s)%s%s", ops->config_file,
-		    rs_log_level_name(d->cfg.log_level), d->cfg.profiling ? "on" : "off",
+	rs_log_info("SIGHUP: reloaded %s (log level %s, profiling level %d%s)%s%s", ops->config_file,
+		    rs_log_level_name(d->cfg.log_level), level,
+		    d->profiling_override >= 0 ? " from --profiling" : "",
 		    n ? "; these keys need a restart and were not applied: " : "", n ? restart : "");
 }
 

@@ -340,6 +340,10 @@ struct rs_session *rs_session_create(struct rs_daemon *d, const struct rs_msg_at
 		features |= RS_FEAT_SYNC_SUBMIT;
 	if (atomic_load_explicit(&d->park.asym_fence, memory_order_relaxed))
 		features |= RS_FEAT_ASYM_FENCE;
+	/* profiling level 2 (trace.c) at attach: the client stamps each descriptor's submit time */
+	features &= ~RS_FEAT_PROFILING;
+	if (atomic_load_explicit(&d->profiling, memory_order_relaxed) >= RS_PROFILING_TRACE)
+		features |= RS_FEAT_PROFILING;
 	if (rs_session_init(s, d, &lay, sq, cq, features, why, why_len) != 0)
 		goto out_destroy;
 

@@ -74,6 +74,7 @@ struct rs_session {
 	uint32_t state;                 /* enum rs_session_state, mirrored to the CQ */
 	uint64_t stall_drain;           /* window stall: waiting for this seq to drain (0 = none) */
 	uint32_t kicked_gen;            /* client sleep generation the wiring thread already woke (park.c) */
+	uint64_t trace_ack_seen;        /* profiling level 2: the client's ack last recorded as observed (trace.c) */
 
 	/* wiring-thread sleep requests (park.c): nonzero only while the wiring thread prepares to sleep or
 	 * sleeps. W stores, full fence, re-checks; S (completer) publishes, full fence, loads (eventcount). */

@@ -9,7 +9,7 @@
  *                     scalars); only the kernel reads it. Its err pointer names the slot's diagnostic text
  *                     (set once when the session is built).
  *   s->diag[slot]     struct rs_wtask_diag: the failure text and the profiling timestamps. Touched on the fast
- *                     path only when profiling is on (RS_WTASK_PROFILED) and by the wiring thread's reset of
+ *                     path only at profiling level 2 (RS_WTASK_PROFILED) and by the wiring thread's reset of
  *                     the text; otherwise only when a task fails.
  * Threads: the wiring thread writes a slot's three parts when it wires the task; from then on the task is
  * owned by whichever thread holds it — a ready queue hands it to one scheduler, a wake list to one completer
@@ -26,7 +26,8 @@
 /* rs_wtask.flags bits beside the RS_DESC_* ones of the descriptor */
 #define RS_WTASK_BUILD_AT_DISPATCH 0x8000u /* kernel and views still to be checked and built at dispatch
                                               (mechanisms.prebuilt_payload = false) */
-#define RS_WTASK_PROFILED 0x4000u          /* profiling was on when it was wired: fill s->diag's timestamps */
+#define RS_WTASK_PROFILED 0x4000u          /* wired at profiling level 2: fill s->diag's timestamps, and the
+                                              completer copies them into its trace ring (trace.c) */
 #define RS_WTASK_TIMED 0x2000u             /* profiling.level >= 1 when it was wired: s->diag's t_wired is set and
                                               its completer records the latency (stats.c) */
 
@@ -51,7 +52,10 @@ struct rs_wtask {
 _Static_assert(sizeof(struct rs_wtask) == 192, "the hot header is three cache lines");
 
 struct rs_wtask_diag {
-	uint64_t t_submit, t_wired, t_ready, t_start, t_end; /* profiling timestamps (ns), RS_WTASK_PROFILED only */
+	/* Stage times (ns, CLOCK_MONOTONIC), RS_WTASK_PROFILED only; 0 = stage not reached. Written by whoever
+	 * owns the task at that stage (W: submit, copied from the untrusted descriptor, and wired, clearing the
+	 * rest; the make_ready caller: ready; S: start, end), read by its completer (trace.c). */
+	uint64_t t_submit, t_wired, t_ready, t_start, t_end;
 	char reason[RS_WTASK_REASON_LEN]; /* W: validation failure text; S: kernel's error text */
 };
 

@@ -8,6 +8,8 @@
  *     (into the failed set if it failed), copies the descriptor ONCE into private memory, validates it and
  *     prebuilds its payload (validate.c), opens its wake list and classifies it (readiness.c);
  *   - store-releases sq_head after a batch (pairs with the client's load-acquire; RS_CQ_SQ_HEAD);
+ *   - at profiling level 2, stamps each task's submit and wired times and records the client's ack moving
+ *     past completed tasks, the completion observed (trace.c);
  *   - acquires the flags of the contiguous completed prefix (advance_completed_prefix). Nothing is
  *     published: clients derive completion from the seq-tagged flags and are woken by the completer of the
  *     task they wait for, so there is no batched publication to hang a small graph (the upstream bug) and
@@ -31,6 +33,7 @@
 #include "session.h"
 #include "stats.h"
 #include "threads.h"
+#include "trace.h"
 #include "validate.h"
 #include "wiring.h"
 
@@ -141,22 +144,22 @@ static void forget_failures(struct rs_session *s)
 
 /* Wire one new descriptor, already copied into desc, in its window slot. */
 static void wire_task(struct rs_daemon *d, struct rs_thread *self, struct rs_session *s, const struct rs_desc *desc,
-		      uint64_t seq, uint32_t slot)
+		      uint64_t seq, uint32_t slot, int level)
 {
 	struct rs_wtask *t = &s->tasks[slot];
 	int rc = rs_validate_and_build(s, desc, seq, slot);
 
 	if (s->descs)
 		s->descs[slot] = *desc; /* published to the scheduler with the task (ready push) */
-	int profiling = atomic_load_explicit(&d->profiling, memory_order_relaxed);
-	if (profiling >= 1) { /* the latency histograms of `ringsched stats` (stats.c): wired -> completed */
+	if (level >= RS_PROFILING_COUNTERS) { /* the latency histograms of `ringsched stats` (stats.c): wired -> completed */
 		t->flags |= RS_WTASK_TIMED;
 		s->diag[slot].t_wired = rs_now_ns();
 	}
-	if (profiling) {
+	if (level >= RS_PROFILING_TRACE) {
 		struct rs_wtask_diag *g = &s->diag[slot];
 		t->flags |= RS_WTASK_PROFILED;
-		g->t_submit = desc->submit_ns ? desc->submit_ns : 1;
+		g->t_submit = desc->submit_ns; /* the client's word: checked when it is recorded (trace.c) */
+		g->t_ready = g->t_start = g->t_end = 0; /* what the slot's previous task left */
 	}
 	/* a fresh, empty wake list tagged with this seq; registrants learn of seq only after this store is
 	 * published by the ready push / wake-list CAS that follows */
@@ -194,6 +197,8 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 	/* pairs with the main thread's release store of dead (control.c) */
 	if (atomic_load_explicit(&s->dead, memory_order_acquire))
 		return 0;
+	/* the profiling level, once per batch (relaxed: a switch, published by nothing; level 0 costs this load) */
+	int level = atomic_load_explicit(&d->profiling, memory_order_relaxed);
 	forget_failures(s);
 
 	/* pairs with the client's store-release of the tail (RS_SQ_TAIL) */
@@ -211,7 +216,7 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 			break;
 		retire_slot(s, seq);
 		copy_descriptor(s, seq, &desc);
-		wire_task(d, self, s, &desc, seq, (uint32_t)(seq & s->window_mask));
+		wire_task(d, self, s, &desc, seq, (uint32_t)(seq & s->window_mask), level);
 		wired++;
 	}
 	work += (int)wired;
@@ -224,6 +229,8 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 		rs_park_kick_space_waiter(s);
 	}
 	work += advance_completed_prefix(s);
+	if (level >= RS_PROFILING_TRACE)
+		rs_trace_observe(self, s); /* the client's ack: completions it observed (not work: nothing to wire) */
 	return work;
 }
 

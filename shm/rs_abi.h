@@ -64,7 +64,9 @@
 
 /* Feature bits negotiated at attach. */
 #define RS_FEAT_PRIORITY (1ull << 0)  /* two priority levels */
-#define RS_FEAT_PROFILING (1ull << 1) /* per-task lifecycle timestamps */
+/* Set by the daemon when it traces every task (profiling level 2 at attach): the client stamps each
+ * descriptor's submit_ns (one clock read per submit it skips otherwise). */
+#define RS_FEAT_PROFILING (1ull << 1)
 #define RS_FEAT_ALL (RS_FEAT_PRIORITY | RS_FEAT_PROFILING)
 /* Set by the daemon, never asked for: each submission returns only once the daemon has wired it (config
  * mechanisms.deferred_wiring = false; a baseline for measuring the deferred wiring queue). */

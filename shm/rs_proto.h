@@ -2,10 +2,10 @@
  * rs_proto.h — control-plane messages on the daemon's Unix socket (SOCK_SEQPACKET: one message per packet).
  *
  * The socket carries only slow-path traffic: attach (with the session's memfds and eventfds passed by
- * SCM_RIGHTS in the reply), kernel lookups, status, cancel. Every message starts with struct rs_msg_hdr;
- * fixed-size bodies; strings are NUL-terminated inside their arrays. The daemon validates every length and
- * string it receives. Closing the socket ends the session (the daemon reclaims it); a daemon that dies closes
- * it too, which is how a waiting client notices (DESIGN §7).
+ * SCM_RIGHTS in the reply), kernel lookups, status, cancel, the per-task trace. Every message starts with
+ * struct rs_msg_hdr; fixed-size bodies; strings are NUL-terminated inside their arrays. The daemon validates
+ * every length and string it receives. Closing the socket ends the session (the daemon reclaims it); a daemon
+ * that dies closes it too, which is how a waiting client notices (DESIGN §7).
  */
 #ifndef RS_PROTO_H
 #define RS_PROTO_H
@@ -29,6 +29,8 @@ enum rs_msg_type {
 	RS_MSG_CANCEL_REPLY = 10, /* daemon -> client: struct rs_msg_result */
 	RS_MSG_STATS = 12,        /* client -> daemon: struct rs_msg_stats (first session index of the page) */
 	RS_MSG_STATS_REPLY = 13,  /* daemon -> client: struct rs_msg_stats_reply */
+	RS_MSG_TRACE = 14,        /* client -> daemon: struct rs_msg_trace (one page of one thread's trace ring) */
+	RS_MSG_TRACE_REPLY = 15,  /* daemon -> client: struct rs_msg_trace_reply */
 	RS_MSG_SESSION_ENDED = 16, /* daemon -> client, unasked, then the daemon closes the connection:
 	                              struct rs_msg_session_ended (ABI 1.1) */
 };
@@ -213,6 +215,85 @@ struct rs_msg_session_ended {
 	uint32_t reserved;
 	uint64_t seq;           /* the task that caused it, 0 if none */
 	char reason[240];
+};
+
+/*
+ * The per-task trace (profiling level 2, daemon/trace.c): every worker thread keeps a ring of the tasks it
+ * completed and of the completions it saw the client observe. `ringsched trace` reads it one page at a time:
+ * for each ring (0 .. n_rings - 1) it asks from cursor 0, then from each reply's `next`, until `next` reaches
+ * the `head` the first reply gave. Records older than head - capacity were overwritten and are skipped, as are
+ * records of sessions the asker may not see (the STATUS rule: root and the daemon's uid see every session,
+ * others their own uid's) and a record being rewritten while it was read.
+ */
+/* The daemon's profiling levels (profiling.level, ringschedd --profiling N; rs_msg_trace_reply.level). */
+enum rs_profiling_level {
+	RS_PROFILING_OFF = 0,      /* nothing beyond the counters that always exist */
+	RS_PROFILING_COUNTERS = 1, /* counters and the latency histogram of `ringsched stats` */
+	RS_PROFILING_TRACE = 2,    /* every stage of every task, into the trace rings (daemon/trace.c) */
+};
+
+enum rs_trace_kind {
+	RS_TRACE_TASK = 1,     /* a task completed (seq), with its stage times */
+	RS_TRACE_OBSERVED = 2, /* the client observed the completion of tasks seq_first..seq (its ack passed them) */
+};
+/* rs_trace_record.flags */
+#define RS_TRACE_SUBMIT_UNTRUSTED 0x1u /* the client's submit time was missing or outside [daemon start, wired]:
+                                          t_submit is clamped to it and is not a measurement */
+#define RS_TRACE_JOIN 0x2u             /* a join task (no kernel: folds fan-in beyond RS_MAX_FANIN) */
+#define RS_TRACE_PRODUCERS 6u          /* producer edges kept per task (the first ones the task named) */
+
+/* One trace record (times: the daemon's CLOCK_MONOTONIC in ns; 0 = the stage was not reached). */
+struct rs_trace_record {
+	uint64_t session;   /* session id */
+	uint64_t seq;       /* TASK: the task; OBSERVED: the last task of the range */
+	uint64_t seq_first; /* OBSERVED: the first task of the range; TASK: 0 */
+	uint64_t t_submit;  /* TASK: the client's submit time (RS_TRACE_SUBMIT_UNTRUSTED: clamped) */
+	uint64_t t_wired;   /* TASK: wired (validated, classified) */
+	uint64_t t_ready;   /* TASK: pushed to a ready queue */
+	uint64_t t_start;   /* TASK: kernel started */
+	uint64_t t_end;     /* TASK: kernel returned */
+	uint64_t t_done;    /* TASK: completed (== t_end for a task that ran); OBSERVED: when the daemon saw the
+	                       client's ack */
+	uint32_t uid;       /* the session's client */
+	int32_t pid;
+	uint32_t kernel_id; /* RS_KERNEL_ID_NONE for joins and rejected tasks */
+	uint16_t thread;    /* worker thread (ring) that wrote it: the scheduler that ran the task */
+	uint8_t kind;       /* enum rs_trace_kind */
+	uint8_t state;      /* TASK: enum rs_task_state */
+	uint16_t flags;     /* RS_TRACE_* */
+	uint8_t n_fanin;    /* TASK: producers the task named (may exceed n_producers) */
+	uint8_t n_producers;/* TASK: entries of producer[] in use */
+	uint32_t producer[RS_TRACE_PRODUCERS]; /* TASK: producer seqs as distances (producer = seq - producer[i]) */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct rs_trace_record) == 120, "rs_trace_record is 120 bytes (15 words)");
+
+struct rs_msg_trace {
+	struct rs_msg_hdr hdr;
+	uint32_t ring;      /* which worker thread's ring */
+	uint32_t reserved;
+	uint64_t from;      /* cursor: records before it are not returned (0 = the oldest still kept) */
+	uint64_t session;   /* only this session's records (0 = every session the asker may see) */
+};
+
+#define RS_TRACE_REPLY_MAX 48 /* records per reply: about 7.5 KiB, well inside a seqpacket */
+struct rs_msg_trace_reply {
+	struct rs_msg_hdr hdr;
+	int32_t status;     /* 0, or -EINVAL for a ring that does not exist */
+	uint32_t level;     /* the daemon's profiling level now (records exist only from level-2 periods) */
+	uint32_t n_rings;   /* worker threads */
+	uint32_t ring;      /* the ring this page is from */
+	uint32_t count;     /* records in rec[] */
+	uint32_t capacity;  /* records each ring keeps (profiling.trace_tasks) */
+	uint64_t head;      /* records this ring has written so far */
+	uint64_t next;      /* cursor for the next page of this ring (== head: nothing more now) */
+	uint64_t skipped;   /* records in [from, next) not returned: overwritten, torn, or not visible */
+	uint64_t now_ns;    /* the daemon's clock when it replied */
+	char thread_name[16]; /* the ring's thread: "rs-sched-0", "rs-wiring" */
+	struct {
+		struct rs_trace_record r;
+		char kernel[32]; /* the kernel's name, "join", or "" */
+	} rec[RS_TRACE_REPLY_MAX];
 };
 
 #endif /* RS_PROTO_H */

@@ -9,9 +9,7 @@
  * without it the socket is the library's default (rs_default_socket: $RINGSCHED_SOCKET, the system socket,
  * the per-user one).
  *
- * Adding a command is a row in `commands` and a file defining its function (cli.h). `trace` is defined in
- * trace.c when that file is built in: its function is declared weak here, and the row is skipped while it is
- * absent. Single-threaded.
+ * Adding a command is a row in `commands` and a file defining its function (cli.h, trace.h). Single-threaded.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -20,12 +18,11 @@
 
 #include "cli.h"
 #include "ringsched.h"
+#include "trace.h"
 
 /* The version of this command; the library's is the one it was built with (RS_VERSION_STRING). */
 #define RS_CLI_VERSION "0.1.0"
 
-/* `ringsched trace` (trace.c): a weak reference, NULL while trace.c is not built in. */
-int rs_cli_trace(const char *socket, int argc, char **argv) __attribute__((weak));
 static int help_command(const char *socket, int argc, char **argv);
 static int version_command(const char *socket, int argc, char **argv);
 
@@ -46,8 +43,8 @@ static const struct rs_cli_command commands[] = {
 	  "  -n, --frames COUNT    stop after COUNT frames\n"
 	  "  --once                one frame (-n 1)\n"
 	  "  -d, --delay SECONDS   interval between frames (default 1, 0.1 .. 3600)" },
-	{ "trace", rs_cli_trace, "trace [-o FILE]", "export recent tasks as a Chrome/Perfetto trace",
-	  "Export the daemon's recent per-task timestamps (profiling.level = 2) as a trace for Perfetto." },
+	{ "trace", rs_cli_trace, "trace [-o FILE] [--session ID] [--json]", "export recent tasks as a Chrome/Perfetto trace",
+	  NULL /* trace.c prints its own --help */ },
 	{ "kernels", rs_cli_kernels, "kernels [--json]", "kernels the daemon offers, with their signatures",
 	  "Every kernel the daemon offers: name, views, scalars and its signature line, wrapped at word\n"
 	  "boundaries to the terminal's width (80 columns when stdout is not a terminal).\n"

@@ -134,7 +134,7 @@ int fz_session_build(struct fz_session *f, struct rs_registry *reg, struct fz_in
 	f->d.n_threads = 2;
 	f->d.n_schedulers = 1;
 	f->d.park.epfd = f->d.park.efd = -1; /* nobody sleeps: every wake-up finds no sleeper */
-	atomic_init(&f->d.profiling, (mech & 8) != 0);
+	atomic_init(&f->d.profiling, (mech & 8) ? RS_PROFILING_TRACE : RS_PROFILING_OFF);
 
 	f->sq = calloc(1, lay.sq_bytes);
 	f->cq = calloc(1, lay.cq_bytes);

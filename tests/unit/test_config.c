@@ -103,6 +103,7 @@ static const char *first_difference(const struct rs_config *a, const struct rs_c
 		if (strcmp(a->plugins[i], b->plugins[i]) != 0)
 			return "plugins[i]";
 	SAME(profiling);
+	SAME(trace_tasks);
 	return NULL;
 #undef SAME
 }
@@ -152,7 +153,8 @@ START_TEST(defaults_match_the_documented_values)
 	ck_assert_uint_eq(c.n_allow_gids, 0);
 	ck_assert(c.allow_all);
 	ck_assert_uint_eq(c.n_plugins, 0);
-	ck_assert_int_eq(c.profiling, 0);
+	ck_assert_int_eq(c.profiling, RS_PROFILING_OFF);
+	ck_assert_uint_eq(c.trace_tasks, 65536);
 }
 END_TEST
 
@@ -175,6 +177,7 @@ START_TEST(shipped_conf_loads_to_exactly_the_defaults)
 	loaded.n_allow_uids = 1;
 	loaded.allow_uids[0] = 7;
 	loaded.profiling = 1;
+	loaded.trace_tasks = 128;
 	loaded.socket_mode = 0600;
 	rc = rs_config_load(&loaded, path, err, sizeof(err));
 	ck_assert_msg(rc == 0, "loading %s: rc %d: %s", path, rc, err);
@@ -224,7 +227,7 @@ START_TEST(custom_file_sets_every_group)
 		"  gids = (27);\n"
 		"};\n"
 		"kernels = { plugins = [\"/usr/lib/ringsched/plugins/a.so\", \"/opt/b.so\"]; };\n"
-		"profiling = { enabled = true; };\n";
+		"profiling = { level = 1; trace_tasks = 1024; };\n";
 	struct rs_config c;
 	char path[sizeof(TMP_TEMPLATE)], err[ERR_LEN] = "";
 	int rc = load_text(text, &c, path, err);
@@ -264,7 +267,43 @@ START_TEST(custom_file_sets_every_group)
 	ck_assert_uint_eq(c.n_plugins, 2);
 	ck_assert_str_eq(c.plugins[0], "/usr/lib/ringsched/plugins/a.so");
 	ck_assert_str_eq(c.plugins[1], "/opt/b.so");
-	ck_assert_int_eq(c.profiling, 1);
+	ck_assert_int_eq(c.profiling, RS_PROFILING_COUNTERS);
+	ck_assert_uint_eq(c.trace_tasks, 1024);
+}
+END_TEST
+
+START_TEST(deprecated_profiling_enabled_means_level_2)
+{
+	struct rs_config c;
+	char path[sizeof(TMP_TEMPLATE)], err[ERR_LEN] = "";
+
+	ck_assert_msg(load_text("profiling = { enabled = true; };\n", &c, path, err) == 0, "%s", err);
+	ck_assert_int_eq(c.profiling, RS_PROFILING_TRACE);
+	ck_assert_msg(load_text("profiling = { enabled = false; };\n", &c, path, err) == 0, "%s", err);
+	ck_assert_int_eq(c.profiling, RS_PROFILING_OFF);
+	/* the deprecated key still validates whatever level the field holds */
+	c.profiling = RS_PROFILING_COUNTERS;
+	ck_assert_int_eq(rs_config_validate(&c, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(profiling_level_beyond_2_is_out_of_range)
+{
+	expect_error_at("profiling = {\n  level = 3;\n};\n", 2, "profiling.level must be in [0, 2], got 3");
+}
+END_TEST
+
+START_TEST(profiling_enabled_beside_level_is_refused)
+{
+	expect_error_at("profiling = {\n  level = 1;\n  enabled = true;\n};\n", 3,
+			"profiling.enabled is deprecated and profiling.level is set too");
+}
+END_TEST
+
+START_TEST(trace_tasks_must_be_a_power_of_two)
+{
+	expect_error_at("profiling = {\n  trace_tasks = 1000;\n};\n", 2,
+			"profiling.trace_tasks must be a power of two in [64, 4194304], got 1000");
 }
 END_TEST
 
@@ -691,7 +730,7 @@ START_TEST(apply_hot_copies_hot_keys_and_lists_restart_keys)
 	rs_config_defaults(&live);
 	fresh = live;
 	fresh.log_level = RS_LOG_DEBUG;
-	fresh.profiling = 1;
+	fresh.profiling = RS_PROFILING_TRACE;
 	fresh.max_sessions = 9;
 	fresh.max_sessions_per_uid = 3;
 	fresh.max_segment_bytes = 2ull << 30;
@@ -706,7 +745,7 @@ START_TEST(apply_hot_copies_hot_keys_and_lists_restart_keys)
 	ck_assert_int_eq(n, 3);
 	ck_assert_str_eq(restart, "threads.schedulers,session.task_window,kernels.plugins");
 	ck_assert_int_eq(live.log_level, RS_LOG_DEBUG);
-	ck_assert_int_eq(live.profiling, 1);
+	ck_assert_int_eq(live.profiling, RS_PROFILING_TRACE);
 	ck_assert_uint_eq(live.max_sessions, 9);
 	ck_assert_uint_eq(live.max_sessions_per_uid, 3);
 	ck_assert_uint_eq(live.max_segment_bytes, 2ull << 30);
@@ -801,6 +840,7 @@ static Suite *config_suite(void)
 	suite_add_tcase(s, defaults);
 
 	tcase_add_test(reader, custom_file_sets_every_group);
+	tcase_add_test(reader, deprecated_profiling_enabled_means_level_2);
 	tcase_add_test(reader, keys_absent_from_the_file_keep_their_values);
 	tcase_add_test(reader, size_suffixes_parse);
 	tcase_add_test(reader, sizes_accept_plain_and_64_bit_integers);
@@ -818,6 +858,9 @@ static Suite *config_suite(void)
 	tcase_add_test(errors, wrong_type_reports_file_and_line);
 	tcase_add_test(errors, float_for_an_integer_key_is_a_wrong_type);
 	tcase_add_test(errors, bool_key_rejects_an_integer);
+	tcase_add_test(errors, profiling_level_beyond_2_is_out_of_range);
+	tcase_add_test(errors, profiling_enabled_beside_level_is_refused);
+	tcase_add_test(errors, trace_tasks_must_be_a_power_of_two);
 	tcase_add_test(errors, non_power_of_two_window_reports_file_and_line);
 	tcase_add_test(errors, out_of_range_value_reports_the_range);
 	tcase_add_test(errors, negative_value_for_unsigned_key_is_out_of_range);
