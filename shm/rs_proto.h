@@ -4,8 +4,9 @@
  * The socket carries only slow-path traffic: attach (with the session's memfds and eventfds passed by
  * SCM_RIGHTS in the reply), kernel lookups, status, cancel. Every message starts with struct rs_msg_hdr;
  * fixed-size bodies; strings are NUL-terminated inside their arrays. The daemon validates every length and
- * string it receives. Closing the socket ends the session (the daemon reclaims it); a daemon that dies closes
- * it too, which is how a waiting client notices (DESIGN §7).
+ * string it receives. Closing the socket ends the session (the daemon reclaims it); rs_disconnect sends
+ * RS_MSG_DETACH first, so the daemon's log can tell a clean disconnect from a client that died. A daemon that
+ * dies closes the socket too, which is how a waiting client notices (DESIGN §7).
  */
 #ifndef RS_PROTO_H
 #define RS_PROTO_H
@@ -27,6 +28,7 @@ enum rs_msg_type {
 	RS_MSG_KERNEL_LIST_REPLY = 8,
 	RS_MSG_CANCEL_ALL = 9,    /* client -> daemon: struct rs_msg_cancel */
 	RS_MSG_CANCEL_REPLY = 10, /* daemon -> client: struct rs_msg_result */
+	RS_MSG_DETACH = 11,       /* client -> daemon: header only; a clean disconnect (no reply), then close */
 };
 
 struct rs_msg_hdr {

@@ -78,7 +78,7 @@ else
 fi
 
 # a second daemon on the same live socket must not displace the first
-out=$(timeout 10 "$D" --socket "$RS_SOCK" 2>&1); rc=$?
+out=$(timeout 10 "$D" --no-config --socket "$RS_SOCK" 2>&1); rc=$?
 if [ $rc -ne 0 ] && grep -q "already listening" <<<"$out" && rs_cli status >/dev/null; then
 	rs_pass second_daemon_refused
 else
