@@ -201,7 +201,8 @@ static int check_plugins(FILE *out, const struct rs_config *cfg)
 			rc = -1;
 			break;
 		}
-		fprintf(out, "plugin %s: loads, %u kernels:", cfg->plugins[i], rs_registry_count(reg) - before);
+		uint32_t n = rs_registry_count(reg) - before;
+		fprintf(out, "plugin %s: loads, %u kernel%s:", cfg->plugins[i], n, n == 1 ? "" : "s");
 		for (uint32_t id = before; id < rs_registry_count(reg); id++)
 			fprintf(out, " %s", rs_registry_get(reg, id)->name);
 		fprintf(out, "\n");

@@ -470,7 +470,7 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!c->peer.allowed) {
 		refuse_peer(c->fd, &c->peer, RS_PEER_WARN_REQUEST, "a request", -EACCES,
-			    "uid %u gid %u (nor any of its supplementary groups) is not allowed to use ringschedd "
+			    "uid %u gid %u is not allowed to use ringschedd, nor is any of its supplementary groups "
 			    "(access.allow_all, access.uids, access.gids in ringschedd.conf)",
 			    (unsigned)c->peer.uid, (unsigned)c->peer.gid);
 		conn_close(c);
