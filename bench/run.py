@@ -173,18 +173,19 @@ class Daemon:
                 f.write(config_text(groups))
 
     def daemon_cmd(self):
-        cmd = self.prefix + [os.path.join(self.build, "ringschedd")]
+        # its own socket and config (or the built-in defaults): never /etc/ringsched or the system socket
+        cmd = self.prefix + [os.path.join(self.build, "ringschedd"), "--socket", self.sock]
         if self.cfg:
             cmd += ["--config", self.cfg]
         else:
-            cmd += ["--log-level", "warn"]
+            cmd += ["--no-config", "--log-level", "warn"]
         return cmd
 
     def check(self):
         if not self.cfg:
             return None
-        rc, out, err = run([os.path.join(self.build, "ringschedd"), "--check-config", "--config", self.cfg],
-                           timeout=20)
+        rc, out, err = run([os.path.join(self.build, "ringschedd"), "--check-config", "--config", self.cfg,
+                            "--socket", self.sock], timeout=20)
         if rc != 0:
             return short_err(rc, err or out).replace(self.cfg, "<%s config>" % self.name)
         return None

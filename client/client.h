@@ -120,6 +120,10 @@ int rs__ctl_request(rs_client *c, const void *req, size_t req_len, void *rep, si
  * hang-up: -RS_EDAEMON; the daemon's RS_MSG_SESSION_ENDED: -RS_EENDED). */
 int rs__ctl_readable(rs_client *c);
 
+/* A per-user socket is used only in a private directory of this uid (another user could have made it first and
+ * put an impostor's socket there): 0, or -EPERM with the reason in rs_last_error(). Other paths pass. */
+int rs__check_per_user_dir(const char *socket_path);
+
 /* The code every call of a dead handle returns; rs_last_error() then says why. */
 static inline int rs__dead(rs_client *c)
 {

@@ -9,8 +9,14 @@
  *
  * Guarantees: a handle returned by rs_connect has its memory mapped, its layout checked against this
  * library's own computation (rs__layout_from_header), and its private state (access map, allocator,
- * failure map) allocated; on any failure nothing is leaked and rs_last_error() says why. Closing the socket
- * is the whole of detaching: the daemon cancels what is outstanding and reclaims the session.
+ * failure map) allocated; on any failure nothing is leaked and rs_last_error() says why. Detaching is a
+ * RS_MSG_DETACH (so the daemon logs a clean disconnect, not a crash) and closing the socket: the daemon
+ * cancels what is outstanding and reclaims the session.
+ *
+ * The default socket (rs_default_socket) is, first that applies: $RINGSCHED_SOCKET; the system service's
+ * /run/ringsched/ringsched.sock if it exists; the per-user socket of a daemon the user runs,
+ * $XDG_RUNTIME_DIR/ringsched/ringsched.sock or /tmp/ringsched-UID/ringsched.sock, used only when its
+ * directory is this uid's and writable by nobody else.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +26,7 @@
 #include <linux/membarrier.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -60,19 +67,33 @@ static void install_atfork(void)
 	pthread_atfork(NULL, NULL, on_fork_child);
 }
 
+#define SYSTEM_SOCKET "/run/ringsched/ringsched.sock" /* the service's (RuntimeDirectory=ringsched) */
+
+/* The per-user socket of a daemon that uid runs itself, into path; its directory into dir. */
+static void per_user_socket(char *path, size_t len, char *dir, size_t dir_len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (xdg && *xdg)
+		snprintf(dir, dir_len, "%s/ringsched", xdg);
+	else
+		snprintf(dir, dir_len, "/tmp/ringsched-%u", (unsigned)geteuid());
+	snprintf(path, len, "%s/ringsched.sock", dir);
+}
+
 const char *rs_default_socket(void)
 {
 	static __thread char path[108];
 	const char *env = getenv("RINGSCHED_SOCKET");
+	struct stat st;
+	char dir[108];
 
 	if (env && *env)
 		snprintf(path, sizeof(path), "%s", env);
-	else if (geteuid() == 0)
-		snprintf(path, sizeof(path), "/run/ringsched/ringsched.sock");
-	else if (getenv("XDG_RUNTIME_DIR"))
-		snprintf(path, sizeof(path), "%s/ringsched.sock", getenv("XDG_RUNTIME_DIR"));
+	else if (stat(SYSTEM_SOCKET, &st) == 0)
+		snprintf(path, sizeof(path), "%s", SYSTEM_SOCKET);
 	else
-		snprintf(path, sizeof(path), "/tmp/ringsched-%u/ringsched.sock", (unsigned)geteuid());
+		per_user_socket(path, sizeof(path), dir, sizeof(dir));
 	return path;
 }
 
@@ -123,6 +144,26 @@ int rs__ctl_readable(rs_client *c)
 	char b;
 	ssize_t n = recv(c->sock, &b, 1, MSG_DONTWAIT);
 	(void)n;
+	return 0;
+}
+
+/* A per-user socket is trusted only in a directory of this uid that nobody else may write: one another user
+ * created first could hold a socket that impersonates the daemon and reads every tensor. 0, or the reason. */
+int rs__check_per_user_dir(const char *socket_path)
+{
+	char path[108], dir[108];
+	struct stat st;
+
+	per_user_socket(path, sizeof(path), dir, sizeof(dir));
+	if (strcmp(path, socket_path) != 0 || lstat(dir, &st) != 0)
+		return 0; /* another path, or nothing there: connect says what is missing */
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		rs__set_error("refusing the per-user socket %s: its directory %s is %s (mode %04o, uid %u), not a private "
+			      "directory of uid %u; remove it, or set RINGSCHED_SOCKET",
+			      socket_path, dir, S_ISDIR(st.st_mode) ? "writable by others or not yours" : "not a directory",
+			      (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -226,6 +267,8 @@ rs_client *rs_connect(const char *socket_path, const rs_options *opt)
 		o = *opt;
 	if (!socket_path)
 		socket_path = rs_default_socket();
+	if (rs__check_per_user_dir(socket_path) < 0)
+		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		rs__set_error("out of memory");
@@ -317,8 +360,15 @@ fail:
 
 void rs_disconnect(rs_client *c)
 {
-	if (c)
-		client_free(c);
+	struct rs_msg_hdr bye = { RS_PROTO_MAGIC, RS_MSG_DETACH };
+
+	if (!c)
+		return;
+	/* a clean detach, so the daemon's log does not report a crash; not from a forked child, whose copy of
+	 * the socket belongs to the parent's session */
+	if (!c->dead && c->fork_gen == atomic_load_explicit(&rs__fork_generation, memory_order_relaxed))
+		send(c->sock, &bye, sizeof(bye), MSG_NOSIGNAL | MSG_DONTWAIT);
+	client_free(c);
 }
 
 int rs_kernel(rs_client *c, const char *name)

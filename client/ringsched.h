@@ -122,7 +122,8 @@ void rs_disconnect(rs_client *c);
 /* Message of the last failure on this thread (connect errors, deadlock diagnostics). */
 const char *rs_last_error(void);
 const char *rs_strerror(int err);
-/* The default socket path: $RINGSCHED_SOCKET, /run/ringsched/ringsched.sock for root, else per-user. */
+/* The default socket path: $RINGSCHED_SOCKET, else /run/ringsched/ringsched.sock if it exists, else the
+ * per-user $XDG_RUNTIME_DIR/ringsched/ringsched.sock (or /tmp/ringsched-UID/ringsched.sock). */
 const char *rs_default_socket(void);
 
 /* ---- kernels ---- */

@@ -3,8 +3,9 @@
  * (ABI major, the daemon stopping, quota.max_sessions, quota.max_sessions_per_uid, the geometry, and the
  * memory quotas: quota.max_segment_bytes, quota.max_daemon_bytes and quota.max_daemon_bytes_per_uid against
  * the daemon memory the session would take), the handover of the new session's memfds and eventfds to its
- * client, and its teardown when the client hangs up. Whether a peer may use the daemon at all
- * (rs_attach_allowed, the access lists) is decided here and enforced by control.c for every request.
+ * client, and its teardown when the client detaches or hangs up. Whether a peer may use the daemon at all
+ * (rs_attach_allowed: access.uids, and access.gids against the peer's primary and every supplementary group,
+ * SO_PEERGROUPS) is decided here and enforced by control.c for every request.
  *
  * What a uid can hold is bounded: sessions by quota.max_sessions_per_uid, their daemon memory by
  * quota.max_daemon_bytes_per_uid, and tasks in flight by the windows: a session has at most task_window
@@ -61,16 +62,20 @@ struct rs_attach {
 	unsigned period_ms;       /* its current period */
 };
 
-bool rs_attach_allowed(const struct rs_config *cfg, uid_t uid, gid_t gid)
+bool rs_attach_allowed(const struct rs_config *cfg, uid_t uid, gid_t gid, const gid_t *groups, uint32_t n_groups)
 {
 	if (cfg->allow_all || uid == 0 || uid == geteuid())
 		return true;
 	for (uint32_t i = 0; i < cfg->n_allow_uids; i++)
 		if (cfg->allow_uids[i] == uid)
 			return true;
-	for (uint32_t i = 0; i < cfg->n_allow_gids; i++)
+	for (uint32_t i = 0; i < cfg->n_allow_gids; i++) {
 		if (cfg->allow_gids[i] == gid)
 			return true;
+		for (uint32_t j = 0; j < n_groups; j++)
+			if (cfg->allow_gids[i] == groups[j])
+				return true;
+	}
 	return false;
 }
 

@@ -7,6 +7,7 @@
 #define RS_ATTACH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct event_base;
@@ -28,17 +29,20 @@ enum rs_peer_warn {
 	RS_PEER_WARN_KINDS
 };
 
-/* The process at the other end of a control connection (SO_PEERCRED at accept). */
+/* The process at the other end of a control connection (SO_PEERCRED and SO_PEERGROUPS at accept: the
+ * credentials it had when it connected). */
 struct rs_peer {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	bool allowed;                 /* rs_attach_allowed(uid, gid) at accept */
+	bool allowed;                 /* rs_attach_allowed(uid, gid, supplementary groups) at accept */
 	struct rs_ratelimit *warn_rl; /* RS_PEER_WARN_KINDS rate limits of warnings about this uid (control.c) */
 };
 
-/* May uid/gid attach (access.uids, access.gids, access.allow_all)? Root and the daemon's own uid always may. */
-bool rs_attach_allowed(const struct rs_config *cfg, uid_t uid, gid_t gid);
+/* May a peer of uid, primary gid and supplementary groups[n_groups] attach (access.allow_all, access.uids,
+ * access.gids matched against the primary and every supplementary group)? Root and the daemon's own uid
+ * always may. */
+bool rs_attach_allowed(const struct rs_config *cfg, uid_t uid, gid_t gid, const gid_t *groups, uint32_t n_groups);
 
 /* The module's state: the timer that frees retired sessions. NULL if out of memory. */
 struct rs_attach *rs_attach_create(struct rs_daemon *d, struct event_base *base);

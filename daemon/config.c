@@ -17,7 +17,8 @@
  *   - rs_config_validate only reads: its message is the bare reason (it does not know the file);
  *   - rs_config_apply_hot changes only the hot keys of the live copy, and names every other key that
  *     differs, in table order;
- *   - config values are input: nothing here asserts on them.
+ *   - config values are input: nothing here asserts on them;
+ *   - rs_config_print prints every key of the table (what --check-config shows), so a new key is shown too.
  */
 #include "config_keys.h"
 
@@ -664,4 +665,78 @@ int rs_config_apply_hot(struct rs_config *live, const struct rs_config *fresh, c
 		}
 	}
 	return n_restart;
+}
+
+/* ---- --check-config ---- */
+
+/* The value of key k in c as the file would write it. */
+static void format_value(const struct rs_config *c, const struct rs_config_key *k, char *out, size_t len)
+{
+	size_t used = 0;
+	uint32_t n;
+
+	switch (k->kind) {
+	case RS_KIND_STRING:
+		snprintf(out, len, "\"%s\"", (const char *)cfield(c, k));
+		return;
+	case RS_KIND_MODE:
+		snprintf(out, len, "\"0%03o\"", (unsigned)num_get(c, k));
+		return;
+	case RS_KIND_BOOL:
+	case RS_KIND_FLAG:
+		snprintf(out, len, "%s", num_get(c, k) ? "true" : "false");
+		return;
+	case RS_KIND_LOG_LEVEL:
+		snprintf(out, len, "\"%s\"", rs_log_level_name((int)num_get(c, k)));
+		return;
+	case RS_KIND_WIRING:
+		snprintf(out, len, "\"%s\"", rs_wiring_mode_name((int)num_get(c, k)));
+		return;
+	case RS_KIND_SIZE: {
+		uint64_t v = *(const uint64_t *)cfield(c, k);
+		if (v && v % (1ull << 30) == 0)
+			snprintf(out, len, "\"%" PRIu64 "G\"", v >> 30);
+		else if (v && v % (1ull << 20) == 0)
+			snprintf(out, len, "\"%" PRIu64 "M\"", v >> 20);
+		else
+			snprintf(out, len, "%" PRIu64, v);
+		return;
+	}
+	case RS_KIND_U64:
+		snprintf(out, len, "%" PRIu64, *(const uint64_t *)cfield(c, k));
+		return;
+	case RS_KIND_INT_LIST:
+	case RS_KIND_ID_LIST:
+	case RS_KIND_PATH_LIST:
+		n = list_count(c, k);
+		used = (size_t)snprintf(out, len, "[");
+		for (uint32_t i = 0; i < n && i < k->cap && used < len; i++) {
+			if (k->kind == RS_KIND_PATH_LIST)
+				used += (size_t)snprintf(out + used, len - used, "%s\"%s\"", i ? ", " : " ",
+							 cpath_elem(c, k, i));
+			else
+				used += (size_t)snprintf(out + used, len - used, "%s%" PRId64, i ? ", " : " ",
+							 int_elem_get(c, k, i));
+		}
+		if (used < len)
+			snprintf(out + used, len - used, "%s]", n ? " " : "");
+		return;
+	default:
+		snprintf(out, len, "%" PRId64, num_get(c, k));
+		return;
+	}
+}
+
+void rs_config_print(FILE *f, const struct rs_config *c, rs_config_note_fn *note, void *arg)
+{
+	char name[64], value[RS_CONFIG_MAX_PLUGINS * (RS_CONFIG_PATH_MAX + 4) + 16], why[256];
+
+	for (size_t i = 0; i < N_KEYS; i++) {
+		snprintf(name, sizeof(name), "%s.%s", keys[i].group, keys[i].name);
+		format_value(c, &keys[i], value, sizeof(value));
+		why[0] = 0;
+		if (note)
+			note(c, name, why, sizeof(why), arg);
+		fprintf(f, "  %s = %s;%s%s\n", name, value, why[0] ? "  # " : "", why);
+	}
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "rs_proto.h" /* enum rs_profiling_level */
@@ -124,6 +125,12 @@ int rs_config_apply_hot(struct rs_config *live, const struct rs_config *fresh, c
  * quota plus spare connections for status queries and clients in the middle of attaching. */
 uint32_t rs_config_max_connections(const struct rs_config *c);
 uint32_t rs_config_max_connections_per_uid(const struct rs_config *c);
+
+/* --check-config: every key of the schema, one "  group.name = value;" line each in table order, as the file
+ * would write it. note (may be NULL) may put a remark about key `name` ("threads.schedulers"), such as what
+ * an automatic value resolves to, into buf; it is printed after the value as a comment. */
+typedef void rs_config_note_fn(const struct rs_config *c, const char *name, char *buf, size_t len, void *arg);
+void rs_config_print(FILE *f, const struct rs_config *c, rs_config_note_fn *note, void *arg);
 
 /* Names for log levels and wiring modes ("info", "shared", ...). */
 const char *rs_log_level_name(int level);

@@ -3,9 +3,12 @@
  * connection per client process, and the dispatch of each request it sends to the module that answers it.
  *
  * Owns: the libevent base the main thread runs, the listening socket (and its pause when the process runs
- * out of descriptors), every connection with its peer credentials (SO_PEERCRED at accept), and the two
+ * out of descriptors), every connection with its peer credentials (SO_PEERCRED and SO_PEERGROUPS at
+ * accept), and the two
  * other control-plane modules it creates: attach.c (sessions in and out) and operations.c (stop, reload,
- * timers). A session is bound to the connection that attached it: the connection's hang-up ends it.
+ * timers). A session is bound to the connection that attached it: a DETACH request or the connection's
+ * hang-up ends it, and the log tells the two apart (a clean disconnect, or a client that exited or was
+ * killed without one). Which socket the daemon listens on is decided here too (rs_server_socket_path).
  *
  * Threads: main thread only, in the libevent loop, except rs_server_request_stop (any thread, or a signal
  * handler: it hands the request to operations.c through an eventfd). Nothing here touches shared memory or
@@ -26,6 +29,8 @@
  *     ACCEPT_BACKOFF_MS rather than spinning on the pending connection;
  *   - STATUS lists every session to root and the daemon's own uid (they can read its memory anyway), and to
  *     any other peer only the sessions of its uid;
+ *   - the per-user socket directory is used only when it is a directory of the daemon's uid with no group or
+ *     other permission bits (rs_server_socket_dir): one another user made first is refused, not shared;
  *   - warnings about what a peer did are rate-limited per uid and kind (RS_PEER_WARN_INTERVAL_MS), so a
  *     flood of connections or bad requests costs the log a line a second.
  */
@@ -40,6 +45,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <pwd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -60,6 +66,7 @@
 #define ACCEPT_BACKOFF_MS 100 /* pause of the listener when the process runs out of descriptors */
 #define SOCKET_PATH_MAX 108   /* sizeof(sockaddr_un.sun_path) on Linux */
 #define LISTEN_BACKLOG 128
+#define PEER_GROUPS_INLINE 64 /* supplementary groups read without an allocation */
 /* Warnings about peers are rate-limited per uid through a fixed table of limiters the uids hash into: its
  * size does not depend on how many peers there are, and uids sharing a bucket only share its budget. */
 #define PEER_RL_BITS 6
@@ -92,35 +99,124 @@ struct rs_server {
 
 /* ---------------------------------------------------------------- the listening socket */
 
-void rs_server_socket_path(const char *explicit_path, const char *config_path, char *out, size_t len)
+bool rs_is_service_uid(uid_t uid)
 {
-	const char *env = getenv("RINGSCHED_SOCKET");
+	struct passwd pw, *res = NULL;
+	char buf[1024];
 
-	if (explicit_path && *explicit_path)
-		snprintf(out, len, "%s", explicit_path);
-	else if (env && *env)
-		snprintf(out, len, "%s", env);
-	else if (config_path && *config_path)
-		snprintf(out, len, "%s", config_path);
-	else if (geteuid() == 0)
-		snprintf(out, len, "/run/ringsched/ringsched.sock");
-	else if (getenv("XDG_RUNTIME_DIR"))
-		snprintf(out, len, "%s/ringsched.sock", getenv("XDG_RUNTIME_DIR"));
-	else
-		snprintf(out, len, "/tmp/ringsched-%u/ringsched.sock", (unsigned)geteuid());
+	if (uid == 0)
+		return true;
+	return getpwnam_r(RS_SERVICE_USER, &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_uid == uid;
 }
 
-static int make_parent_dir(const char *path)
+enum rs_socket_origin rs_server_socket_path(const char *explicit_path, const char *config_path, uid_t uid,
+					    char *out, size_t len)
+{
+	const char *runtime = getenv("RUNTIME_DIRECTORY");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	const char *env = getenv("RINGSCHED_SOCKET");
+
+	if (explicit_path && *explicit_path) {
+		snprintf(out, len, "%s", explicit_path);
+		return RS_SOCKET_OPTION;
+	}
+	if (env && *env) { /* DESIGN §8: it overrides the defaults for clients and daemon alike */
+		snprintf(out, len, "%s", env);
+		return RS_SOCKET_ENV;
+	}
+	if (config_path && *config_path) {
+		snprintf(out, len, "%s", config_path);
+		return RS_SOCKET_CONFIG;
+	}
+	if (runtime && *runtime) {
+		/* systemd's RuntimeDirectory= may list several, separated by ':': the first is ours */
+		int n = (int)strcspn(runtime, ":");
+		snprintf(out, len, "%.*s/" RS_SOCKET_NAME, n, runtime);
+		return RS_SOCKET_RUNTIME_DIRECTORY;
+	}
+	if (rs_is_service_uid(uid)) {
+		snprintf(out, len, "%s", RS_SYSTEM_SOCKET);
+		return RS_SOCKET_SYSTEM;
+	}
+	if (xdg && *xdg)
+		snprintf(out, len, "%s/ringsched/" RS_SOCKET_NAME, xdg);
+	else
+		snprintf(out, len, "/tmp/ringsched-%u/" RS_SOCKET_NAME, (unsigned)uid);
+	return RS_SOCKET_PER_USER;
+}
+
+const char *rs_socket_origin_name(enum rs_socket_origin o)
+{
+	switch (o) {
+	case RS_SOCKET_OPTION: return "from --socket";
+	case RS_SOCKET_ENV: return "from $RINGSCHED_SOCKET";
+	case RS_SOCKET_CONFIG: return "from daemon.socket";
+	case RS_SOCKET_RUNTIME_DIRECTORY: return "in $RUNTIME_DIRECTORY";
+	case RS_SOCKET_SYSTEM: return "the system socket, for root and the user " RS_SERVICE_USER;
+	default: return "the per-user socket";
+	}
+}
+
+/* The directory part of path into dir ("" when path has none). */
+static void parent_dir(const char *path, char *dir, size_t len)
+{
+	snprintf(dir, len, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		dir[0] = 0;
+	else if (slash == dir)
+		dir[1] = 0;
+	else
+		*slash = 0;
+}
+
+int rs_private_dir_check(const char *dir, uid_t uid, char *err, size_t err_len)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0) {
+		snprintf(err, err_len, "cannot use %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, err_len, "%s is not a directory (a symbolic link or a file is refused): remove it", dir);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != uid) {
+		snprintf(err, err_len,
+			 "%s belongs to uid %u, not to uid %u: another user created it (it could hold a socket that "
+			 "impersonates the daemon); remove it, or choose a socket with --socket",
+			 dir, (unsigned)st.st_uid, (unsigned)uid);
+		return -EPERM;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, err_len,
+			 "%s has mode %04o: a per-user socket directory must be private (0700); chmod 700 it or remove it",
+			 dir, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The directory of the socket: created if missing. A per-user directory is created 0700 and then must be a
+ * directory of this uid with no group or other permission bits (rs_private_dir_check), whoever made it; the
+ * others (an explicit path, the runtime or system directory) 0755, so that every user can reach the socket
+ * and access is decided by the daemon. */
+int rs_server_socket_dir(const char *path, enum rs_socket_origin origin, char *err, size_t err_len)
 {
 	char dir[SOCKET_PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
+	bool per_user = origin == RS_SOCKET_PER_USER;
+
+	parent_dir(path, dir, sizeof(dir));
+	if (!dir[0] || strcmp(dir, "/") == 0)
 		return 0;
-	*slash = 0;
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	if (mkdir(dir, per_user ? 0700 : 0755) < 0 && errno != EEXIST) {
+		int e = errno;
+		snprintf(err, err_len, "cannot create the directory of %s: %s", path, strerror(e));
+		return -e;
+	}
+	return per_user ? rs_private_dir_check(dir, geteuid(), err, err_len) : 0;
 }
 
 static int listen_socket(const char *path, unsigned mode, char *err, size_t err_len)
@@ -133,11 +229,10 @@ static int listen_socket(const char *path, unsigned mode, char *err, size_t err_
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
-	rc = make_parent_dir(path);
-	if (rc) {
-		snprintf(err, err_len, "cannot create the directory of %s: %s", path, strerror(-rc));
+	/* main.c prepared a per-user directory already (rs_server_socket_dir); this creates a missing one */
+	rc = rs_server_socket_dir(path, RS_SOCKET_OPTION, err, err_len);
+	if (rc)
 		return rc;
-	}
 	/* a socket file left by a dead daemon is removed; a live daemon is not displaced */
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
@@ -323,6 +418,17 @@ static void handle_cancel(struct rs_conn *c, const union rs_request *m)
 	rs_control_send(c->fd, &rep, sizeof(rep), NULL, 0);
 }
 
+static void conn_close(struct rs_conn *c);
+
+/* A clean disconnect (rs_disconnect): the session ends as a hang-up would end it, and the log says which. */
+static void handle_detach(struct rs_conn *c, const union rs_request *m)
+{
+	(void)m;
+	if (c->s)
+		rs_log_info("session %llu (pid %d): detached", (unsigned long long)c->s->id, (int)c->peer.pid);
+	conn_close(c);
+}
+
 static void handle_stats(struct rs_conn *c, const union rs_request *m)
 {
 	rs_stats_reply(c->srv->d, c->fd, &m->stats, c->peer.uid == 0 || c->peer.uid == geteuid(), c->peer.uid);
@@ -353,6 +459,7 @@ static const struct {
 	{ RS_MSG_CANCEL_ALL, sizeof(struct rs_msg_cancel), handle_cancel },
 	{ RS_MSG_STATS, sizeof(struct rs_msg_stats), handle_stats },
 	{ RS_MSG_TRACE, sizeof(struct rs_msg_trace), handle_trace },
+	{ RS_MSG_DETACH, sizeof(struct rs_msg_hdr), handle_detach },
 };
 
 /* ---------------------------------------------------------------- connections */
@@ -387,15 +494,15 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (n <= 0) {
 		if (c->s)
-			rs_log_info("session %llu (pid %d): client hung up", (unsigned long long)c->s->id,
-				    (int)c->peer.pid);
+			rs_log_info("session %llu (pid %d): client hung up without detaching (exited or was killed)",
+				    (unsigned long long)c->s->id, (int)c->peer.pid);
 		conn_close(c);
 		return;
 	}
 	if (!c->peer.allowed) {
 		refuse_peer(c->fd, &c->peer, RS_PEER_WARN_REQUEST, "a request", -EACCES,
-			    "uid %u gid %u is not allowed to use ringschedd (access.allow_all, access.uids, "
-			    "access.gids in ringschedd.conf)",
+			    "uid %u gid %u is not allowed to use ringschedd, nor is any of its supplementary groups "
+			    "(access.allow_all, access.uids, access.gids in ringschedd.conf)",
 			    (unsigned)c->peer.uid, (unsigned)c->peer.gid);
 		conn_close(c);
 		return;
@@ -511,12 +618,31 @@ static int connection_admission(struct rs_server *srv, int fd, const struct rs_p
 	return 0;
 }
 
+/* The supplementary groups the peer on fd had when it connected (SO_PEERGROUPS, Linux >= 4.13), into
+ * groups[cap]: their number, or -1 (the reason logged) when they cannot be read — the peer then counts with
+ * its primary gid alone. More than cap (NGROUPS_MAX is 65536) are read into a buffer of their size. */
+static int peer_groups(int fd, gid_t *groups, uint32_t cap, gid_t **big)
+{
+	socklen_t len = cap * sizeof(gid_t);
+
+	*big = NULL;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+		return (int)(len / sizeof(gid_t));
+	if (errno == ERANGE && len > cap * sizeof(gid_t) && (*big = malloc(len)) &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, *big, &len) == 0)
+		return (int)(len / sizeof(gid_t));
+	rs_log_warn("SO_PEERGROUPS: %s; the peer's supplementary groups do not count for access.gids",
+		    strerror(errno));
+	return -1;
+}
+
 /* Accept one connection: its credentials, the connection limits, whether it may use the daemon, its read
  * event and its handshake deadline. */
 static void conn_open(struct rs_server *srv, int fd)
 {
 	struct ucred cred = { 0 };
 	socklen_t cl = sizeof(cred);
+	gid_t groups_buf[PEER_GROUPS_INLINE], *groups_big = NULL;
 	struct rs_peer peer;
 	struct rs_conn *c = NULL;
 	unsigned ms = srv->d->cfg.handshake_timeout_ms;
@@ -524,11 +650,15 @@ static void conn_open(struct rs_server *srv, int fd)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
 		goto out_close;
+	int n_groups = peer_groups(fd, groups_buf, PEER_GROUPS_INLINE, &groups_big);
 	peer = (struct rs_peer){ .pid = cred.pid,
 				 .uid = cred.uid,
 				 .gid = cred.gid,
-				 .allowed = rs_attach_allowed(&srv->d->cfg, cred.uid, cred.gid),
+				 .allowed = rs_attach_allowed(&srv->d->cfg, cred.uid, cred.gid,
+							      groups_big ? groups_big : groups_buf,
+							      n_groups > 0 ? (uint32_t)n_groups : 0),
 				 .warn_rl = peer_ratelimit(srv, cred.uid) };
+	free(groups_big);
 	if (connection_admission(srv, fd, &peer) != 0)
 		goto out_close;
 	c = calloc(1, sizeof(*c));
@@ -544,8 +674,9 @@ static void conn_open(struct rs_server *srv, int fd)
 	c->next = srv->conns;
 	srv->conns = c;
 	srv->n_conns++;
-	rs_log_debug("connection from pid %d uid %u gid %u (%s)", (int)cred.pid, (unsigned)cred.uid,
-		     (unsigned)cred.gid, c->peer.allowed ? "allowed" : "refused by the access policy");
+	rs_log_debug("connection from pid %d uid %u gid %u, %d supplementary groups (%s)", (int)cred.pid,
+		     (unsigned)cred.uid, (unsigned)cred.gid, n_groups,
+		     c->peer.allowed ? "allowed" : "refused by the access policy");
 	return;
 
 out_free_events:

@@ -10,15 +10,45 @@
 #ifndef RS_CONTROL_H
 #define RS_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct rs_daemon;
 struct rs_msg_hdr;
 struct rs_server;
 
-/* Resolve the socket path: explicit > $RINGSCHED_SOCKET > config > default for this uid. */
-void rs_server_socket_path(const char *explicit_path, const char *config_path, char *out, size_t len);
+#define RS_SERVICE_USER "ringsched"                      /* the user the systemd unit runs the daemon as */
+#define RS_SOCKET_NAME "ringsched.sock"
+#define RS_SYSTEM_SOCKET "/run/ringsched/" RS_SOCKET_NAME /* the service's socket (RuntimeDirectory=ringsched) */
+
+/* Where the socket path came from: the first of these that applies. */
+enum rs_socket_origin {
+	RS_SOCKET_OPTION,            /* --socket PATH */
+	RS_SOCKET_ENV,               /* $RINGSCHED_SOCKET */
+	RS_SOCKET_CONFIG,            /* daemon.socket */
+	RS_SOCKET_RUNTIME_DIRECTORY, /* $RUNTIME_DIRECTORY/ringsched.sock (systemd's RuntimeDirectory=) */
+	RS_SOCKET_SYSTEM,            /* RS_SYSTEM_SOCKET, for root and the service user */
+	RS_SOCKET_PER_USER,          /* $XDG_RUNTIME_DIR/ringsched/ringsched.sock, else /tmp/ringsched-UID/... */
+};
+
+/* Is uid root or the service user RS_SERVICE_USER (getpwnam)? */
+bool rs_is_service_uid(uid_t uid);
+/* The socket a daemon running as uid listens on, in this order: explicit_path (--socket), $RINGSCHED_SOCKET,
+ * config_path (daemon.socket), $RUNTIME_DIRECTORY/ringsched.sock, RS_SYSTEM_SOCKET when uid is root or the
+ * service user, else the per-user path. Empty strings count as absent. Returns where the path came from. */
+enum rs_socket_origin rs_server_socket_path(const char *explicit_path, const char *config_path, uid_t uid,
+					    char *out, size_t len);
+/* "from --socket", "from daemon.socket", "in $RUNTIME_DIRECTORY", ... for messages. */
+const char *rs_socket_origin_name(enum rs_socket_origin o);
+/* Create the directory of socket path if it is missing. A per-user one (origin RS_SOCKET_PER_USER) is created
+ * 0700 and refused, whoever created it, unless it is a directory of this uid with no group or other bits; the
+ * others are created 0755. 0, or a negative code with the reason in err. */
+int rs_server_socket_dir(const char *path, enum rs_socket_origin origin, char *err, size_t err_len);
+/* Is dir a directory (not a symbolic link) owned by uid with no group or other permission bits? 0, or a
+ * negative code with the reason, naming what to do, in err. */
+int rs_private_dir_check(const char *dir, uid_t uid, char *err, size_t err_len);
 
 /* Listen on socket_path and set up signals and timers. config_file (may be NULL) is re-read on SIGHUP.
  * handle_signals = 0 for in-process tests (the test stops the server with rs_server_request_stop). */

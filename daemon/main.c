@@ -1,12 +1,16 @@
 /*
- * main.c — ringschedd's entry point: the command line, the configuration (built-in defaults, then the file,
- * then --log-level and --profiling, then validation), and the order of the daemon's lifetime: the core (rs_daemon_init), the
+ * main.c — ringschedd's entry point: the command line, the configuration (built-in defaults, then the file:
+ * --config FILE, else /etc/ringsched/ringschedd.conf when it exists, nothing with --no-config; then
+ * --log-level and --profiling, then validation), the socket (control.c's order: --socket, daemon.socket,
+ * $RUNTIME_DIRECTORY, the system socket for root and the service user, else the per-user path, whose
+ * directory is created private), and the order of the daemon's lifetime: the core (rs_daemon_init), the
  * control plane (rs_server_create: the socket listens before any worker starts), the worker threads, the
  * loop until a graceful stop, then the same in reverse: workers stop before the control plane frees sessions.
  *
  * Owns nothing past that order: the daemon core library (daemon.c, threads.c and the modules they start)
- * and the control plane (control.c, attach.c, operations.c) do the work, so tests can run them in-process. Runs on the main thread,
- * which becomes the control plane's libevent loop in rs_server_run.
+ * and the control plane (control.c, attach.c, operations.c) do the work, so tests can run them in-process;
+ * --check-config is config_check.c. Runs on the main thread, which becomes the control plane's libevent loop
+ * in rs_server_run.
  *
  * Exit status: 0 after a graceful stop, --check-config, --version or --help; 1 when the configuration is
  * invalid or the start fails (the message names the cause); 2 for a bad command line.
@@ -18,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_check.h"
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
@@ -29,28 +34,19 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ringschedd [options]\n"
-		"  -c, --config FILE      configuration file (libconfig); without it, built-in defaults\n"
-		"  -s, --socket PATH      listen on PATH (default: $RINGSCHED_SOCKET, daemon.socket,\n"
-		"                         /run/ringsched/ringsched.sock as root, else a per-user path)\n"
+		"  -c, --config FILE      configuration file (libconfig); default " RS_DEFAULT_CONFIG "\n"
+		"                         when it exists, else built-in defaults\n"
+		"      --no-config        built-in defaults only: read no file\n"
+		"  -s, --socket PATH      listen on PATH (default: daemon.socket, $RUNTIME_DIRECTORY/ringsched.sock,\n"
+		"                         " RS_SYSTEM_SOCKET " as root or as the user " RS_SERVICE_USER ",\n"
+		"                         else $XDG_RUNTIME_DIR/ringsched/ringsched.sock or /tmp/ringsched-UID/)\n"
 		"  -l, --log-level LEVEL  error | warn | info | debug (overrides daemon.log_level)\n"
 		"  -p, --profiling N      0 off, 1 counters, 2 per-task trace (overrides profiling.level,\n"
 		"                         also across SIGHUP)\n"
-		"      --check-config     validate the configuration, print the effective settings, exit\n"
+		"      --check-config     check the configuration and the plugins as a start would, print the\n"
+		"                         socket the service uses and every setting (automatic values resolved)\n"
 		"  -V, --version          print the version and exit\n"
 		"  -h, --help             this text\n");
-}
-
-static void print_effective(const struct rs_config *c, const char *sock)
-{
-	printf("socket: %s\nlog_level: %s\nschedulers: %u%s\nwiring: %s\nspin_us: %u\n"
-	       "session: ring_entries %u, task_window %u, heap_bytes %llu x %u depths, arena_bytes %llu\n"
-	       "quota: max_segment_bytes %llu, max_sessions %u (per uid %u), spin_max_ns %llu, "
-	       "watchdog_ms %u\nplugins: %u\n",
-	       sock, rs_log_level_name(c->log_level), c->schedulers, c->schedulers ? "" : " (auto)",
-	       rs_wiring_mode_name(c->wiring), c->spin_us, c->ring_entries, c->task_window,
-	       (unsigned long long)c->heap_bytes, c->heap_depths, (unsigned long long)c->arena_bytes,
-	       (unsigned long long)c->max_segment_bytes, c->max_sessions,
-	       c->max_sessions_per_uid, (unsigned long long)c->spin_max_ns, c->watchdog_ms, c->n_plugins);
 }
 
 int main(int argc, char **argv)
@@ -59,11 +55,12 @@ int main(int argc, char **argv)
 		{ "config", required_argument, 0, 'c' },  { "socket", required_argument, 0, 's' },
 		{ "log-level", required_argument, 0, 'l' }, { "check-config", no_argument, 0, 'C' },
 		{ "version", no_argument, 0, 'V' },        { "help", no_argument, 0, 'h' },
-		{ "profiling", required_argument, 0, 'p' },
+		{ "no-config", no_argument, 0, 'N' },      { "profiling", required_argument, 0, 'p' },
 		{ 0, 0, 0, 0 },
 	};
 	const char *config_file = NULL, *socket_opt = NULL, *level_opt = NULL;
-	int check_only = 0, opt, profiling_opt = -1;
+	int check_only = 0, no_config = 0, opt, profiling_opt = -1;
+	enum rs_socket_origin origin;
 	struct rs_config cfg;
 	char err[1024], sock[108];
 	static struct rs_daemon d;
@@ -94,6 +91,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:s:l:p:Vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config_file = optarg; break;
+		case 'N': no_config = 1; break;
 		case 's': socket_opt = optarg; break;
 		case 'l': level_opt = optarg; break;
 		case 'p':
@@ -116,6 +114,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (config_file && no_config) {
+		fprintf(stderr, "ringschedd: --config and --no-config exclude each other\n");
+		return 2;
+	}
+	if (!config_file && !no_config && access(RS_DEFAULT_CONFIG, F_OK) == 0)
+		config_file = RS_DEFAULT_CONFIG;
+
 	rs_config_defaults(&cfg);
 	if (config_file && rs_config_load(&cfg, config_file, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ringschedd: %s\n", err);
@@ -136,13 +141,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ringschedd: %s\n", err);
 		return 1;
 	}
-	rs_server_socket_path(socket_opt, cfg.socket_path, sock, sizeof(sock));
-	if (check_only) {
-		printf("configuration %s is valid\n", config_file ? config_file : "(built-in defaults)");
-		print_effective(&cfg, sock);
-		return 0;
-	}
+	if (check_only)
+		return rs_check_config(stdout, &cfg, config_file, socket_opt);
 	rs_log_set_level(cfg.log_level);
+	origin = rs_server_socket_path(socket_opt, cfg.socket_path, geteuid(), sock, sizeof(sock));
+	if (rs_server_socket_dir(sock, origin, err, sizeof(err)) < 0) {
+		rs_log_error("socket (%s): %s", rs_socket_origin_name(origin), err);
+		return 1;
+	}
+	if (config_file)
+		rs_log_info("configuration %s", config_file);
+	else
+		rs_log_info("configuration: built-in defaults (%s)", no_config ? "--no-config" : "no " RS_DEFAULT_CONFIG);
 
 	if (rs_daemon_init(&d, &cfg, err, sizeof(err)) < 0) {
 		rs_log_error("%s", err);

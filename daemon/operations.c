@@ -188,20 +188,25 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---------------------------------------------------------------- SIGHUP */
 
+/* systemd hears RELOADING=1 (with the CLOCK_MONOTONIC time, sd_notify(3)) before and READY=1 after, whatever
+ * the outcome, so `systemctl reload` waits for the reload and the unit is never left "reloading". */
 static void reload(struct rs_ops *ops)
 {
 	struct rs_daemon *d = ops->d;
 	struct rs_config fresh;
 	char err[512], restart[512] = "";
 
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)(rs_now_ns() / 1000));
 	if (!ops->config_file[0]) {
 		rs_log_info("SIGHUP: no configuration file in use; nothing to reload");
+		sd_notify(0, "READY=1");
 		return;
 	}
 	rs_config_defaults(&fresh);
 	if (rs_config_load(&fresh, ops->config_file, err, sizeof(err)) < 0 ||
 	    rs_config_validate(&fresh, err, sizeof(err)) < 0) {
 		rs_log_error("SIGHUP: %s; keeping the running configuration", err);
+		sd_notify(0, "READY=1");
 		return;
 	}
 	int n = rs_config_apply_hot(&d->cfg, &fresh, restart, sizeof(restart));
@@ -215,6 +220,7 @@ static void reload(struct rs_ops *ops)
 		    rs_log_level_name(d->cfg.log_level), level,
 		    d->profiling_override >= 0 ? " from --profiling" : "",
 		    n ? "; these keys need a restart and were not applied: " : "", n ? restart : "");
+	sd_notify(0, "READY=1");
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)

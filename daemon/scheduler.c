@@ -146,6 +146,9 @@ static void run_task(struct rs_thread *self, struct rs_session *s, uint32_t slot
 		snprintf(reason, RS_WTASK_REASON_LEN, "kernel %s returned %d (%s)", t->kernel->name, rc,
 			 rc > -4096 ? strerror(-rc) : "not an errno value");
 	reason[RS_WTASK_REASON_LEN - 1] = 0;
+	/* the failure path only: at most a line a second per session (log.c escapes the client's text) */
+	rs_logf_limited(&s->log_rl, 1000, RS_LOG_INFO, "session %llu (pid %d): task %llu (kernel %s) failed: %s",
+			(unsigned long long)s->id, (int)s->pid, (unsigned long long)t->seq, t->kernel->name, reason);
 	rs_task_complete(s, slot, RS_TASK_FAILED, rc, t->seq, self);
 }
 

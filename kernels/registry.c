@@ -18,7 +18,8 @@
  *   - a desc's name and doc strings still point into the table that supplied them: the plugin's dlopen
  *     handle is kept open until rs_registry_free, which frees the copies first and dlcloses after;
  *   - a plugin is registered whole or not at all: every check runs before anything is added;
- *   - names are unique across the registry (built-ins and every plugin).
+ *   - names are unique across the registry (built-ins and every plugin);
+ *   - every plugin that registers is logged at info: its path, how many kernels and their names.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "registry.h"
 #include "rs_shm.h"
 
@@ -318,6 +320,18 @@ static int check_plugin_file(const char *path, char *why, size_t why_len)
 	return 0;
 }
 
+/* The operator's record of what a plugin brought: its path, its kernel count and their names. */
+static void log_plugin(const char *path, const rs_plugin_table *t)
+{
+	char names[RS_REASON_LEN] = "";
+	size_t used = 0;
+
+	for (uint32_t i = 0; i < t->n_kernels && used < sizeof(names); i++)
+		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "",
+					 t->kernels[i].name);
+	rs_log_info("plugin %s loaded: %u kernel%s (%s)", path, t->n_kernels, t->n_kernels == 1 ? "" : "s", names);
+}
+
 int rs_registry_load_plugin(struct rs_registry *r, const char *path, char *err, size_t err_len)
 {
 	char why[RS_REASON_LEN];
@@ -374,6 +388,7 @@ int rs_registry_load_plugin(struct rs_registry *r, const char *path, char *err, 
 		put_msg(why, sizeof(why), "out of memory registering %u kernels", t->n_kernels);
 		goto out_close;
 	}
+	log_plugin(path, t);
 	return 0;
 
 out_close:

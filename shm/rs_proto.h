@@ -2,10 +2,11 @@
  * rs_proto.h — control-plane messages on the daemon's Unix socket (SOCK_SEQPACKET: one message per packet).
  *
  * The socket carries only slow-path traffic: attach (with the session's memfds and eventfds passed by
- * SCM_RIGHTS in the reply), kernel lookups, status, cancel, the per-task trace. Every message starts with
+ * SCM_RIGHTS in the reply), kernel lookups, status, cancel, stats, the per-task trace. Every message starts with
  * struct rs_msg_hdr; fixed-size bodies; strings are NUL-terminated inside their arrays. The daemon validates
- * every length and string it receives. Closing the socket ends the session (the daemon reclaims it); a daemon
- * that dies closes it too, which is how a waiting client notices (DESIGN §7).
+ * every length and string it receives. Closing the socket ends the session (the daemon reclaims it); rs_disconnect
+ * sends RS_MSG_DETACH first, so the daemon's log can tell a clean disconnect from a client that died. A daemon
+ * that dies closes the socket too, which is how a waiting client notices (DESIGN §7).
  */
 #ifndef RS_PROTO_H
 #define RS_PROTO_H
@@ -27,6 +28,7 @@ enum rs_msg_type {
 	RS_MSG_KERNEL_LIST_REPLY = 8,
 	RS_MSG_CANCEL_ALL = 9,    /* client -> daemon: struct rs_msg_cancel */
 	RS_MSG_CANCEL_REPLY = 10, /* daemon -> client: struct rs_msg_result */
+	RS_MSG_DETACH = 11,       /* client -> daemon: header only; a clean disconnect (no reply), then close */
 	RS_MSG_STATS = 12,        /* client -> daemon: struct rs_msg_stats (first session index of the page) */
 	RS_MSG_STATS_REPLY = 13,  /* daemon -> client: struct rs_msg_stats_reply */
 	RS_MSG_TRACE = 14,        /* client -> daemon: struct rs_msg_trace (one page of one thread's trace ring) */

@@ -57,7 +57,7 @@ for f in "$DAEMON" "$CLI"; do
 done
 
 sock="$tmp/rs.sock"
-"$DAEMON" --socket "$sock" >"$tmp/daemon.log" 2>&1 &
+"$DAEMON" --no-config --socket "$sock" >"$tmp/daemon.log" 2>&1 &
 dpid=$!
 deadline=$(($(now_ms) + START_TIMEOUT_S * 1000))
 until [ -S "$sock" ] && timeout 5 "$CLI" --socket "$sock" status >/dev/null 2>&1; do

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "client.h"
 
 /* Width assumed when stdout is not a terminal (a pipe, a file, a test). */
 #define DEFAULT_COLUMNS 80u
@@ -30,6 +31,10 @@ int rs_cli_connect(const char *socket_path)
 	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "ringsched: socket path too long (%zu bytes, at most %zu): %s\n", strlen(socket_path),
 			sizeof(sa.sun_path) - 1, socket_path);
+		return -1;
+	}
+	if (rs__check_per_user_dir(socket_path) < 0) { /* the library's rule: no socket in a squatted directory */
+		fprintf(stderr, "ringsched: %s\n", rs_last_error());
 		return -1;
 	}
 	strcpy(sa.sun_path, socket_path);

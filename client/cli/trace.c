@@ -25,10 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "rs_proto.h"
 #include "trace.h"
 
@@ -69,29 +68,6 @@ static void usage(FILE *f)
 
 /* ---------------------------------------------------------------- talking to the daemon */
 
-static int connect_daemon(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	if (fd < 0 || strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "ringsched trace: bad socket path %s\n", path);
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr,
-			"ringsched trace: cannot connect to ringschedd at %s: %s (is the daemon running? set "
-			"RINGSCHED_SOCKET or --socket to its socket)\n",
-			path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Terminal-safe copy of a daemon string (cap bytes at most): non-printable bytes as '?'. */
 static const char *printable(char *out, const char *s, size_t cap)
 {
@@ -101,29 +77,6 @@ static const char *printable(char *out, const char *s, size_t cap)
 		out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
 	out[i] = 0;
 	return out;
-}
-
-/* One page: 0, or -1 with the reason printed (a refusal arrives as an attach reply with its message). */
-static int ask_page(int fd, const struct rs_msg_trace *req, struct rs_msg_trace_reply *rep)
-{
-	if (send(fd, req, sizeof(*req), MSG_NOSIGNAL) != (ssize_t)sizeof(*req)) {
-		fprintf(stderr, "ringsched trace: cannot send to the daemon: %s\n", strerror(errno));
-		return -1;
-	}
-	ssize_t n = recv(fd, rep, sizeof(*rep), 0);
-	if (n == (ssize_t)sizeof(*rep) && rep->hdr.type == RS_MSG_TRACE_REPLY)
-		return 0;
-	const struct rs_msg_attach_reply *refusal = (const void *)rep;
-	if (n == (ssize_t)sizeof(*refusal) && refusal->hdr.type == RS_MSG_ATTACH_REPLY && refusal->status < 0) {
-		char why[sizeof(refusal->message) + 1];
-		fprintf(stderr, "ringsched trace: the daemon refused: %s (%s)\n",
-			printable(why, refusal->message, sizeof(refusal->message)), strerror(-refusal->status));
-		return -1;
-	}
-	fprintf(stderr, "ringsched trace: the daemon closed the connection or does not know RS_MSG_TRACE (%zd "
-			"bytes back): is it older than this ringsched?\n",
-		n);
-	return -1;
 }
 
 static int grow(void **v, size_t *cap, size_t need, size_t size)
@@ -167,7 +120,7 @@ static int fetch(const char *socket_path, uint64_t session, struct trace *t)
 {
 	struct rs_msg_trace req = { .hdr = { RS_PROTO_MAGIC, RS_MSG_TRACE }, .session = session };
 	struct rs_msg_trace_reply *rep = malloc(sizeof(*rep));
-	int fd = connect_daemon(socket_path), rc = -1;
+	int fd = rs_cli_connect(socket_path), rc = -1;
 
 	if (fd < 0 || !rep)
 		goto out;
@@ -176,7 +129,8 @@ static int fetch(const char *socket_path, uint64_t session, struct trace *t)
 		req.ring = ring;
 		req.from = 0;
 		for (int first = 1;; first = 0) {
-			if (ask_page(fd, &req, rep) < 0)
+			/* the CLI's request: a refusal or an old daemon is explained on stderr (ctl.c) */
+			if (rs_cli_request(fd, &req, sizeof(req), rep, sizeof(*rep), RS_MSG_TRACE_REPLY) < 0)
 				goto out;
 			if (rep->status < 0) {
 				if (rep->n_rings == 0) {

@@ -8,7 +8,8 @@
 # Daemons: 2 schedulers (dedicated wiring) run every check; 4 schedulers rerun the concurrency-sensitive ones;
 # 1 scheduler (shared wiring) runs the ones that do not need parallelism. A check that needs two scheduler
 # threads reports SKIP on the 1-thread daemon. Every daemon loads the test probes plugin (fail, rendezvous:
-# tests/plugins/probes.c) through its config.
+# tests/plugins/probes.c) through its config. The fail probe's failures must reach the daemon's log, naming
+# session, task, kernel and reason (task_failure_logged).
 source "$(dirname "$0")/lib.sh"
 rs_init api
 
@@ -67,6 +68,14 @@ for cfg in "2 dedicated ALL" "4 dedicated PARALLEL" "1 shared SERIAL"; do
 	declare -n list=$set
 	run_checks "$tag" "${list[@]}"
 	unset -n list
+	if [ "$tag" = s2_dedicated ]; then
+		# failure_propagation ran the fail probe: the operator's log names session, task, kernel and reason
+		if grep -qE "info: session [0-9]+ \(pid [0-9]+\): task [0-9]+ \(kernel fail\) failed: ." "$RS_DLOG"; then
+			rs_pass task_failure_logged
+		else
+			rs_fail task_failure_logged "no failure line for the fail probe: $(grep -m2 'failed' "$RS_DLOG")"
+		fi
+	fi
 	rs_check_stop "daemon_clean_exit_$tag"
 done
 rs_finish

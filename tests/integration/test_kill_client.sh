@@ -8,7 +8,8 @@
 # RssShmem must be back to the baseline (each read settles for up to RS_SETTLE_S: `status` itself is a
 # connection the daemon closes asynchronously). RssAnon must show no upward trend: the mean of the last 5
 # samples may exceed the mean of samples 3-7 by at most RSS_SLACK_KB. Every sample is printed. Finally a
-# random-dag run must still verify and the daemon must exit 0.
+# random-dag run must still verify and the daemon must exit 0. The daemon's log reports each kill as a client
+# that hung up without detaching, and random-dag's clean disconnects as detaches (disconnects_logged).
 source "$(dirname "$0")/lib.sh"
 rs_init kill_client
 
@@ -110,6 +111,15 @@ if rs_run_logged "$log" "$(rs_scale 120 600)" "$RD" --socket "$RS_SOCK" --tasks 
 	rs_pass daemon_serves_after_kills
 else
 	rs_fail daemon_serves_after_kills "random-dag after the kills: $(grep -m1 'FAILED\|differ\|failed\|cannot' "$log")"
+fi
+# the log tells the killed clients from the ones that disconnected: every kill is a hang-up without a detach,
+# and random-dag's two clients (rs_disconnect) detached
+crashed=$(grep -c "): client hung up without detaching (exited or was killed)" "$RS_DLOG")
+detached=$(grep -c "): detached$" "$RS_DLOG")
+if [ "$crashed" -eq "$KILLS" ] && [ "$detached" -ge 2 ]; then
+	rs_pass disconnects_logged
+else
+	rs_fail disconnects_logged "$crashed hang-ups logged for $KILLS kills, $detached clean detaches (want >= 2)"
 fi
 rs_check_stop daemon_clean_exit
 rs_finish

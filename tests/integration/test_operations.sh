@@ -3,10 +3,15 @@
 #
 #   flags                  --version, --help, unknown flag -> exit 2
 #   check_config           the shipped conf/ringschedd.conf validates; a broken file is refused with FILE:LINE
+#   check_config_*         --check-config prints every key of conf/ringschedd.conf with its value, says what
+#                          each automatic value resolves to and which socket (and where from); a plugin that
+#                          loads is listed with its kernels, a missing or malformed one fails it (exit 1), as
+#                          does a socket directory that cannot exist; --config with --no-config is a usage error
 #   status_and_kernels     `ringsched status` and `ringsched kernels` answer with the documented fields
 #   sighup_reload          SIGHUP applies a hot key (log level) and names a key that needs a restart
 #   sighup_bad_file        SIGHUP with a broken file keeps the running configuration and the daemon serves
-#   plugin_loaded          a kernel plugin listed in kernels.plugins is offered and runs (example.relu)
+#   plugin_loaded          a kernel plugin listed in kernels.plugins is offered and runs (example.relu); its
+#                          load is logged with its path, kernel count and names (plugin_load_logged)
 #   plugin_refused         a malformed plugin stops the daemon at start with a message naming the file
 #   second_daemon_refused  a second daemon on a live socket refuses to start
 #   sigterm_drains         SIGTERM while tasks run: the daemon finishes them, then exits 0
@@ -42,6 +47,53 @@ else
 	rs_fail check_config_reports_file_and_line "rc $rc: $out"
 fi
 
+# ---- --check-config checks what a start checks and shows every key, automatic values resolved
+# (the socket directory must be usable by the service user, which may exist on this machine)
+chmod 711 "$RS_TMP"
+mkdir -m 1777 "$RS_TMP/open"
+keys=$(awk '/^[a-z_]+ = \{/ { g = $1 } /^  [a-z_]+ = / && g { print g "." $1 }' "$SRC/conf/ringschedd.conf")
+out=$("$D" --check-config --config "$SRC/conf/ringschedd.conf" --socket "$RS_TMP/open/cc.sock" 2>&1)
+missing=""
+for k in $keys; do grep -q "^  $k = " <<<"$out" || missing="$missing $k"; done
+if [ "$(wc -w <<<"$keys")" -gt 30 ] && [ -z "$missing" ]; then
+	rs_pass check_config_every_key
+else
+	rs_fail check_config_every_key "keys of conf/ringschedd.conf not printed:${missing:- (only $(wc -w <<<"$keys") keys found in the file)}"
+fi
+if grep -qE "^  threads.schedulers = 0;  # auto: [0-9]+ scheduler threads \([0-9]+ usable CPUs" <<<"$out" &&
+	grep -qE "^  threads.wiring = \"auto\";  # auto: (shared|dedicated)" <<<"$out" &&
+	grep -qE "^  quota.max_connections = 0;  # auto: [0-9]+" <<<"$out" &&
+	grep -q "^socket: $RS_TMP/open/cc.sock (from --socket" <<<"$out"; then
+	rs_pass check_config_auto_resolved
+else
+	rs_fail check_config_auto_resolved "$(grep -E '^socket|schedulers|wiring =|max_connections =' <<<"$out")"
+fi
+printf 'kernels: { plugins = [ "%s/plugins/example.so" ]; };\n' "$RS_BUILD" >"$RS_TMP/plugin.conf"
+out=$("$D" --check-config --config "$RS_TMP/plugin.conf" --socket "$RS_TMP/open/cc.sock" 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -qE "^plugin $RS_BUILD/plugins/example.so: loads, [1-9][0-9]* kernels?: .*example.relu" <<<"$out"; then
+	rs_pass check_config_plugin_loads
+else
+	rs_fail check_config_plugin_loads "rc $rc: $(grep -i plugin <<<"$out")"
+fi
+printf 'kernels: { plugins = [ "%s/plugins/no-such-plugin.so" ]; };\n' "$RS_BUILD" >"$RS_TMP/noplugin.conf"
+out=$("$D" --check-config --config "$RS_TMP/noplugin.conf" --socket "$RS_TMP/open/cc.sock" 2>&1); rc=$?
+printf 'kernels: { plugins = [ "%s/tests/plugins/bad_abi.so" ]; };\n' "$RS_BUILD" >"$RS_TMP/abiplugin.conf"
+out2=$("$D" --check-config --config "$RS_TMP/abiplugin.conf" --socket "$RS_TMP/open/cc.sock" 2>&1); rc2=$?
+if [ $rc -eq 1 ] && grep -q "plugin $RS_BUILD/plugins/no-such-plugin.so: stat failed: No such file" <<<"$out" &&
+	! grep -q "is valid" <<<"$out" && [ $rc2 -eq 1 ] && grep -q "bad_abi.so: built for kernel ABI" <<<"$out2"; then
+	rs_pass check_config_plugin_refused
+else
+	rs_fail check_config_plugin_refused "missing plugin: rc $rc: $(grep -i plugin <<<"$out"); bad ABI: rc $rc2: $(grep -i plugin <<<"$out2")"
+fi
+out=$("$D" --check-config --no-config --socket "$RS_TMP/no/such/dir/s.sock" 2>&1); rc=$?
+if [ $rc -eq 1 ] && grep -q "does not exist, nor does its parent" <<<"$out"; then
+	rs_pass check_config_socket_dir
+else
+	rs_fail check_config_socket_dir "rc $rc: $(grep -i socket <<<"$out")"
+fi
+"$D" --config "$RS_TMP/plugin.conf" --no-config >/dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] && rs_pass flags_config_and_no_config || rs_fail flags_config_and_no_config "exit $rc, want 2"
+
 # ---- a running daemon with a config file we can edit for SIGHUP
 conf="$RS_TMP/live.conf"
 printf 'daemon: { log_level = "info"; };\nthreads: { schedulers = 2; wiring = "dedicated"; };\nidle: { spin_us = 5; };\nkernels: { plugins = [ "%s/plugins/example.so" ]; };\n' "$RS_BUILD" >"$conf"
@@ -53,6 +105,11 @@ for f in version schedulers wiring sessions tasks_completed; do grep -q "^$f: " 
 kernels=$(rs_cli kernels)
 for k in noop spin fill copy add scale axpy gemm qk_matmul online_update; do grep -q "^$k " <<<"$kernels" || ok=0; done
 [ $ok -eq 1 ] && rs_pass status_and_kernels || rs_fail status_and_kernels "missing fields or kernels"
+if grep -qE "info: plugin $RS_BUILD/plugins/example.so loaded: [1-9][0-9]* kernels? \(.*example.relu" "$RS_DLOG"; then
+	rs_pass plugin_load_logged
+else
+	rs_fail plugin_load_logged "$(grep -m1 plugin "$RS_DLOG")"
+fi
 if grep -q "^example.relu " <<<"$kernels"; then
 	out=$(timeout 30 "$RS_ITEST/plugin_check" --socket "$RS_SOCK" 2>&1); rc=$?
 	if [ $rc -eq 0 ]; then rs_pass plugin_loaded; else rs_log "$out"; rs_fail plugin_loaded "relu run: rc $rc"; fi
@@ -78,7 +135,7 @@ else
 fi
 
 # a second daemon on the same live socket must not displace the first
-out=$(timeout 10 "$D" --socket "$RS_SOCK" 2>&1); rc=$?
+out=$(timeout 10 "$D" --no-config --socket "$RS_SOCK" 2>&1); rc=$?
 if [ $rc -ne 0 ] && grep -q "already listening" <<<"$out" && rs_cli status >/dev/null; then
 	rs_pass second_daemon_refused
 else
