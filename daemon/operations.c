@@ -70,6 +70,7 @@ struct rs_ops {
 	uint64_t cancel_deadline_ns;   /* ... then cancel, and wait for the cancellations until then (0 = not yet) */
 	uint64_t last_stats_ns;
 	uint64_t last_stats_completed;
+	uint64_t last_stats_busy_ns;   /* the schedulers' kernel time at the last stats line */
 	uint64_t *watchdog_reported;   /* per worker thread: run_seq of the last task reported */
 	bool sd_watchdog;              /* systemd asked for WATCHDOG=1 pings */
 	bool withholding;              /* every scheduler is stuck: WATCHDOG=1 withheld (logged once) */
@@ -108,6 +109,16 @@ static uint64_t threads_completed(const struct rs_daemon *d)
 		     atomic_load_explicit(&t->n_failed, memory_order_relaxed) +
 		     atomic_load_explicit(&t->n_cancelled, memory_order_relaxed);
 	}
+	return n;
+}
+
+/* Kernel time every worker thread ran. Relaxed: each owner stores its own counter. */
+static uint64_t threads_busy_ns(const struct rs_daemon *d)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < d->n_slots; i++)
+		n += atomic_load_explicit(&d->threads[i].busy_ns, memory_order_relaxed);
 	return n;
 }
 
@@ -266,14 +277,25 @@ static void publish_stats(struct rs_ops *ops, uint64_t now)
 
 	if (!d->cfg.stats_interval_s || now - ops->last_stats_ns < (uint64_t)d->cfg.stats_interval_s * 1000000000ull)
 		return;
-	uint64_t completed = threads_completed(d);
+	uint64_t completed = threads_completed(d), busy = threads_busy_ns(d);
 	double dt = (double)(now - ops->last_stats_ns) / 1e9;
 	double rate = ops->last_stats_ns ? (double)(completed - ops->last_stats_completed) / dt : 0;
-	sd_notifyf(0, "STATUS=%u sessions, %.0f tasks/s", d->n_sessions, rate);
-	if (rate > 0)
-		rs_log_debug("%u sessions, %.0f tasks/s", d->n_sessions, rate);
+	/* kernel time over the schedulers' wall time in the interval (batches end-stamped: may lag by one) */
+	double share = dt > 0 && d->n_schedulers
+			       ? (double)(busy - ops->last_stats_busy_ns) / 1e9 / dt / d->n_schedulers
+			       : 0;
+	uint32_t stuck = rs_stuck_quarantined(d);
+	sd_notifyf(0, "STATUS=%u sessions, %.0f tasks/s, schedulers %.0f%% busy%s", d->n_sessions, rate, 100 * share,
+		   stuck ? ", some quarantined (ringsched stats)" : "");
+	/* the operator's view of what the daemon does: a line per interval while it works, none while idle */
+	if (completed != ops->last_stats_completed || stuck)
+		rs_log_info("stats: %u session%s, %.0f tasks/s over %.0f s, schedulers %.0f%% busy in kernels, %llu tasks "
+			    "since start, %u scheduler thread%s quarantined",
+			    d->n_sessions, d->n_sessions == 1 ? "" : "s", rate, dt, 100 * share,
+			    (unsigned long long)completed, stuck, stuck == 1 ? "" : "s");
 	ops->last_stats_ns = now;
 	ops->last_stats_completed = completed;
+	ops->last_stats_busy_ns = busy;
 }
 
 /* The systemd watchdog sees what the daemon cannot fix itself: with every scheduler stuck (stuck.c) the

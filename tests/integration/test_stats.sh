@@ -29,7 +29,8 @@ ESC=$'\e'
 HAVE_SCRIPT=0
 command -v script >/dev/null && command -v stty >/dev/null && HAVE_SCRIPT=1
 
-if ! rs_daemon_start "$(rs_config_gen 2 dedicated 'profiling: { enabled = true; };')"; then
+if ! rs_daemon_start "$(rs_config_gen 2 dedicated 'profiling: { enabled = true; };' \
+	'daemon: { stats_interval_s = 1; };')"; then
 	rs_fail daemon_start "see log"
 	rs_finish
 fi
@@ -141,6 +142,14 @@ if [ $HAVE_SCRIPT -eq 1 ]; then
 	fi
 else
 	rs_skip progress_on_tty "script(1) is not installed"
+fi
+
+# the periodic line in the daemon's log (info level, every daemon.stats_interval_s while tasks complete)
+if rs_wait_until 10 grep -Eq 'stats: [0-9]+ sessions?, [0-9]+ tasks/s over [0-9]+ s, schedulers [0-9]+% busy' "$RS_DLOG"; then
+	rs_pass stats_line_logged
+	rs_log "$(grep -m1 'stats: ' "$RS_DLOG")"
+else
+	rs_fail stats_line_logged "no periodic stats line in the daemon log"
 fi
 
 rs_daemon_stop
