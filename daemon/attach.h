@@ -48,10 +48,11 @@ bool rs_attach_allowed(const struct rs_config *cfg, uid_t uid, gid_t gid, const 
 struct rs_attach *rs_attach_create(struct rs_daemon *d, struct event_base *base);
 
 /*
- * Answer an ATTACH request that an allowed peer sent on connection fd. *session is the connection's session:
- * a request on a connection that has one is refused, as is any request while `stopping`, of an invalid
- * geometry (-EINVAL) or beyond a quota (-EUSERS for sessions, -EDQUOT for memory). On success the session is created, its memory and eventfds are sent to the client, it is
- * published to the worker threads, and *session is set. Every refusal is answered with a message and logged.
+ * Answer an ATTACH request that an allowed peer sent on connection fd. *session is the connection's session: a request
+ * on a connection that has one is refused, as is any request while `stopping`, of an invalid geometry (-EINVAL) or
+ * beyond a quota (-EUSERS for sessions, -EDQUOT for memory). On success the session is created, its memory and eventfds
+ * are sent to the client, it is published to the worker threads, and *session is set. Every refusal is answered with a
+ * message and logged.
  */
 void rs_attach_session(struct rs_attach *a, int fd, const struct rs_peer *peer, const struct rs_msg_attach *req,
 		       bool stopping, struct rs_session **session);

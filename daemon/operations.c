@@ -259,7 +259,8 @@ static void report_long_kernels(struct rs_ops *ops, uint64_t now)
 		 * different tasks can meet here, which at worst reports one kernel a period late */
 		uint64_t start = atomic_load_explicit(&t->run_start_ns, memory_order_relaxed);
 		uint64_t seq = atomic_load_explicit(&t->run_seq, memory_order_relaxed);
-		if (!start || start == RS_RUN_QUARANTINED || now <= start || now - start <= limit_ns || ops->watchdog_reported[i] == seq)
+		if (!start || start == RS_RUN_QUARANTINED || now <= start || now - start <= limit_ns ||
+		    ops->watchdog_reported[i] == seq)
 			continue;
 		ops->watchdog_reported[i] = seq;
 		rs_log_warn("watchdog: scheduler %u has run task %llu of session %llu for %llu ms "

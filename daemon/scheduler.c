@@ -9,9 +9,9 @@
  * normal inside a session. Three rules keep that true for kernels of any length:
  *   - a batch is bounded by time, not only by count: where a batch could outlast the quantum (by the
  *     session's moving mean), the clock is read after each task and the batch ends once it has run
- *     RS_SCHED_QUANTUM_NS (or RS_SCHED_BATCH tasks); sessions of short tasks read it once per batch. Tasks of
- *     microseconds still go several to a fair choice; a client of 1 s kernels holds a scheduler for one kernel, so a chain beside it waits
- *     about one foreign kernel per hop, not a batch of them;
+ *     RS_SCHED_QUANTUM_NS (or RS_SCHED_BATCH tasks); sessions of short tasks read it once per batch. Tasks
+ *     of microseconds still go several to a fair choice; a client of 1 s kernels holds a scheduler for one
+ *     kernel, so a chain beside it waits about one foreign kernel per hop, not a batch of them;
  *   - a long task's time is charged before it runs (the session's moving mean kernel time, corrected by the
  *     measured time afterwards), so the other schedulers choosing while a long kernel runs see it as spent;
  *   - a session's lead is bounded: when the least vtime trails the next ready session's by more than

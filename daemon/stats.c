@@ -2,8 +2,8 @@
  * stats.c — the STATS reply (`ringsched stats`, `ringsched top`) and the task latency histograms it reports
  * (DESIGN §8).
  *
- * Owns: the per-thread latency histograms and wiring counts (d->stats, one row per worker thread) and the reading of the
- * per-session rows (s->lat_rows, one row per worker thread, allocated with the session in session.c).
+ * Owns: the per-thread latency histograms and wiring counts (d->stats, one row per worker thread) and the reading of
+ * the per-session rows (s->lat_rows, one row per worker thread, allocated with the session in session.c).
  *
  * Threads: rs_stats_record_latency runs on whichever worker completes a task (complete.c), and only for tasks
  * wired while profiling was on (RS_WTASK_TIMED, wiring.c): each worker writes only its own row of every

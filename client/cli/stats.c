@@ -1,8 +1,8 @@
 /*
- * stats.c — `ringsched stats [--json]` and the view `ringsched top` redraws: per worker thread (tasks wired,
- * completed, failed, cancelled, the kernel it runs now) and per session (wired, waiting in the SQ, ready,
- * running, completed, failed, cancelled), the task counts, queue depths, busy share, tasks/s and the p50/p99 task latency of a STATS
- * sample (rs_proto.h), as two tables or one JSON object.
+ * stats.c — `ringsched stats [--json]` and the view `ringsched top` redraws: per worker thread (tasks wired, completed,
+ * failed, cancelled, the kernel it runs now) and per session (wired, waiting in the SQ, ready, running, completed,
+ * failed, cancelled), the task counts, queue depths, busy share, tasks/s and the p50/p99 task latency of a STATS sample
+ * (rs_proto.h), as two tables or one JSON object.
  *
  * Rates and busy shares are deltas over the interval since a previous sample of the same daemon (top), or
  * averages since the thread started and the session attached (stats, and a session new since the previous
