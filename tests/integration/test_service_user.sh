@@ -152,7 +152,8 @@ as_client() {
 # ---- the prefix, the unit with it, systemd-analyze verify
 mkdir -p "$BASE/prefix/sbin" "$BASE/unit"
 chmod 755 "$BASE" "$BASE/prefix" "$BASE/prefix/sbin"
-ln -s "$RS_DAEMON_BIN" "$BASE/prefix/sbin/ringschedd"
+# a copy, not a link: with PrivateTmp the build tree may be out of sight (a checkout under /tmp)
+install -m 0755 "$RS_DAEMON_BIN" "$BASE/prefix/sbin/ringschedd"
 sed "s|@PREFIX@|$BASE/prefix|g" "$UNIT" >"$BASE/unit/ringschedd.service"
 if ! command -v systemd-analyze >/dev/null; then
 	rs_skip unit_verifies "systemd-analyze is not installed"
