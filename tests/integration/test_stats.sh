@@ -122,8 +122,9 @@ else
 fi
 rs_kill_pid "$cpid"
 
-# ---- the workloads' progress line: a run long enough for it (more than half a second)
-WL=(paged_attention --batch "$(rs_scale 256 64)")
+# ---- the workloads' progress line: a run long enough for it (its first line comes after half a second; this
+# run takes about 3 s here, in either build, so a faster machine still shows several)
+WL=(paged_attention --batch "$(rs_scale 1024 512)")
 timeout 300 "$CLI" --socket "$RS_SOCK" run "${WL[@]}" >"$RS_TMP/wl.out" 2>"$RS_TMP/wl.err"
 rc=$?
 if [ $rc -eq 0 ] && grep -q "^workload paged_attention: " "$RS_TMP/wl.out" &&
