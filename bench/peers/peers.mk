@@ -26,9 +26,11 @@ PEERS_STARPU_PC := starpu-1.3
 # helpers; nothing there connects) and OpenBLAS's pthread build, as the daemon links them.
 SEED_BINS    := $(PEERS_DIR)/seed-omp-gomp $(PEERS_DIR)/seed-omp-llvm $(PEERS_DIR)/seed-tbb $(PEERS_DIR)/seed-starpu
 SEED_WL_OBJ  := $(PEERS_DIR)/seeds_wl.o
-SEED_KOBJS   := $(call obj,kernels/builtin.c kernels/attention.c kernels/registry.c kernels/tables.c daemon/validate.c)
-SEED_OBJS    := $(SEED_WL_OBJ) $(SEED_KOBJS) $(CLIENT_A)
-SEED_LIBS    := $(BLAS_LIBS) -ldl -lm
+# The daemon core as a static archive: the linker takes only what the recorded tasks need (the kernels, the
+# argument check of daemon/validate.c, and what those reach, such as the log), so the peers follow the daemon's
+# own code as it grows instead of a hand-kept object list.
+SEED_OBJS    := $(SEED_WL_OBJ) $(CORE_LIB) $(CLIENT_A)
+SEED_LIBS    := $(DAEMON_LIBS)
 SEED_HDRS    := bench/peers/seeds.h bench/peers/peer.h bench/graph.h
 
 .PHONY: bench-peers bench-peers-deps

@@ -52,6 +52,7 @@ static int64_t sd__submit(int kernel, const rs_arg *args, unsigned nargs);
 #include "paged_attention.c"
 #undef WL
 #include "common.c"
+#include "progress.c" /* the runner's progress line: inert here (stderr is not a terminal under the bench) */
 #include "options.c"
 #include "paged_attention_problem.c"
 
