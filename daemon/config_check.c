@@ -45,13 +45,15 @@ struct user {
 	bool service; /* the user RS_SERVICE_USER exists and this is it */
 };
 
-static void user_for_check(struct user *u)
+/* The user the check is for: the service user when it exists (unless mine: the caller's own run), else the
+ * caller. */
+static void user_for_check(struct user *u, bool mine)
 {
 	struct passwd pw, *res = NULL;
 	char buf[4096];
 
 	memset(u, 0, sizeof(*u));
-	if (getpwnam_r(RS_SERVICE_USER, &pw, buf, sizeof(buf), &res) == 0 && res) {
+	if (!mine && getpwnam_r(RS_SERVICE_USER, &pw, buf, sizeof(buf), &res) == 0 && res) {
 		u->uid = pw.pw_uid;
 		u->n_groups = MAX_GROUPS;
 		if (getgrouplist(pw.pw_name, pw.pw_gid, u->groups, &u->n_groups) < 0) {
@@ -260,14 +262,18 @@ int rs_check_config(FILE *out, const struct rs_config *cfg, const char *config_f
 	/* the plugin loads below log like a start's; the report is the output */
 	rs_log_set_level(RS_LOG_WARN);
 	fprintf(out, "configuration: %s\n", config_file ? config_file : "built-in defaults");
-	user_for_check(&u);
+	user_for_check(&u, false);
 	origin = rs_server_socket_path(socket_opt, cfg->socket_path, u.uid, sock, sizeof(sock));
+	/* a socket named for this run (--socket, $RINGSCHED_SOCKET) is for a daemon the caller starts: check it
+	 * for the caller, not for the service user */
+	if (u.service && (origin == RS_SOCKET_OPTION || origin == RS_SOCKET_ENV))
+		user_for_check(&u, true);
 	if (u.service)
 		fprintf(out, "socket: %s (%s; as the service user %s, uid %u)\n", sock, rs_socket_origin_name(origin),
 			u.name, (unsigned)u.uid);
 	else
-		fprintf(out, "socket: %s (%s; as uid %u, who runs this check: there is no user " RS_SERVICE_USER ")\n",
-			sock, rs_socket_origin_name(origin), (unsigned)u.uid);
+		fprintf(out, "socket: %s (%s; as uid %u, who runs this check)\n", sock, rs_socket_origin_name(origin),
+			(unsigned)u.uid);
 	if (check_socket_dir(&u, sock, origin, note, sizeof(note), why, sizeof(why)) < 0) {
 		fprintf(stderr, "ringschedd: socket %s: %s\n", sock, why);
 		failed = 1;
