@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "lease.h"
 #include "log.h"
 #include "park.h"
 #include "qsbr.h"
@@ -134,7 +135,7 @@ static int any_ready(struct rs_session_list *list)
 {
 	for (uint32_t i = 0; list && i < list->n; i++)
 		if (rs_readyq_maybe_nonempty(&list->s[i]->ready[1]) ||
-		    rs_readyq_maybe_nonempty(&list->s[i]->ready[0]))
+		    rs_readyq_maybe_nonempty(&list->s[i]->ready[0]) || rs_lease_has_work(&list->s[i]->lease))
 			return 1;
 	return 0;
 }

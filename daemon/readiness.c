@@ -122,7 +122,9 @@ static void make_ready(struct rs_session *s, uint32_t slot, struct rs_thread *se
 
 	if (t->flags & RS_WTASK_PROFILED)
 		s->diag[slot].t_ready = rs_now_ns();
-	if (rs_readyq_push(&s->ready[t->prio], slot) != 0) {
+	/* a client-hosted task waits for a core lease (lease.c), not for a scheduler to run it */
+	struct rs_readyq *q = t->kernel == &rs_hosted_kernel ? &s->lease.ready[t->prio] : &s->ready[t->prio];
+	if (rs_readyq_push(q, slot) != 0) {
 		/* impossible while capacity == window; losing a task would hang the client, so shout */
 		rs_log_error("session %llu: ready queue overflow at task %llu (bug)", (unsigned long long)s->id,
 			     (unsigned long long)t->seq);

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "failed_set.h"
+#include "lease.h"
 #include "log.h"
 #include "readyq.h"
 #include "layout.h"
@@ -63,6 +64,7 @@ struct rs_session {
 	struct rs_fanout *fan;          /* only with mechanisms.wireless_readiness = false (fanout.c) */
 	uint32_t *fan_next;             /* node links of the fan-out lists */
 	struct rs_failed_set failed;    /* failed_set.h */
+	struct rs_lease_state lease;    /* core leases of hosted tasks (lease.h); lanes only with RS_FEAT_HOSTED */
 
 	/* wiring-role state (W only) */
 	uint64_t next_seq;              /* seq of the next descriptor to consume (sq_head + 1) */

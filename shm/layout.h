@@ -18,9 +18,11 @@ struct rs_layout {
 	uint32_t window;
 	uint32_t heap_depths;
 	uint32_t counter_slots;
+	uint32_t lease_lanes;           /* RS_FEAT_HOSTED: lease lanes, 0..RS_MAX_LEASE_LANES (0 without it) */
 	uint64_t heap_bytes;
 	uint64_t arena_bytes;
 	/* derived */
+	uint64_t lane_sq_off;           /* struct rs_lane_sq[lease_lanes], after the ctrl page */
 	uint64_t ring_off;
 	uint64_t data_off;
 	uint64_t arena_off;
@@ -28,6 +30,7 @@ struct rs_layout {
 	uint64_t cq_counters_off;
 	uint64_t cq_flags_off;
 	uint64_t cq_status_off;
+	uint64_t lane_cq_off;           /* struct rs_lane_cq[lease_lanes], after the status records */
 	uint64_t cq_bytes;
 };
 
