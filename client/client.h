@@ -208,6 +208,14 @@ int rs__hosted_reserve(rs_client *c, uint64_t seq);
 /* Submit path, before the descriptor of seq is published: keep its arguments for the executor. */
 void rs__hosted_save(rs_client *c, uint64_t seq, int kernel, const struct rs_view_desc *views, unsigned n_views,
 		     const uint64_t *scalars, unsigned n_scalars);
+/* After seeing tasks complete: order their hosted executors' writes before what this thread does next (the
+ * order through the daemon runs through another mapping: hosted.c explains). */
+void rs__hosted_acquire_slow(rs_client *c);
+static inline void rs__hosted_acquire(rs_client *c)
+{
+	if (c->hosted)
+		rs__hosted_acquire_slow(c);
+}
 /* The registered name of a hosted kernel id, or NULL. */
 const char *rs__hosted_name(const rs_client *c, uint32_t kernel_id);
 /* Stop the executor threads and free the hosted state (rs_disconnect). */

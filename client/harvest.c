@@ -143,6 +143,7 @@ int rs__harvest_quiet(rs_client *c)
 	}
 	if (upto == c->ack)
 		return 0;
+	rs__hosted_acquire(c); /* argument records of harvested hosted tasks may be reused */
 	c->ack = upto;
 	/* the daemon may now reuse these slots: our reads of their results happen before (pairs with the acquire
 	 * of ack in the wiring thread's window_open()) */

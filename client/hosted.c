@@ -18,6 +18,15 @@
  * nothing of a lease that ended: each entry is re-checked against the lease number after it is read, and a
  * result of an ended lease is dropped (the daemon failed that task at its deadline).
  *
+ * One more ordering, inside this process: the order from the submitting thread to an executor, from one
+ * executor's task to a dependent task on another executor, and from an executor to the thread that waits,
+ * is real (it runs through the daemon: our release, its acquire, ..., its release, our acquire) but it runs
+ * through a second mapping of the same memory, which neither the C memory model nor ThreadSanitizer follows
+ * (both key synchronisation by address). So every write side also does a release read-modify-write of one
+ * counter of ours (hosted->order) and every read side an acquire load of it: the read side always sees a
+ * value at least as new (the real order guarantees that), and the release sequence of the counter makes
+ * the order visible to both. One uncontended atomic per hosted task on each side.
+ *
  * Threads: rs_kernel_local, rs__hosted_check/save and rs__hosted_stop run on the handle's owner thread; the
  * executors touch only the lanes, the argument records and the table (entries are written once, before any
  * task that names them is submitted). Executors stop in rs_disconnect; a forked child has none (threads do
@@ -73,10 +82,13 @@ struct executor {
 	struct rs_lane_sq *sq;             /* our half (we write) */
 	const struct rs_lane_cq *cq;       /* the daemon's half (read-only mapping) */
 	uint64_t done_tail;                /* our copy of sq->done_tail (we are its only writer) */
+	int ring_on_sleep;                 /* a lease ended under us (our task overran it): the daemon took the
+	                                      lane out of service; ring the doorbell once we sleep again */
 	uint32_t done_gen;                 /* our copy of sq->done_gen */
 };
 
 struct rs__hosted {
+	_Alignas(64) _Atomic uint64_t order; /* release RMW after writes, acquire load before reads (above) */
 	rs_client *c;
 	struct hosted_kernel kernels[RS_MAX_HOSTED_KERNELS];
 	uint32_t n_kernels;
@@ -109,8 +121,10 @@ static void report(struct executor *x, uint64_t lease, uint64_t seq, int code, c
 {
 	/* acquire: pairs with the holder's release store of a new lease number. A result of an ended lease is
 	 * dropped: the daemon already failed the task, and would only count the report as invalid. */
-	if (rs_load_acquire(&x->cq->lease) != lease || rs_load_acquire(&x->cq->state) != RS_LANE_LEASED)
+	if (rs_load_acquire(&x->cq->lease) != lease || rs_load_acquire(&x->cq->state) != RS_LANE_LEASED) {
+		x->ring_on_sleep = 1;
 		return;
+	}
 	struct rs_lane_done *e = &x->sq->done[x->done_tail % RS_LANE_DONE_ENTRIES];
 	rs_write_once(&e->seq, seq);
 	rs_write_once(&e->code, code);
@@ -132,6 +146,9 @@ static void run_one(struct executor *x, uint64_t lease, uint64_t seq)
 	char msg[RS_LANE_MSG_LEN] = "";
 	rs_kargs k;
 
+	/* acquire: the argument record and the task's inputs, written by the submitter and by the executors of
+	 * its producers before their release of `order` (see the top of the file) */
+	(void)atomic_load_explicit(&h->order, memory_order_acquire);
 	if (a->seq != seq || a->kernel >= RS_MAX_HOSTED_KERNELS) {
 		snprintf(msg, sizeof(msg), "the client library kept no arguments for hosted task %llu",
 			 (unsigned long long)seq);
@@ -147,6 +164,7 @@ static void run_one(struct executor *x, uint64_t lease, uint64_t seq)
 	k.err = msg;
 	k.err_len = sizeof(msg);
 	int rc = hk->fn(&k);
+	atomic_fetch_add_explicit(&h->order, 1, memory_order_release); /* our outputs, before the report */
 	if (rc > 0)
 		rc = -rc; /* as the daemon does for built-in kernels */
 	msg[sizeof(msg) - 1] = 0;
@@ -174,6 +192,13 @@ static void executor_sleep(struct executor *x, uint64_t lease, uint64_t head)
 	uint32_t gen = rs_load_acquire(&x->cq->run_gen);
 	/* pairs with the holder's fence between its run_tail store and its exec_waiting load */
 	rs_fence_full();
+	if (x->ring_on_sleep) {
+		/* exec_waiting is stored: the wiring role (lease.c rs_lease_unstall) may put the lane back now */
+		x->ring_on_sleep = 0;
+		uint64_t one = 1;
+		ssize_t n = write(x->h->c->doorbell, &one, sizeof(one));
+		(void)n;
+	}
 	if (!work_pending(x, lease, head) && !atomic_load_explicit(&x->stop, memory_order_relaxed))
 		futex(&x->cq->run_gen, FUTEX_WAIT, gen, &ts);
 	rs_write_once(&x->sq->exec_waiting, 0);
@@ -205,16 +230,20 @@ static void *executor_main(void *arg)
 			/* pairs with the holder's release store of the entry; then the lease must still be ours, or
 			 * the entry may belong to a later lease's refill */
 			uint64_t seq = rs_load_acquire(&x->cq->run[head % RS_LANE_RUN_ENTRIES]);
-			if (rs_load_acquire(&x->cq->lease) != lease)
-				break;
+			if (rs_load_acquire(&x->cq->lease) != lease || rs_load_acquire(&x->cq->state) != RS_LANE_LEASED)
+				break; /* the lease ended (at its deadline): its tasks failed, run none of them */
 			head++;
 			run_one(x, lease, seq);
 			ran = 1;
 		}
 		if (ran)
 			wake_holder(x);
-		/* more of this lease soon (the holder refills as completions make tasks ready): spin a little */
-		uint64_t until = rs_now_ns() + EXEC_SPIN_NS;
+		/* More of this lease soon (the holder refills as completions make tasks ready): spin a little — but
+		 * only while the lease still hands out work. After its slice the holder only collects and ends it,
+		 * and spinning then would only run a second thread on the leased CPU. */
+		uint64_t now = rs_now_ns(), until = now + EXEC_SPIN_NS;
+		if (now >= rs_read_once(&x->cq->slice_end_ns))
+			until = now;
 		while (!work_pending(x, lease, head) && rs_now_ns() < until &&
 		       rs_load_acquire(&x->cq->state) == RS_LANE_LEASED)
 			rs_cpu_relax();
@@ -412,6 +441,14 @@ void rs__hosted_save(rs_client *c, uint64_t seq, int kernel, const struct rs_vie
 		kv->reserved2 = 0;
 	}
 	memcpy(a->scalars, scalars, n_scalars * sizeof(uint64_t));
+	/* release: the record before the descriptor is published (the executor's acquire, top of the file) */
+	atomic_fetch_add_explicit(&c->hosted->order, 1, memory_order_release);
+}
+
+void rs__hosted_acquire_slow(rs_client *c)
+{
+	/* acquire: the outputs of the hosted tasks we have seen complete (their executors' release RMW) */
+	(void)atomic_load_explicit(&c->hosted->order, memory_order_acquire);
 }
 
 const char *rs__hosted_name(const rs_client *c, uint32_t kernel_id)

@@ -323,6 +323,11 @@ size_t rs__sq_size(rs_client *c)
 	return c->sq_bytes;
 }
 
+const void *rs__cq_base(rs_client *c)
+{
+	return c->cq;
+}
+
 int64_t rs__submit_raw(rs_client *c, const struct rs_desc *d)
 {
 	int rc = rs__check_usable(c);

@@ -26,6 +26,10 @@
  *      always ends before the run-time limit would take its thread for a stuck kernel: for hosted tasks the
  *      limit acts per task, by failing the task, not by ending the session. Its wall time is charged to the
  *      session's vtime (fairness by CPU time: the leased CPU was the session's for that long).
+ * A lease that ended at its deadline leaves its lane stalled: its executor is still inside a task (client
+ * code cannot be interrupted), so a new lease there would only fail its tasks too. The lane is not claimed
+ * until the executor sleeps again; the executor then rings the session's doorbell, and the wiring role puts
+ * the lane back (rs_lease_unstall). A client that never comes back loses only its own lanes.
  * While it sleeps the holder does not run; the executor runs in its place. After the lease the lane's state
  * is IDLE and the executor goes back to sleep by itself (no wake-up is needed for that).
  *
@@ -51,6 +55,8 @@
 #include "session.h"
 #include "threads.h"
 
+/* Tasks handed out at once by a session's first lease, before its mean task time is known. */
+#define RS_LEASE_FIRST_CAP 8u
 /* Interval of the log lines about rejected completion reports, per session. */
 #define REJECT_LOG_MS 1000u
 
@@ -128,8 +134,24 @@ struct lease {
 	uint64_t number;      /* this lease's number (leased[] tag) */
 	uint64_t first;       /* first run index of this lease */
 	uint32_t outstanding; /* handed out, not yet reported */
+	uint32_t cap;         /* most outstanding at once (refill_cap) */
 	int completed;        /* tasks completed by this lease (any state) */
 };
+
+/*
+ * How many tasks a lease keeps handed out: about a slice's worth by the session's mean hosted task time, and
+ * at least two, so the executor has the next task while the holder completes the last (no wake-up per task
+ * on the executor's side). One less than the ring: a report the executor wrote just as the previous lease
+ * of the lane ended may still take a completion slot. Long tasks then go a few to a lease, so other lanes
+ * and sessions get them too, and a lease lasts about its slice.
+ */
+static uint32_t refill_cap(struct rs_session *s, uint64_t slice_ns)
+{
+	uint64_t mean = atomic_load_explicit(&s->lease.task_ewma_ns, memory_order_relaxed);
+	uint64_t n = mean ? slice_ns / mean + 1 : RS_LEASE_FIRST_CAP;
+
+	return n < 2 ? 2 : n > RS_LANE_RUN_ENTRIES - 1 ? RS_LANE_RUN_ENTRIES - 1 : (uint32_t)n;
+}
 
 static struct rs_lease_lane *claim_lane(struct rs_lease_state *l)
 {
@@ -139,6 +161,7 @@ static struct rs_lease_lane *claim_lane(struct rs_lease_state *l)
 		/* acquire: pairs with the release store of busy = 0 by the lane's previous holder, whose private
 		 * copies (run_tail, done_head) we take over */
 		if (!atomic_load_explicit(&ln->busy, memory_order_relaxed) &&
+		    !atomic_load_explicit(&ln->stalled, memory_order_relaxed) &&
 		    atomic_compare_exchange_strong_explicit(&ln->busy, &zero, 1, memory_order_acquire,
 							    memory_order_relaxed)) {
 			atomic_fetch_sub_explicit(&l->lanes_free, 1, memory_order_relaxed);
@@ -148,10 +171,40 @@ static struct rs_lease_lane *claim_lane(struct rs_lease_state *l)
 	return NULL;
 }
 
-static void release_lane(struct rs_lease_state *l, struct rs_lease_lane *ln)
+static void release_lane(struct rs_lease_state *l, struct rs_lease_lane *ln, int stalled)
 {
-	atomic_fetch_add_explicit(&l->lanes_free, 1, memory_order_relaxed);
+	if (stalled) {
+		/* out of service until rs_lease_unstall sees the executor sleep again; not counted free, so no
+		 * scheduler keeps looking at hosted work only this lane could take */
+		atomic_store_explicit(&ln->stalled, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->n_stalled, 1, memory_order_release);
+	} else {
+		atomic_fetch_add_explicit(&l->lanes_free, 1, memory_order_relaxed);
+	}
 	atomic_store_explicit(&ln->busy, 0, memory_order_release); /* pairs with the acquire CAS in claim_lane */
+}
+
+int rs_lease_unstall(struct rs_session *s)
+{
+	struct rs_lease_state *l = &s->lease;
+	int back = 0;
+
+	/* acquire: pairs with the release increment in release_lane, after stalled was set */
+	if (!atomic_load_explicit(&l->n_stalled, memory_order_acquire))
+		return 0;
+	for (uint32_t i = 0; i < l->n_lanes; i++) {
+		struct rs_lease_lane *ln = &l->lanes[i];
+		/* a hint from the client: if it lies, the next lease there fails at its deadline and stalls again */
+		if (!atomic_load_explicit(&ln->stalled, memory_order_relaxed) || !rs_read_once(&ln->sq->exec_waiting))
+			continue;
+		atomic_store_explicit(&ln->stalled, 0, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&l->n_stalled, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&l->lanes_free, 1, memory_order_relaxed);
+		back = 1;
+	}
+	if (back && rs_lease_has_work(l))
+		rs_wake_scheduler(s->d);
+	return back;
 }
 
 static int cancelled(struct rs_session *s, uint64_t seq)
@@ -168,7 +221,7 @@ static uint32_t refill(struct lease *L)
 	struct rs_lease_lane *ln = L->ln;
 	uint32_t published = 0, slot;
 
-	while (L->outstanding < RS_LANE_RUN_ENTRIES &&
+	while (L->outstanding < L->cap &&
 	       (rs_readyq_pop(&s->lease.ready[1], &slot) || rs_readyq_pop(&s->lease.ready[0], &slot))) {
 		struct rs_wtask *t = &s->tasks[slot];
 		if (cancelled(s, t->seq)) {
@@ -314,7 +367,8 @@ static void holder_sleep(struct lease *L, uint64_t timeout_ns)
 }
 
 /* The end of a lease: what is still outstanding is cancelled (client gone) or fails (deadline). */
-static void end_outstanding(struct lease *L, int gone, uint64_t slice_us, uint64_t grace_ms)
+/* Returns how many tasks failed at the deadline. */
+static uint32_t end_outstanding(struct lease *L, int gone, uint64_t slice_us, uint64_t grace_ms)
 {
 	struct rs_session *s = L->s;
 	struct rs_lease_lane *ln = L->ln;
@@ -345,6 +399,7 @@ static void end_outstanding(struct lease *L, int gone, uint64_t slice_us, uint64
 		rs_logf_limited(&s->lease.rl, REJECT_LOG_MS, RS_LOG_WARN,
 				"session %llu (pid %d): a lease ended at its deadline with %u unreported tasks; they fail",
 				(unsigned long long)s->id, (int)s->pid, failed);
+	return failed;
 }
 
 /* Work this lease made ready for others (built-in tasks, hosted ones another lane could take): this thread
@@ -380,10 +435,12 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 	 * in rs_daemon_quiescent_since / stuck.c */
 	atomic_store_explicit(&self->run_start_ns, t0, memory_order_release);
 
+	L.cap = refill_cap(s, slice_us * 1000);
 	L.number = atomic_fetch_add_explicit(&s->lease.next_lease, 1, memory_order_relaxed) + 1;
 	L.first = ln->run_tail;
 	ln->done_head = rs_load_acquire(&ln->sq->done_tail); /* what was reported before this lease is stale */
 	rs_write_once(&ln->cq->run_first, L.first);
+	rs_write_once(&ln->cq->slice_end_ns, slice_end);
 	rs_write_once(&ln->cq->state, RS_LANE_LEASED);
 	/* release: run_first and state before the number; pairs with the executor's acquire load of lease */
 	rs_store_release(&ln->cq->lease, L.number);
@@ -414,10 +471,10 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 			break;
 		holder_sleep(&L, deadline - now);
 	}
-	end_outstanding(&L, gone, slice_us, grace_ms);
+	uint32_t overdue = end_outstanding(&L, gone, slice_us, grace_ms);
 	/* release: every entry of this lease is settled before the executor can see it ended */
 	rs_store_release(&ln->cq->state, RS_LANE_IDLE);
-	release_lane(&s->lease, ln);
+	release_lane(&s->lease, ln, overdue && !gone);
 	atomic_store_explicit(&s->lease.builtin_turn, 1, memory_order_relaxed);
 	wake_for_others(&L);
 
@@ -429,9 +486,12 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 			      memory_order_relaxed);
 	rs_bump_once(&s->counters[self->counter_slot].kernel_ns, wall); /* this thread's counter line */
 	if (L.completed) {
+		/* racy read-modify-writes, as in run_batch: a lost update only delays an estimate */
+		uint64_t per_task = wall / (unsigned)L.completed;
 		uint64_t ewma = atomic_load_explicit(&s->kernel_ewma_ns, memory_order_relaxed);
-		/* racy read-modify-write, as in run_batch: a lost update only delays the estimate */
-		atomic_store_explicit(&s->kernel_ewma_ns, ewma - (ewma >> 3) + ((wall / (unsigned)L.completed) >> 3),
+		atomic_store_explicit(&s->kernel_ewma_ns, ewma - (ewma >> 3) + (per_task >> 3), memory_order_relaxed);
+		ewma = atomic_load_explicit(&s->lease.task_ewma_ns, memory_order_relaxed);
+		atomic_store_explicit(&s->lease.task_ewma_ns, ewma ? ewma - (ewma >> 2) + (per_task >> 2) : per_task,
 				      memory_order_relaxed);
 	}
 	/* seq_cst: ordered with the main thread's compare-exchange (stuck.c), as at the end of a batch */

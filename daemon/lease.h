@@ -31,6 +31,8 @@ struct rs_lease_lane {
 	struct rs_lane_cq *cq;              /* H-written half: run ring, lease, state, holder_waiting */
 	uint64_t run_tail;                  /* H: its own copy of cq->run_tail */
 	uint64_t done_head;                 /* H: completion entries consumed */
+	_Atomic uint32_t stalled;           /* H sets (a lease ended at its deadline: the executor is still inside
+	                                       a task), W clears once the executor sleeps again; not claimable */
 };
 
 struct rs_lease_state {
@@ -40,9 +42,11 @@ struct rs_lease_state {
 	struct rs_lease_lane lanes[RS_MAX_LEASE_LANES];
 	uint32_t n_lanes;                   /* 0 without RS_FEAT_HOSTED */
 	_Alignas(64) _Atomic uint32_t lanes_free; /* S: lanes not held (a hint for choosing the session) */
+	_Atomic uint32_t n_stalled;         /* lanes with stalled set (W looks at them only if nonzero) */
 	_Atomic uint32_t builtin_turn;      /* S: 1 after a lease: the session's next batch prefers built-in work */
 	_Atomic uint64_t next_lease;        /* S: lease numbers, unique per session, never 0 */
 	_Atomic uint64_t reports_rejected;  /* H: completion entries that failed validation */
+	_Atomic uint64_t task_ewma_ns;      /* H: moving mean wall time per hosted task (relaxed; sizes refills) */
 	struct rs_ratelimit rl;             /* log lines about rejected reports */
 };
 
@@ -62,12 +66,25 @@ static inline int rs_lease_has_work(struct rs_lease_state *l)
 	       (rs_readyq_maybe_nonempty(&l->ready[1]) || rs_readyq_maybe_nonempty(&l->ready[0]));
 }
 
+/* Any thread that just made a hosted task of session `sid` ready: should a sleeping scheduler be woken for
+ * it? When a lane is free — unless the thread is itself inside a batch or lease of that session (it takes
+ * the task at its next pick, or refills it into its lease) and no second task is queued for another lane. */
+static inline int rs_lease_worth_waking(struct rs_lease_state *l, int inside_session)
+{
+	return atomic_load_explicit(&l->lanes_free, memory_order_relaxed) &&
+	       (!inside_session || rs_readyq_depth(&l->ready[0]) + rs_readyq_depth(&l->ready[1]) > 1);
+}
+
 /* S: run one lease of session s on a free lane: hand its ready hosted tasks to the client's executor, sleep
  * while it runs them, complete what it reports, until the slice is over and nothing is outstanding, no
  * hosted work is left, the client is gone, or the deadline fails what is unreported. Announced like a batch
  * (run_start_ns). Returns the tasks completed (> 0), 0 if there was no free lane or no task, -1 if the main
  * thread quarantined this thread meanwhile (stuck.c). */
 int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session *s);
+
+/* W, once per wiring round of s while n_stalled: a stalled lane whose executor sleeps again (exec_waiting) is
+ * back in service; wakes a scheduler if hosted work waits for it. Returns 1 if a lane came back. */
+int rs_lease_unstall(struct rs_session *s);
 
 /* M, after the store of s->dead on a hang-up: wake every lease holder of s, so its lease ends at once. */
 void rs_lease_wake_holders(struct rs_session *s);

@@ -378,7 +378,9 @@ struct rs_lane_cq {
 	uint64_t run_first;              /* daemon: first run-ring index of that lease */
 	uint32_t holder_waiting;         /* daemon: 1 while the lease holder sleeps (or is about to) on done_gen */
 	uint32_t pad0;
-	uint8_t pad[32];
+	uint64_t slice_end_ns;           /* daemon: CLOCK_MONOTONIC time after which the lease hands out no more
+	                                    work (an executor spins for more only before it) */
+	uint8_t pad[24];
 	_Alignas(64) uint64_t run_tail;  /* daemon: run entries [run_first, run_tail) published (RS_LANE_RUN) */
 	uint8_t pad1[56];
 	uint64_t run[RS_LANE_RUN_ENTRIES]; /* daemon: seqs, entry i at run[i % RS_LANE_RUN_ENTRIES] */

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# test_hosted.sh — client-hosted kernels (rs_kernel_local) under core leases, against a real daemon.
+#
+#   oracle      random-dag --hosted-share: a mix of hosted and built-in tasks across dependencies, verified
+#               bit-exactly, from 1 and 4 clients, on 1, 2 and 4 schedulers (folded and dedicated wiring);
+#               once with every task hosted
+#   api         hosted_check: a mixed chain against the float oracle (time per task printed), a hosted
+#               failure's code and message in rs_task_error with its dependents cancelled, rs_cancel_all,
+#               registration and argument errors, a task past the lease deadline failing with the reason
+#   raw         a raw client writing the completion ring itself: a task nobody reports fails at the deadline
+#               with the reason; reports of never-leased, duplicate, other-lane seqs and garbage codes are
+#               ignored or fail only its own task — all while an honest random-dag client runs beside it
+#   kill        a client killed with SIGKILL inside a hosted task: the lease ends at once (not at its 60 s
+#               grace) and the session is reclaimed; the daemon's one scheduler then serves a new client
+#   cpus        4 clients of hosted spin tasks: sampling every compute thread of the daemon and the clients
+#               never finds more wanting a CPU than schedulers + 1 (hosted_check.c's sampler: time on a CPU or
+#               on a run queue per 200 ms window, /proc/PID/task/*/schedstat; the instantaneous count of state
+#               R in /proc/PID/task/*/stat is printed beside it); a negative control: 4 processes with
+#               private pools of schedulers + 1 spinning threads must fail the same sampler
+source "$(dirname "$0")/lib.sh"
+rs_init hosted
+
+HC="$RS_ITEST/hosted_check"
+RD="$RS_WL/random-dag"
+rs_need_bin "$HC"
+rs_need_bin "$RD"
+TASKS=$(rs_scale 20000 2000)
+RUN_TIMEOUT=$(rs_scale 240 900)
+CHECK_TIMEOUT=$(rs_scale 60 300)
+
+# run_rd TAG TIMEOUT ARGS...: a verified random-dag run; passes on exit 0 with the oracle's summary line.
+run_rd() {
+	local tag=$1 timeout=$2
+	shift 2
+	local log="$RS_TMP/$tag.log"
+	rs_run_logged "$log" "$timeout" "$RD" --socket "$RS_SOCK" --verify "$@"
+	local rc=$?
+	if [ $rc -eq 0 ] && grep -q "all results match the oracle" "$log"; then
+		rs_pass "$tag"
+	else
+		rs_fail "$tag" "exit $rc: $(grep -m1 -i 'mismatch\|fail' "$log" || tail -n 1 "$log")"
+	fi
+}
+
+# run_hc TAG CHECK [ARGS]: one hosted_check check, bounded.
+run_hc() {
+	local tag=$1
+	shift
+	local log="$RS_TMP/$tag.log"
+	rs_run_logged "$log" "$CHECK_TIMEOUT" "$HC" --socket "$RS_SOCK" "$@"
+	local rc=$?
+	case $rc in
+	0) rs_pass "$tag" ;;
+	77) rs_skip "$tag" "$(tail -n 1 "$log")" ;;
+	124 | 137) rs_fail "$tag" "timed out after ${CHECK_TIMEOUT}s" ;;
+	*) rs_fail "$tag" "exit $rc: $(grep -m1 'check failed' "$log" || tail -n 1 "$log")" ;;
+	esac
+}
+
+# hosted_conf SCHEDULERS WIRING GRACE_MS: a config with the lease grace set (one threads group).
+hosted_conf() {
+	echo "threads: { schedulers = $1; wiring = \"$2\"; lease_grace_ms = $3; };"
+	echo "idle: { spin_us = 5; };"
+}
+
+# ---- oracle: hosted and built-in tasks mixed across dependencies
+seed=300
+for cfg in "1 shared" "2 shared" "2 dedicated" "4 dedicated"; do
+	read -r sched wiring <<<"$cfg"
+	tag="s${sched}_${wiring}"
+	if ! rs_daemon_start "$(rs_config_gen "$sched" "$wiring" 'idle: { spin_us = 5; };')"; then
+		rs_fail "daemon_start_$tag" "daemon did not start"
+		continue
+	fi
+	seed=$((seed + 1))
+	run_rd "oracle_1_client_$tag" "$RUN_TIMEOUT" --tasks "$TASKS" --seed "$seed" --hosted-share 400
+	seed=$((seed + 1))
+	run_rd "oracle_4_clients_$tag" "$RUN_TIMEOUT" --tasks $((TASKS / 2)) --clients 4 --seed "$seed" --hosted-share 400
+	if [ "$sched" = 2 ] && [ "$wiring" = shared ]; then
+		run_rd "oracle_all_hosted_$tag" "$RUN_TIMEOUT" --tasks $((TASKS / 2)) --clients 2 --seed 399 \
+			--hosted-share 1000
+	fi
+	rs_check_stop "daemon_clean_exit_$tag"
+done
+
+# ---- api: the honest client's view; a short lease grace so the deadline check is quick
+for sched in 1 2; do
+	tag="s${sched}"
+	if ! rs_daemon_start "$(hosted_conf "$sched" shared 300)"; then
+		rs_fail "daemon_start_api_$tag" "daemon did not start"
+		continue
+	fi
+	for chk in mixed_chain failure cancel_all arguments deadline; do
+		run_hc "${chk}_$tag" "$chk"
+	done
+
+	# ---- raw: a hostile client writing its completion ring, beside an honest one
+	rs_bg "$RD" --socket "$RS_SOCK" --verify --tasks "$TASKS" --seed 77 --hosted-share 500 >"$RS_TMP/beside_$tag.log" 2>&1
+	beside=$RS_BG_LAST
+	run_hc "raw_never_report_$tag" raw_never_report
+	run_hc "raw_forged_$tag" raw_forged
+	rs_wait_bg "$beside" "$RUN_TIMEOUT"
+	rc=$?
+	if [ $rc -eq 0 ] && grep -q "all results match the oracle" "$RS_TMP/beside_$tag.log"; then
+		rs_pass "honest_client_beside_raw_$tag"
+	else
+		rs_fail "honest_client_beside_raw_$tag" "exit $rc: $(tail -n 1 "$RS_TMP/beside_$tag.log")"
+	fi
+	rs_check "rejected_reports_logged_$tag" "the daemon log does not mention an ignored completion report" \
+		rs_file_has "$RS_DLOG" "ignored a completion report"
+	rs_check "deadline_logged_$tag" "the daemon log does not mention a lease that ended at its deadline" \
+		rs_file_has "$RS_DLOG" "ended at its deadline"
+	rs_check_stop "daemon_clean_exit_api_$tag"
+done
+
+# ---- kill: SIGKILL inside a hosted task ends the lease at once; one scheduler, a grace of a minute
+if rs_daemon_start "$(hosted_conf 1 shared 60000)"; then
+	out="$RS_TMP/kill_target.out"
+	rs_bg "$HC" --socket "$RS_SOCK" kill_target >"$out" 2>&1
+	victim=$RS_BG_LAST
+	if rs_wait_until "$CHECK_TIMEOUT" rs_file_has "$out" "in-kernel"; then
+		rs_pass "kill_target_leased"
+		sleep 0.2
+		t0=$(rs_now_ms)
+		kill -KILL "$victim" 2>/dev/null
+		wait "$victim" 2>/dev/null
+		if rs_wait_until 10 rs_sessions_are 0; then
+			rs_pass "killed_client_session_reclaimed"
+			rs_log "session reclaimed $(($(rs_now_ms) - t0)) ms after SIGKILL (the lease's grace is 60 s)"
+		else
+			rs_fail "killed_client_session_reclaimed" "sessions still $(rs_status_field sessions) after 10 s"
+		fi
+		# the daemon's only scheduler must be out of the lease to serve this one in time
+		run_rd "served_after_kill" 60 --tasks $((TASKS / 4)) --seed 500 --hosted-share 500
+	else
+		rs_fail "kill_target_leased" "the hosted task never started: $(tail -n 1 "$out")"
+		rs_kill_pid "$victim"
+	fi
+	rs_check_stop "daemon_clean_exit_kill"
+else
+	rs_fail "daemon_start_kill" "daemon did not start"
+fi
+
+# ---- cpus: 4 clients of hosted spin tasks never run more compute threads than the daemon's schedulers + 1
+SPIN_TASKS=$(rs_scale 120 40)
+SPIN_MS=10
+for sched in 1 2; do
+	tag="s${sched}"
+	if ! rs_daemon_start "$(rs_config_gen "$sched" shared 'idle: { spin_us = 5; };')"; then
+		rs_fail "daemon_start_cpus_$tag" "daemon did not start"
+		continue
+	fi
+	pids=()
+	hold="$RS_TMP/hold_$tag"
+	for i in 1 2 3 4; do
+		rs_bg "$HC" --socket "$RS_SOCK" spin "$SPIN_TASKS" "$SPIN_MS" "$hold" >"$RS_TMP/spin_${tag}_$i.log" 2>&1
+		pids+=("$RS_BG_LAST")
+	done
+	sleep 0.2
+	# longer than the spinning lasts (4 x SPIN_TASKS x SPIN_MS ms of work on $sched CPUs): the clients keep
+	# their sessions until the sampling is over, so no teardown is sampled
+	sample_ms=$((4 * SPIN_TASKS * SPIN_MS / sched * 3 / 2))
+	run_hc "compute_threads_at_most_schedulers_plus_1_$tag" sample $((sched + 1)) "$sample_ms" "$RS_DPID" "${pids[@]}"
+	touch "$hold"
+	ok=1
+	for pid in "${pids[@]}"; do
+		rs_wait_bg "$pid" "$RUN_TIMEOUT" || ok=0
+	done
+	rs_check "spin_clients_done_$tag" "a spin client failed" [ $ok = 1 ]
+	rs_check_stop "daemon_clean_exit_cpus_$tag"
+done
+
+# the negative control: 4 private pools of 2 spinning threads each oversubscribe the machine, and the same
+# sampler must say so (a sampler that cannot fail would prove nothing)
+pids=()
+for i in 1 2 3 4; do
+	rs_bg "$HC" pool 2 2000
+	pids+=("$RS_BG_LAST")
+done
+sleep 0.2
+log="$RS_TMP/pool_sample.log"
+rs_run_logged "$log" "$CHECK_TIMEOUT" "$HC" sample 3 1000 "${pids[@]}"
+rc=$?
+rs_check "sampler_sees_private_pools_oversubscribe" "the sampler passed 4 pools of 2 spinning threads (exit $rc)" \
+	[ $rc = 1 ]
+for pid in "${pids[@]}"; do
+	rs_wait_bg "$pid" 30 >/dev/null
+done
+rs_finish
