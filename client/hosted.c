@@ -128,12 +128,10 @@ static void report(struct executor *x, uint64_t lease, uint64_t seq, int code, c
 	struct rs_lane_done *e = &x->sq->done[x->done_tail % RS_LANE_DONE_ENTRIES];
 	rs_write_once(&e->seq, seq);
 	rs_write_once(&e->code, code);
-	if (code) {
+	if (code) { /* the daemon reads the message only for a failure */
 		size_t n = strnlen(msg, RS_LANE_MSG_LEN - 1);
 		memcpy(e->message, msg, n);
 		e->message[n] = 0;
-	} else {
-		e->message[0] = 0;
 	}
 	/* the entry before the tail; pairs with the holder's acquire load of done_tail (RS_LANE_DONE) */
 	rs_store_release(&x->sq->done_tail, ++x->done_tail);
@@ -428,18 +426,8 @@ void rs__hosted_save(rs_client *c, uint64_t seq, int kernel, const struct rs_vie
 	a->kernel = (uint32_t)kernel & ~RS_KERNEL_HOSTED_BIT;
 	a->n_views = n_views;
 	a->n_scalars = n_scalars;
-	for (unsigned i = 0; i < n_views; i++) {
-		const struct rs_view_desc *v = &views[i];
-		rs_kview *kv = &a->views[i];
-		kv->data = c->sq + v->offset;
-		memcpy(kv->shape, v->shape, sizeof(kv->shape));
-		memcpy(kv->stride, v->stride, sizeof(kv->stride));
-		kv->dtype = v->dtype;
-		kv->ndim = v->ndim;
-		kv->mode = v->mode;
-		kv->reserved = 0;
-		kv->reserved2 = 0;
-	}
+	for (unsigned i = 0; i < n_views; i++)
+		rs__kview_from_desc(&a->views[i], c->sq, &views[i]);
 	memcpy(a->scalars, scalars, n_scalars * sizeof(uint64_t));
 	/* release: the record before the descriptor is published (the executor's acquire, top of the file) */
 	atomic_fetch_add_explicit(&c->hosted->order, 1, memory_order_release);

@@ -139,7 +139,8 @@ int rs_kernel(rs_client *c, const char *name);
  * library ("rs-exec-N", started at the first call) while the daemon lends that thread a CPU (a core lease),
  * so hosted tasks of all processes never run on more CPUs than the daemon owns. It returns 0, or a negative
  * code with a reason written into a->err, which rs_task_error then reports. A task must finish within the
- * daemon's lease deadline (threads.lease_grace_ms, about a second by default) or it fails.
+ * daemon's lease deadline (threads.lease_grace_ms, about a second by default) or it fails. rs_disconnect
+ * waits for a hosted function that is running to return (functions are never interrupted).
  * name: 1-31 characters [a-z0-9_.], unique per handle. n_views: the exact number of tensor arguments, or
  * RS_KVIEWS_VARIADIC | max (rs_kernel.h) for 0..max; n_scalars: the exact number of scalars. Returns the
  * kernel id (> 0) or a negative error: -ENOTSUP when the daemon is too old for hosted kernels.

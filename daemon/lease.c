@@ -14,17 +14,18 @@
  *      start, and on a refill only if the executor announced it sleeps (exec_waiting; eventcount);
  *   4. sleeps on done_gen (eventcount: holder_waiting, full fence, re-check done_tail) until the executor
  *      reports, the deadline, or the hang-up wake-up of the main thread (rs_lease_wake_holders);
- *   5. drains the completion ring, each entry copied once and validated as hostile input: only a seq whose
+ *   5. drains the completion ring, each entry's fields read once and validated as hostile input: only a seq whose
  *      window slot carries this lease's number (so: leased on this lane, in this lease, not yet reported) is
  *      completed, through rs_task_complete with the reported code and text; every other entry is counted
  *      and logged (rate-limited) and changes nothing. Completions may make more hosted tasks ready: refill
  *      while the slice lasts;
  *   6. ends when the slice (threads.lease_slice_us) is over and nothing is outstanding, when nothing is left
  *      to hand out, when the client is gone (its tasks are cancelled), or at the deadline, slice + grace
- *      (threads.lease_grace_ms): tasks still unreported then fail with a reason naming both keys. With
- *      quota.task_time_max_ms set, the slice is capped at a quarter and the grace at half of it, so a lease
- *      always ends before the run-time limit would take its thread for a stuck kernel: for hosted tasks the
- *      limit acts per task, by failing the task, not by ending the session. Its wall time is charged to the
+ *      (threads.lease_grace_ms): tasks still unreported then fail with a reason naming both keys. The slice
+ *      is capped at a quarter and the grace at half of quota.task_time_max_ms (quota.watchdog_ms when the
+ *      limit is off), so a lease always ends before the run-time limit or the watchdog would take its
+ *      thread for a stuck kernel: for hosted tasks the limit acts per task, by failing the task, not by
+ *      ending the session. Its wall time is charged to the
  *      session's vtime (fairness by CPU time: the leased CPU was the session's for that long).
  * A lease that ended at its deadline leaves its lane stalled: its executor is still inside a task (client
  * code cannot be interrupted), so a new lease there would only fail its tasks too. The lane is not claimed
@@ -55,8 +56,9 @@
 #include "session.h"
 #include "threads.h"
 
-/* Tasks handed out at once by a session's first lease, before its mean task time is known. */
-#define RS_LEASE_FIRST_CAP 8u
+/* Tasks handed out at once by a session's first lease, before its mean task time is known: few, so that a
+ * first lease of long tasks does not take many of them from the other lanes. */
+#define RS_LEASE_FIRST_CAP 2u
 /* Interval of the log lines about rejected completion reports, per session. */
 #define REJECT_LOG_MS 1000u
 
@@ -135,22 +137,28 @@ struct lease {
 	uint64_t first;       /* first run index of this lease */
 	uint32_t outstanding; /* handed out, not yet reported */
 	uint32_t cap;         /* most outstanding at once (refill_cap) */
+	uint64_t slice_us;    /* this lease's slice and grace (the keys, capped by a limit) */
+	uint64_t grace_ms;
+	const char *cap_key;  /* the limit that capped the grace, or NULL */
 	int completed;        /* tasks completed by this lease (any state) */
 };
 
 /*
- * How many tasks a lease keeps handed out: about a slice's worth by the session's mean hosted task time, and
- * at least two, so the executor has the next task while the holder completes the last (no wake-up per task
- * on the executor's side). One less than the ring: a report the executor wrote just as the previous lease
- * of the lane ended may still take a completion slot. Long tasks then go a few to a lease, so other lanes
- * and sessions get them too, and a lease lasts about its slice.
+ * How many tasks a lease keeps handed out: about a slice's worth by the session's mean hosted task time, one
+ * more for tasks shorter than the slice, so the executor has the next task while the holder completes the
+ * last (no wake-up per task on the executor's side). A task as long as the slice or longer goes alone: a
+ * lease then lasts about one task, as a batch of one long built-in kernel does, so both are charged to
+ * vtime in steps of the same size (a lease of two 2 ms tasks beside batches of one 2 ms kernel got twice
+ * the share: the scheduler bounds a trailing session's lead, which cuts the bigger steps less). At most
+ * one less than the ring: a report the executor wrote just as the lane's previous lease ended may still
+ * take a completion slot.
  */
 static uint32_t refill_cap(struct rs_session *s, uint64_t slice_ns)
 {
 	uint64_t mean = atomic_load_explicit(&s->lease.task_ewma_ns, memory_order_relaxed);
-	uint64_t n = mean ? slice_ns / mean + 1 : RS_LEASE_FIRST_CAP;
+	uint64_t n = !mean ? RS_LEASE_FIRST_CAP : mean >= slice_ns ? 1 : slice_ns / mean + 1;
 
-	return n < 2 ? 2 : n > RS_LANE_RUN_ENTRIES - 1 ? RS_LANE_RUN_ENTRIES - 1 : (uint32_t)n;
+	return n > RS_LANE_RUN_ENTRIES - 1 ? RS_LANE_RUN_ENTRIES - 1 : (uint32_t)n;
 }
 
 static struct rs_lease_lane *claim_lane(struct rs_lease_state *l)
@@ -286,11 +294,12 @@ static void reject(struct lease *L, const char *what, uint64_t seq)
 			(unsigned long long)seq);
 }
 
-/* One reported completion, copied out of the ring: complete it if it is one of ours, else ignore it. */
+/* One reported completion: complete it if it is one of ours, else ignore it. Each field is read once (the
+ * client may rewrite the entry under us), the message only for a failure. */
 static void take_report(struct lease *L, const struct rs_lane_done *e)
 {
 	struct rs_session *s = L->s;
-	uint64_t seq = e->seq;
+	uint64_t seq = rs_read_once(&e->seq);
 	uint32_t slot = (uint32_t)(seq & s->window_mask);
 	char msg[RS_LANE_MSG_LEN];
 
@@ -306,18 +315,18 @@ static void take_report(struct lease *L, const struct rs_lane_done *e)
 	L->completed++;
 	if (s->tasks[slot].flags & RS_WTASK_PROFILED)
 		s->diag[slot].t_end = rs_now_ns();
-	int32_t code = e->code;
+	int32_t code = rs_read_once(&e->code), reported = code;
 	if (code == 0) {
 		rs_task_complete(s, slot, RS_TASK_OK, 0, 0, L->self);
 		return;
 	}
-	memcpy(msg, e->message, sizeof(msg));
+	memcpy(msg, e->message, sizeof(msg)); /* copy once; only the copy is looked at */
 	msg[sizeof(msg) - 1] = 0;
 	if (code > 0 && code < (1 << 20))
 		code = -code; /* kernels must return negative codes; be lenient, as with built-in ones */
 	if (code >= 0 || code <= -(1 << 20)) {
 		reject(L, "invalid code", seq);
-		snprintf(msg, sizeof(msg), "client-hosted kernel reported invalid code %d", (int)e->code);
+		snprintf(msg, sizeof(msg), "client-hosted kernel reported invalid code %d", (int)reported);
 		code = -RS_ERR_FAILED;
 	}
 	failure_text(s, slot, code, msg);
@@ -331,8 +340,6 @@ static int drain(struct lease *L)
 	/* pairs with the executor's store-release of done_tail after it wrote the entries (RS_LANE_DONE) */
 	uint64_t tail = rs_load_acquire(&ln->sq->done_tail);
 	int64_t n = (int64_t)(tail - ln->done_head);
-	struct rs_lane_done e;
-
 	if (n == 0)
 		return 0;
 	if (n < 0 || n > (int64_t)RS_LANE_DONE_ENTRIES) {
@@ -340,11 +347,8 @@ static int drain(struct lease *L)
 		reject(L, n < 0 ? "completion tail moved back" : "completion ring overrun", tail);
 		ln->done_head = n < 0 ? tail : tail - RS_LANE_DONE_ENTRIES;
 	}
-	for (; ln->done_head != tail; ln->done_head++) {
-		/* copy once; the client may rewrite the entry under us, we look only at the copy */
-		memcpy(&e, &ln->sq->done[ln->done_head % RS_LANE_DONE_ENTRIES], sizeof(e));
-		take_report(L, &e);
-	}
+	for (; ln->done_head != tail; ln->done_head++)
+		take_report(L, &ln->sq->done[ln->done_head % RS_LANE_DONE_ENTRIES]);
 	return 1;
 }
 
@@ -368,7 +372,7 @@ static void holder_sleep(struct lease *L, uint64_t timeout_ns)
 
 /* The end of a lease: what is still outstanding is cancelled (client gone) or fails (deadline). */
 /* Returns how many tasks failed at the deadline. */
-static uint32_t end_outstanding(struct lease *L, int gone, uint64_t slice_us, uint64_t grace_ms)
+static uint32_t end_outstanding(struct lease *L, int gone)
 {
 	struct rs_session *s = L->s;
 	struct rs_lease_lane *ln = L->ln;
@@ -387,11 +391,17 @@ static uint32_t end_outstanding(struct lease *L, int gone, uint64_t slice_us, ui
 			rs_task_complete(s, slot, RS_TASK_CANCELLED, -RS_ERR_CANCELED, seq, L->self);
 			continue;
 		}
-		snprintf(s->diag[slot].reason, RS_WTASK_REASON_LEN,
-			 "client-hosted kernel did not report within %llu ms (threads.lease_slice_us = %llu us + "
-			 "threads.lease_grace_ms = %llu ms)",
-			 (unsigned long long)(slice_us / 1000 + grace_ms), (unsigned long long)slice_us,
-			 (unsigned long long)grace_ms);
+		unsigned long long ms = L->slice_us / 1000 + L->grace_ms;
+		if (L->cap_key) /* the reason fits the record's 128 bytes either way */
+			snprintf(s->diag[slot].reason, RS_WTASK_REASON_LEN,
+				 "client-hosted kernel did not report within %llu ms: threads.lease_grace_ms capped at half "
+				 "of %s",
+				 ms, L->cap_key);
+		else
+			snprintf(s->diag[slot].reason, RS_WTASK_REASON_LEN,
+				 "client-hosted kernel did not report within %llu ms (threads.lease_slice_us = %llu us + "
+				 "threads.lease_grace_ms = %llu ms)",
+				 ms, (unsigned long long)L->slice_us, (unsigned long long)L->grace_ms);
 		rs_task_complete(s, slot, RS_TASK_FAILED, -ETIMEDOUT, seq, L->self);
 		failed++;
 	}
@@ -420,13 +430,24 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 	if (!ln)
 		return 0;
 	struct lease L = { .d = d, .s = s, .self = self, .ln = ln };
-	/* the keys are not hot; the run-time limit is (relaxed read of a word the main thread may reload) */
+	/* The keys are not hot; the limits are (relaxed reads of words the main thread may reload). A lease is a
+	 * batch to stuck.c: it must end well before the run-time limit, or with the limit off the watchdog's
+	 * stuck threshold (the same rule as rs_stuck_all_schedulers_stuck), would take it for a stuck kernel. */
 	uint64_t limit_ms = rs_read_once(&d->cfg.task_time_max_ms);
+	const char *limit_key = "quota.task_time_max_ms";
+	if (!limit_ms) {
+		limit_ms = rs_read_once(&d->cfg.watchdog_ms);
+		limit_key = "quota.watchdog_ms";
+	}
 	uint64_t slice_us = d->cfg.lease_slice_us, grace_ms = d->cfg.lease_grace_ms;
 	if (limit_ms && slice_us > limit_ms * 1000 / 4)
 		slice_us = limit_ms * 1000 / 4;
-	if (limit_ms && grace_ms > limit_ms / 2)
+	if (limit_ms && grace_ms > limit_ms / 2) {
 		grace_ms = limit_ms / 2 ? limit_ms / 2 : 1;
+		L.cap_key = limit_key;
+	}
+	L.slice_us = slice_us;
+	L.grace_ms = grace_ms;
 
 	uint64_t t0 = rs_now_ns(), now = t0;
 	uint64_t slice_end = t0 + slice_us * 1000, deadline = slice_end + grace_ms * 1000000;
@@ -471,7 +492,7 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 			break;
 		holder_sleep(&L, deadline - now);
 	}
-	uint32_t overdue = end_outstanding(&L, gone, slice_us, grace_ms);
+	uint32_t overdue = end_outstanding(&L, gone);
 	/* release: every entry of this lease is settled before the executor can see it ended */
 	rs_store_release(&ln->cq->state, RS_LANE_IDLE);
 	release_lane(&s->lease, ln, overdue && !gone);

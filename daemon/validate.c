@@ -145,14 +145,7 @@ static int check_view(struct rs_session *s, const struct rs_view_desc *v, unsign
 	if (!work_within_memory(s, v, esz))
 		REJECT("view %u: %llu elements, more than the %llu the session's memory holds", i,
 		       (unsigned long long)extent_product(v), (unsigned long long)((s->data_hi - s->data_lo) / esz));
-	kv->data = s->sq + v->offset;
-	memcpy(kv->shape, v->shape, sizeof(kv->shape));
-	memcpy(kv->stride, v->stride, sizeof(kv->stride));
-	kv->dtype = v->dtype;
-	kv->ndim = v->ndim;
-	kv->mode = v->mode;
-	kv->reserved = 0;
-	kv->reserved2 = 0;
+	rs__kview_from_desc(kv, s->sq, v);
 	return 0;
 }
 

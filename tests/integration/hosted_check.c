@@ -7,6 +7,8 @@
  * Honest checks (the public API only):
  *   mixed_chain      a chain alternating built-in and hosted affine tasks computes exactly the float oracle;
  *                    prints the time per task of a built-in, a hosted and a mixed chain (informational)
+ *   independent N    N independent no-op tasks, built-in and hosted: prints the time per task of each
+ *                    (informational; checks only that they all ran)
  *   failure          a hosted kernel's code and message reach rs_wait / rs_task_error (kernel named as
  *                    registered), its built-in and hosted dependents are cancelled, independent work runs,
  *                    rs_wait_all reports the failure once
@@ -19,6 +21,8 @@
  *   spin TASKS MS HOLD  TASKS independent hosted tasks busy-looping MS ms each (the oversubscription test);
  *                    then prints "spin-done" and keeps the session until the file HOLD exists (so that no
  *                    teardown falls into the sampling)
+ *   share KIND MS S  for S seconds keep 8 tasks of KIND (hosted or builtin) spinning MS ms each in flight;
+ *                    prints "completed N" (the fairness check runs one of each against one scheduler)
  *   kill_target      a hosted task that sleeps for a minute; prints "in-kernel" once it runs (the script
  *                    kills the process with SIGKILL then)
  * Raw-client checks (testing.h: the client writes the completion ring itself, no executor threads):
@@ -133,6 +137,15 @@ static int t_spin(const rs_kargs *a)
 	return 0;
 }
 
+/* t.spin_ns(ns): busy-loops ns nanoseconds, like the built-in spin */
+static int t_spin_ns(const rs_kargs *a)
+{
+	uint64_t end = now_ns() + a->scalars[0];
+	while (now_ns() < end)
+		rs_cpu_relax();
+	return 0;
+}
+
 static int t_kill_target(const rs_kargs *a)
 {
 	(void)a;
@@ -191,6 +204,30 @@ static int check_mixed_chain(void)
 			CHECK(x[i] == oracle[i], "%s chain: element %u is %.9g, oracle %.9g", names[mode], i, x[i],
 			      oracle[i]);
 		printf("chain of %u %s affine tasks: %.1f us per task\n", CHAIN, names[mode], us);
+	}
+	return HC_PASS;
+}
+
+static int t_noop(const rs_kargs *a)
+{
+	(void)a;
+	return 0;
+}
+
+static int check_independent(unsigned n)
+{
+	int kb = rs_kernel(c, "noop"), kh = local("t.noop", t_noop, RS_KVIEWS_VARIADIC | RS_KMAX_VIEWS, 0);
+	CHECK(kb >= 0 && kh > 0, "kernels %d %d", kb, kh);
+	for (int hosted = 0; hosted < 2; hosted++) {
+		uint64_t t0 = now_ns();
+		for (unsigned t = 0; t < n; t++) {
+			int64_t s = rs_submit(c, hosted ? kh : kb, NULL, 0);
+			CHECK(s > 0, "submit: %lld (%s)", (long long)s, rs_last_error());
+		}
+		int rc = rs_wait_all(c, WAIT_MS * 3);
+		CHECK(rc == 0, "wait_all: %d", rc);
+		printf("%u independent %s no-op tasks: %.2f us per task\n", n, hosted ? "hosted" : "built-in",
+		       (double)(now_ns() - t0) / 1e3 / n);
 	}
 	return HC_PASS;
 }
@@ -354,6 +391,31 @@ static int check_spin(unsigned tasks, unsigned ms, const char *hold)
 	fflush(stdout);
 	for (unsigned waited = 0; access(hold, F_OK) != 0 && waited < 300000; waited += 10)
 		sleep_ms(10);
+	return HC_PASS;
+}
+
+#define SHARE_IN_FLIGHT 8u
+
+static int check_share(const char *kind, unsigned ms, unsigned seconds)
+{
+	int hosted = !strcmp(kind, "hosted");
+	int k = hosted ? local("t.spin_ns", t_spin_ns, 0, 1) : rs_kernel(c, "spin");
+	int64_t q[SHARE_IN_FLIGHT];
+	uint64_t done = 0, n = 0, t0 = now_ns();
+	CHECK(k >= 0, "kernel %d", k);
+	while (ms_since(t0) < seconds * 1000.0) {
+		if (n >= SHARE_IN_FLIGHT) {
+			int rc = rs_wait(c, q[n % SHARE_IN_FLIGHT], WAIT_MS);
+			CHECK(rc == 0, "wait: %d (%s)", rc, rs_strerror(rc));
+			done++;
+		}
+		rs_arg a[] = { rs_u64((uint64_t)ms * 1000000ull) };
+		q[n % SHARE_IN_FLIGHT] = rs_submit(c, k, a, 1);
+		CHECK(q[n % SHARE_IN_FLIGHT] > 0, "submit");
+		n++;
+	}
+	rs_cancel_all(c);
+	printf("completed %llu (%s)\n", (unsigned long long)done, kind);
 	return HC_PASS;
 }
 
@@ -757,6 +819,8 @@ int main(int argc, char **argv)
 	int rc;
 	if (!strcmp(chk, "mixed_chain"))
 		rc = check_mixed_chain();
+	else if (!strcmp(chk, "independent") && argc - i >= 1)
+		rc = check_independent((unsigned)atoi(argv[i]));
 	else if (!strcmp(chk, "failure"))
 		rc = check_failure();
 	else if (!strcmp(chk, "cancel_all"))
@@ -767,6 +831,8 @@ int main(int argc, char **argv)
 		rc = check_arguments();
 	else if (!strcmp(chk, "spin") && argc - i >= 3)
 		rc = check_spin((unsigned)atoi(argv[i]), (unsigned)atoi(argv[i + 1]), argv[i + 2]);
+	else if (!strcmp(chk, "share") && argc - i >= 3)
+		rc = check_share(argv[i], (unsigned)atoi(argv[i + 1]), (unsigned)atoi(argv[i + 2]));
 	else if (!strcmp(chk, "kill_target"))
 		rc = check_kill_target();
 	else if (!strcmp(chk, "raw_never_report"))

@@ -10,6 +10,9 @@
 #   raw         a raw client writing the completion ring itself: a task nobody reports fails at the deadline
 #               with the reason; reports of never-leased, duplicate, other-lane seqs and garbage codes are
 #               ignored or fail only its own task — all while an honest random-dag client runs beside it
+#   fairness    one scheduler, a client of hosted spin tasks beside one of built-in spin tasks of the same
+#               length: lease time is charged as the session's CPU time, so each gets a fair share (within
+#               a factor of 3; without the charge the hosted one would never yield)
 #   kill        a client killed with SIGKILL inside a hosted task: the lease ends at once (not at its 60 s
 #               grace) and the session is reclaimed; the daemon's one scheduler then serves a new client
 #   cpus        4 clients of hosted spin tasks: sampling every compute thread of the daemon and the clients
@@ -113,6 +116,42 @@ for sched in 1 2; do
 	rs_check_stop "daemon_clean_exit_api_$tag"
 done
 
+# ---- the run-time limit: a hosted task past it fails alone (the lease's grace is capped below the limit),
+# it does not end the session nor quarantine a scheduler as a stuck built-in kernel would
+if rs_daemon_start "$(hosted_conf 1 shared 60000)"$'\n''quota: { spin_max_ns = 100000000L; task_time_max_ms = 400; };'; then
+	run_hc "deadline_under_task_time_max" deadline
+	rs_check "no_quarantine_for_hosted_tasks" "a scheduler was quarantined for a hosted task" \
+		bash -c "! grep -q quarantined '$RS_DLOG'"
+	rs_check_stop "daemon_clean_exit_task_time_max"
+else
+	rs_fail "daemon_start_task_time_max" "daemon did not start"
+fi
+
+# ---- fairness: lease time counts as CPU time
+if rs_daemon_start "$(hosted_conf 1 shared 1000)"; then
+	SHARE_S=$(rs_scale 3 6)
+	rs_bg "$HC" --socket "$RS_SOCK" share hosted 2 "$SHARE_S" >"$RS_TMP/share_hosted.log" 2>&1
+	ph=$RS_BG_LAST
+	rs_bg "$HC" --socket "$RS_SOCK" share builtin 2 "$SHARE_S" >"$RS_TMP/share_builtin.log" 2>&1
+	pb=$RS_BG_LAST
+	rs_wait_bg "$ph" "$CHECK_TIMEOUT"
+	rh=$?
+	rs_wait_bg "$pb" "$CHECK_TIMEOUT"
+	rb=$?
+	nh=$(awk '/^completed/ { print $2 }' "$RS_TMP/share_hosted.log")
+	nb=$(awk '/^completed/ { print $2 }' "$RS_TMP/share_builtin.log")
+	rs_log "one scheduler, 2 ms spin tasks: hosted client completed ${nh:-?}, built-in client ${nb:-?}"
+	if [ $rh = 0 ] && [ $rb = 0 ] && [ -n "$nh" ] && [ -n "$nb" ] && [ "$nh" -gt 0 ] && [ "$nb" -gt 0 ] &&
+		[ $((nh * 3)) -ge "$nb" ] && [ $((nb * 3)) -ge "$nh" ]; then
+		rs_pass "lease_time_is_fair_cpu_time"
+	else
+		rs_fail "lease_time_is_fair_cpu_time" "hosted $nh vs built-in $nb completed (exit $rh, $rb)"
+	fi
+	rs_check_stop "daemon_clean_exit_fairness"
+else
+	rs_fail "daemon_start_fairness" "daemon did not start"
+fi
+
 # ---- kill: SIGKILL inside a hosted task ends the lease at once; one scheduler, a grace of a minute
 if rs_daemon_start "$(hosted_conf 1 shared 60000)"; then
 	out="$RS_TMP/kill_target.out"
@@ -142,8 +181,11 @@ else
 fi
 
 # ---- cpus: 4 clients of hosted spin tasks never run more compute threads than the daemon's schedulers + 1
-SPIN_TASKS=$(rs_scale 120 40)
-SPIN_MS=10
+# 20 ms tasks: a lease hand-off (every task, for tasks longer than the slice) has for a moment one thread more
+# runnable than CPUs leased (the woken side preempts the waker on its way to sleep); at 20 ms they weigh
+# little in a window even when other processes make every wait for a CPU longer
+SPIN_TASKS=$(rs_scale 60 20)
+SPIN_MS=20
 for sched in 1 2; do
 	tag="s${sched}"
 	if ! rs_daemon_start "$(rs_config_gen "$sched" shared 'idle: { spin_us = 5; };')"; then
