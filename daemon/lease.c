@@ -134,7 +134,6 @@ struct lease {
 	struct rs_thread *self;
 	struct rs_lease_lane *ln;
 	uint64_t number;      /* this lease's number (leased[] tag) */
-	uint64_t first;       /* first run index of this lease */
 	uint32_t outstanding; /* handed out, not yet reported */
 	uint32_t cap;         /* most outstanding at once (refill_cap) */
 	uint64_t slice_us;    /* this lease's slice and grace (the keys, capped by a limit) */
@@ -371,19 +370,21 @@ static void holder_sleep(struct lease *L, uint64_t timeout_ns)
 }
 
 /* The end of a lease: what is still outstanding is cancelled (client gone) or fails (deadline). */
-/* Returns how many tasks failed at the deadline. */
+/*
+ * The end of a lease: what is still outstanding is cancelled (client gone) or fails (deadline). Returns how
+ * many failed at the deadline. The outstanding tasks are found by their slots' lease number, not from the
+ * run ring: a client that skips one report while it makes the others lets the lease hand out more than a
+ * ring's worth after it. Scanning the window costs microseconds, and only a lease that ends this way pays.
+ */
 static uint32_t end_outstanding(struct lease *L, int gone)
 {
 	struct rs_session *s = L->s;
-	struct rs_lease_lane *ln = L->ln;
-	uint64_t from = ln->run_tail - L->first > RS_LANE_RUN_ENTRIES ? ln->run_tail - RS_LANE_RUN_ENTRIES : L->first;
 	uint32_t failed = 0;
 
-	for (uint64_t i = from; L->outstanding && i != ln->run_tail; i++) {
-		uint64_t seq = rs_read_once(&ln->cq->run[i % RS_LANE_RUN_ENTRIES]); /* our own store */
-		uint32_t slot = (uint32_t)(seq & s->window_mask);
+	for (uint32_t slot = 0; L->outstanding && slot < s->window; slot++) {
 		if (atomic_load_explicit(&s->lease.leased[slot], memory_order_relaxed) != L->number)
-			continue; /* reported */
+			continue; /* not ours, or reported */
+		uint64_t seq = s->tasks[slot].seq; /* ours while it carries our number */
 		atomic_store_explicit(&s->lease.leased[slot], 0, memory_order_relaxed);
 		L->outstanding--;
 		L->completed++;
@@ -458,9 +459,8 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 
 	L.cap = refill_cap(s, slice_us * 1000);
 	L.number = atomic_fetch_add_explicit(&s->lease.next_lease, 1, memory_order_relaxed) + 1;
-	L.first = ln->run_tail;
 	ln->done_head = rs_load_acquire(&ln->sq->done_tail); /* what was reported before this lease is stale */
-	rs_write_once(&ln->cq->run_first, L.first);
+	rs_write_once(&ln->cq->run_first, ln->run_tail);
 	rs_write_once(&ln->cq->slice_end_ns, slice_end);
 	rs_write_once(&ln->cq->state, RS_LANE_LEASED);
 	/* release: run_first and state before the number; pairs with the executor's acquire load of lease */
