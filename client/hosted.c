@@ -224,7 +224,7 @@ static void *executor_main(void *arg)
 		/* pairs with the holder's release store of run_tail (RS_LANE_RUN) */
 		uint64_t tail = rs_load_acquire(&x->cq->run_tail);
 		int ran = 0;
-		while ((int64_t)(tail - head) > 0) {
+		while ((int64_t)(tail - head) > 0 && !atomic_load_explicit(&x->stop, memory_order_relaxed)) {
 			/* pairs with the holder's release store of the entry; then the lease must still be ours, or
 			 * the entry may belong to a later lease's refill */
 			uint64_t seq = rs_load_acquire(&x->cq->run[head % RS_LANE_RUN_ENTRIES]);

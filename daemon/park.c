@@ -27,8 +27,8 @@
  *      polls its completion eventfd. Wakers here: the completer of the task it waits for
  *      (rs_park_after_drain) and the wiring role once the ring has room (rs_park_kick_space_waiter).
  *
- * The daemon's futexes live in daemon-private memory, so the private futex flag is used; futexes on shared
- * memory (none today) must not use it.
+ * The daemon's futexes here live in daemon-private memory, so the private futex flag is used; futexes on
+ * shared memory (the lease lanes' run_gen and done_gen, lease.c) must not use it, and do not.
  */
 #include <errno.h>
 #include <linux/membarrier.h>

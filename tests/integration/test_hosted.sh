@@ -16,7 +16,7 @@
 #   kill        a client killed with SIGKILL inside a hosted task: the lease ends at once (not at its 60 s
 #               grace) and the session is reclaimed; the daemon's one scheduler then serves a new client
 #   cpus        4 clients of hosted spin tasks: sampling every compute thread of the daemon and the clients
-#               never finds more wanting a CPU than schedulers + 1 (hosted_check.c's sampler: time on a CPU or
+#               never finds more wanting a CPU than schedulers + 1 (cpu_sampler.c: time on a CPU or
 #               on a run queue per 200 ms window, /proc/PID/task/*/schedstat; the instantaneous count of state
 #               R in /proc/PID/task/*/stat is printed beside it); a negative control: 4 processes with
 #               private pools of schedulers + 1 spinning threads must fail the same sampler
@@ -24,8 +24,10 @@ source "$(dirname "$0")/lib.sh"
 rs_init hosted
 
 HC="$RS_ITEST/hosted_check"
+CS="$RS_ITEST/cpu_sampler"
 RD="$RS_WL/random-dag"
 rs_need_bin "$HC"
+rs_need_bin "$CS"
 rs_need_bin "$RD"
 TASKS=$(rs_scale 20000 2000)
 RUN_TIMEOUT=$(rs_scale 240 900)
@@ -202,7 +204,10 @@ for sched in 1 2; do
 	# longer than the spinning lasts (4 x SPIN_TASKS x SPIN_MS ms of work on $sched CPUs): the clients keep
 	# their sessions until the sampling is over, so no teardown is sampled
 	sample_ms=$((4 * SPIN_TASKS * SPIN_MS / sched * 3 / 2))
-	run_hc "compute_threads_at_most_schedulers_plus_1_$tag" sample $((sched + 1)) "$sample_ms" "$RS_DPID" "${pids[@]}"
+	log="$RS_TMP/sample_$tag.log"
+	rs_run_logged "$log" "$CHECK_TIMEOUT" "$CS" sample $((sched + 1)) "$sample_ms" "$RS_DPID" "${pids[@]}"
+	rc=$?
+	rs_check "compute_threads_at_most_schedulers_plus_1_$tag" "exit $rc: $(head -n 1 "$log")" [ $rc = 0 ]
 	touch "$hold"
 	ok=1
 	for pid in "${pids[@]}"; do
@@ -216,12 +221,12 @@ done
 # sampler must say so (a sampler that cannot fail would prove nothing)
 pids=()
 for i in 1 2 3 4; do
-	rs_bg "$HC" pool 2 2000
+	rs_bg "$CS" pool 2 2000
 	pids+=("$RS_BG_LAST")
 done
 sleep 0.2
 log="$RS_TMP/pool_sample.log"
-rs_run_logged "$log" "$CHECK_TIMEOUT" "$HC" sample 3 1000 "${pids[@]}"
+rs_run_logged "$log" "$CHECK_TIMEOUT" "$CS" sample 3 1000 "${pids[@]}"
 rc=$?
 rs_check "sampler_sees_private_pools_oversubscribe" "the sampler passed 4 pools of 2 spinning threads (exit $rc)" \
 	[ $rc = 1 ]
