@@ -14,7 +14,8 @@
  *      start, and on a refill only if the executor announced it sleeps (exec_waiting; eventcount);
  *   4. sleeps on done_gen (eventcount: holder_waiting, full fence, re-check done_tail) until the executor
  *      reports, the deadline, or the hang-up wake-up of the main thread (rs_lease_wake_holders);
- *   5. drains the completion ring, each entry's fields read once and validated as hostile input: only a seq whose
+ *   5. with folded wiring, wires its own session's new submissions (a wiring round of that session alone:
+ *      inside a lease it touches no other session), then drains the completion ring, each entry's fields read once and validated as hostile input: only a seq whose
  *      window slot carries this lease's number (so: leased on this lane, in this lease, not yet reported) is
  *      completed, through rs_task_complete with the reported code and text; every other entry is counted
  *      and logged (rate-limited) and changes nothing. Completions may make more hosted tasks ready: refill
@@ -55,6 +56,7 @@
 #include "scheduler.h"
 #include "session.h"
 #include "threads.h"
+#include "wiring.h"
 
 /* Tasks handed out at once by a session's first lease, before its mean task time is known: few, so that a
  * first lease of long tasks does not take many of them from the other lanes. */
@@ -472,6 +474,10 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 	for (;;) {
 		if (drain(&L))
 			wake_for_others(&L);
+		/* folded wiring: this thread may be the only one awake to wire; keep this session's submissions
+		 * flowing (its next tasks may be unwired yet), touching no other session inside the lease */
+		if (self->is_wiring)
+			rs_wiring_round_one(d, self, s);
 		/* pairs with the main thread's release store of dead (attach.c) */
 		gone = atomic_load_explicit(&s->dead, memory_order_acquire) ||
 		       atomic_load_explicit(&d->stop, memory_order_relaxed);

@@ -232,6 +232,15 @@ int rs_wiring_round(struct rs_daemon *d, struct rs_thread *self, struct rs_sessi
 	return work;
 }
 
+int rs_wiring_round_one(struct rs_daemon *d, struct rs_thread *self, struct rs_session *s)
+{
+	if (!rs_wiring_token_take(&d->wiring_token))
+		return 0;
+	int work = wire_session(d, self, s);
+	rs_wiring_token_put(&d->wiring_token);
+	return work;
+}
+
 int rs_wiring_session_has_work(struct rs_session *s)
 {
 	/* pairs with the main thread's release store of dead (control.c) */

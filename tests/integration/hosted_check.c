@@ -27,6 +27,8 @@
  *                    kills the process with SIGKILL then)
  * Raw-client checks (testing.h: the client writes the completion ring itself, no executor threads):
  *   raw_never_report a hosted task nobody reports fails at the lease deadline with the reason
+ *   raw_skip_one     never reports its first task but every later one, more than a run ring's worth, in one
+ *                    lease (the daemon's lease_slice_us must be long): the first still fails at the deadline
  *   raw_forged       reports of a seq never leased, a duplicate, a seq of another lane, garbage codes: all
  *                    ignored or failing only the client's own task; the honest report completes the task
  The CPU sampler that watches the spin clients is tests/integration/cpu_sampler.c.
@@ -533,6 +535,52 @@ static int check_raw_never_report(void)
 	return HC_PASS;
 }
 
+#define SKIP_LATER (3u * RS_LANE_RUN_ENTRIES)
+
+static int check_raw_skip_one(void)
+{
+	CHECK(raw_setup() == 0, "raw setup");
+	int64_t first = raw_submit(0), last = first;
+	for (unsigned i = 0; i < SKIP_LATER; i++)
+		last = raw_submit(0);
+	CHECK(first > 0 && last == first + (int64_t)SKIP_LATER, "submits %lld .. %lld", (long long)first,
+	      (long long)last);
+	/* report every leased task but the first, as they appear in the run rings */
+	static uint8_t reported[SKIP_LATER + 1];
+	unsigned n = 0;
+	uint64_t t0 = now_ns();
+	while (n < SKIP_LATER && ms_since(t0) < RAW_WAIT_MS) {
+		for (unsigned l = 0; l < n_lanes; l++) {
+			const struct rs_lane_cq *q = lanes[l].cq;
+			if (rs_load_acquire(&q->state) != RS_LANE_LEASED)
+				continue;
+			uint64_t lo = rs_read_once(&q->run_first), tail = rs_load_acquire(&q->run_tail);
+			if (tail - lo > RS_LANE_RUN_ENTRIES)
+				lo = tail - RS_LANE_RUN_ENTRIES;
+			for (uint64_t k = lo; k != tail; k++) {
+				uint64_t seq = rs_load_acquire(&q->run[k % RS_LANE_RUN_ENTRIES]);
+				if (seq <= (uint64_t)first || seq > (uint64_t)last || reported[seq - (uint64_t)first])
+					continue;
+				reported[seq - (uint64_t)first] = 1;
+				raw_report(l, seq, 0, "");
+				n++;
+			}
+		}
+	}
+	CHECK(n == SKIP_LATER, "only %u of the %u later tasks were leased", n, SKIP_LATER);
+	int rc = rs_wait(c, last, WAIT_MS);
+	CHECK(rc == 0, "the last reported task: %d (%s)", rc, rs_strerror(rc));
+	rc = rs_wait(c, first, WAIT_MS);
+	rs_error e = { 0 };
+	rs_task_error(c, first, &e);
+	CHECK(rc == -ETIMEDOUT && strstr(e.message, "did not report within"),
+	      "the skipped task, %u leased tasks later: rs_wait %d (%s), message '%s'", SKIP_LATER, rc,
+	      rs_strerror(rc), e.message);
+	printf("skipped one report among %u: it failed: %s\n", SKIP_LATER + 1, e.message);
+	rs_wait_all(c, WAIT_MS);
+	return HC_PASS;
+}
+
 static int check_raw_forged(void)
 {
 	CHECK(raw_setup() == 0, "raw setup");
@@ -647,6 +695,8 @@ int main(int argc, char **argv)
 		rc = check_kill_target();
 	else if (!strcmp(chk, "raw_never_report"))
 		rc = check_raw_never_report();
+	else if (!strcmp(chk, "raw_skip_one"))
+		rc = check_raw_skip_one();
 	else if (!strcmp(chk, "raw_forged"))
 		rc = check_raw_forged();
 	else {

@@ -8,7 +8,8 @@
 #               failure's code and message in rs_task_error with its dependents cancelled, rs_cancel_all,
 #               registration and argument errors, a task past the lease deadline failing with the reason
 #   raw         a raw client writing the completion ring itself: a task nobody reports fails at the deadline
-#               with the reason; reports of never-leased, duplicate, other-lane seqs and garbage codes are
+#               with the reason, also when every later one of the lease (more than a run ring's worth) is
+#               reported; reports of never-leased, duplicate, other-lane seqs and garbage codes are
 #               ignored or fail only its own task — all while an honest random-dag client runs beside it
 #   fairness    one scheduler, a client of hosted spin tasks beside one of built-in spin tasks of the same
 #               length: lease time is charged as the session's CPU time, so each gets a fair share (within
@@ -117,6 +118,14 @@ for sched in 1 2; do
 		rs_file_has "$RS_DLOG" "ended at its deadline"
 	rs_check_stop "daemon_clean_exit_api_$tag"
 done
+
+# ---- raw: one report skipped among more than a run ring's worth, in one long lease
+if rs_daemon_start "$(hosted_conf 1 shared 300 | sed 's/lease_grace_ms = 300;/lease_grace_ms = 300; lease_slice_us = 500000;/')"; then
+	run_hc "raw_skip_one" raw_skip_one
+	rs_check_stop "daemon_clean_exit_skip_one"
+else
+	rs_fail "daemon_start_skip_one" "daemon did not start"
+fi
 
 # ---- the run-time limit: a hosted task past it fails alone (the lease's grace is capped below the limit),
 # it does not end the session nor quarantine a scheduler as a stuck built-in kernel would
