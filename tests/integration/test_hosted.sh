@@ -4,7 +4,8 @@
 #   oracle      random-dag --hosted-share: a mix of hosted and built-in tasks across dependencies, verified
 #               bit-exactly, from 1 and 4 clients, on 1, 2 and 4 schedulers (folded and dedicated wiring);
 #               once with every task hosted
-#   api         hosted_check: a mixed chain against the float oracle (time per task printed), a hosted
+#   api         hosted_check: a mixed chain against the float oracle and independent no-op tasks (time per
+#               task of built-in and hosted printed, not checked), a hosted
 #               failure's code and message in rs_task_error with its dependents cancelled, rs_cancel_all,
 #               registration and argument errors, a task past the lease deadline failing with the reason
 #   raw         a raw client writing the completion ring itself: a task nobody reports fails at the deadline
@@ -99,6 +100,7 @@ for sched in 1 2; do
 	for chk in mixed_chain failure cancel_all arguments deadline; do
 		run_hc "${chk}_$tag" "$chk"
 	done
+	run_hc "independent_$tag" independent $(rs_scale 50000 5000)
 
 	# ---- raw: a hostile client writing its completion ring, beside an honest one
 	rs_bg "$RD" --socket "$RS_SOCK" --verify --tasks "$TASKS" --seed 77 --hosted-share 500 >"$RS_TMP/beside_$tag.log" 2>&1
