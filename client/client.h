@@ -7,6 +7,7 @@
  *   connect.c   attach and detach, the control socket, the kernel-name cache, fork detection
  *   submit.c    the submission ring: descriptors, the tail, the doorbell, join tasks; the test hooks
  *   harvest.c   completion flags -> ack, the failure map, forget points, rs_task_error, session counters
+ *   hosted.c    client-hosted kernels: rs_kernel_local, argument records, executor threads under core leases
  *   wait.c      the spin-then-sleep wait (the client half of the completion eventcount), rs_wait*, cancel
  *   alloc.c     rs_alloc / rs_free / rs_scratch / scopes over mem.c's allocator
  *   args.c      rs_view / rs_arg constructors
@@ -100,6 +101,9 @@ struct rs_client {
 
 	/* memory (alloc.c over mem.c) */
 	struct rs_mem *mem;
+
+	/* client-hosted kernels (hosted.c): NULL until the first rs_kernel_local */
+	struct rs__hosted *hosted;
 };
 
 /* ---- error.c */
@@ -193,6 +197,34 @@ static inline uint64_t rs__deps_floor(const rs_client *c)
 		return (uint64_t)c->first_unreported - 1;
 	return c->ack;
 }
+
+/* ---- hosted.c */
+
+/* Is kernel id a client-hosted one (rs_kernel_local)? */
+static inline int rs__is_hosted(int kernel)
+{
+	return kernel >= 0 && ((uint32_t)kernel & RS_KERNEL_HOSTED_BIT);
+}
+/* Submit path: kernel is registered on this handle and takes n_views views and n_scalars scalars. 0 or an
+ * error with rs_last_error() set. */
+int rs__hosted_check(rs_client *c, int kernel, unsigned n_views, unsigned n_scalars);
+/* Submit path: wait until seq's argument record is free (the task a window earlier harvested). */
+int rs__hosted_reserve(rs_client *c, uint64_t seq);
+/* Submit path, before the descriptor of seq is published: keep its arguments for the executor. */
+void rs__hosted_save(rs_client *c, uint64_t seq, int kernel, const struct rs_view_desc *views, unsigned n_views,
+		     const uint64_t *scalars, unsigned n_scalars);
+/* After seeing tasks complete: order their hosted executors' writes before what this thread does next (the
+ * order through the daemon runs through another mapping: hosted.c explains). */
+void rs__hosted_acquire_slow(rs_client *c);
+static inline void rs__hosted_acquire(rs_client *c)
+{
+	if (c->hosted)
+		rs__hosted_acquire_slow(c);
+}
+/* The registered name of a hosted kernel id, or NULL. */
+const char *rs__hosted_name(const rs_client *c, uint32_t kernel_id);
+/* Stop the executor threads and free the hosted state (rs_disconnect). */
+void rs__hosted_stop(rs_client *c);
 
 /* ---- wait.c */
 

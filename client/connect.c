@@ -234,6 +234,7 @@ static int recv_attach(int sock, struct rs_msg_attach_reply *rep, int fds[RS_FD_
 
 static void client_free(rs_client *c)
 {
+	rs__hosted_stop(c); /* the executors use the mappings below */
 	if (c->sq)
 		munmap(c->sq, c->sq_bytes);
 	if (c->cq)
@@ -287,7 +288,7 @@ rs_client *rs_connect(const char *socket_path, const rs_options *opt)
 	req.hdr.type = RS_MSG_ATTACH;
 	req.abi_major = RS_ABI_MAJOR;
 	req.abi_minor = RS_ABI_MINOR;
-	req.features = RS_FEAT_PRIORITY;
+	req.features = RS_FEAT_PRIORITY | RS_FEAT_HOSTED;
 	req.ring_entries = o.ring_entries;
 	req.task_window = o.task_window;
 	req.heap_bytes = o.heap_bytes;

@@ -14,6 +14,7 @@
  * reads as success — documented, and far beyond what an unacknowledged session may hold (RS_EFAILED).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,6 +119,10 @@ int rs__harvest_quiet(rs_client *c)
 			r.code = st->code;
 			memcpy(r.kernel, st->kernel, sizeof(r.kernel) - 1);
 			memcpy(r.message, st->message, sizeof(r.message) - 1);
+			/* the daemon knows a hosted kernel by its id only: name it as it was registered */
+			const char *hosted = rs__hosted_name(c, st->kernel_id);
+			if (hosted)
+				snprintf(r.kernel, sizeof(r.kernel), "%s", hosted);
 		} else {
 			r.root = (int64_t)s;
 			r.code = -RS_EKERNEL;
@@ -138,6 +143,7 @@ int rs__harvest_quiet(rs_client *c)
 	}
 	if (upto == c->ack)
 		return 0;
+	rs__hosted_acquire(c); /* argument records of harvested hosted tasks may be reused */
 	c->ack = upto;
 	/* the daemon may now reuse these slots: our reads of their results happen before (pairs with the acquire
 	 * of ack in the wiring thread's window_open()) */

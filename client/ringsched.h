@@ -131,6 +131,25 @@ const char *rs_default_socket(void);
 /* Kernel id for a name, or -RS_ENOKERNEL. */
 int rs_kernel(rs_client *c, const char *name);
 
+/*
+ * Client-hosted kernels: register a function of this process as a kernel of this handle and get a kernel id
+ * that rs_submit / rs_submit_ex take like any other; its tasks mix with the daemon's kernels in one graph
+ * (dependencies, priorities, failures, rs_cancel_all, rs_wait behave the same). The function has the
+ * signature of a plugin kernel (rs_kernel.h: int fn(const rs_kargs *a)), so one function can be both; its
+ * views point into this process's own mapping of the session memory. It runs on an executor thread of the
+ * library ("rs-exec-N", started at the first call) while the daemon lends that thread a CPU (a core lease),
+ * so hosted tasks of all processes never run on more CPUs than the daemon owns. It returns 0, or a negative
+ * code with a reason written into a->err, which rs_task_error then reports. A task must finish within the
+ * daemon's lease deadline (threads.lease_grace_ms, about a second by default) or it fails. rs_disconnect
+ * waits for a hosted function that is running to return (functions are never interrupted).
+ * name: 1-31 characters [a-z0-9_.], unique per handle. n_views: the exact number of tensor arguments, or
+ * RS_KVIEWS_VARIADIC | max (rs_kernel.h) for 0..max; n_scalars: the exact number of scalars. Returns the
+ * kernel id (> 0) or a negative error: -ENOTSUP when the daemon is too old for hosted kernels.
+ */
+struct rs_kargs;
+int rs_kernel_local(rs_client *c, const char *name, int (*fn)(const struct rs_kargs *a), unsigned n_views,
+		    unsigned n_scalars);
+
 /* ---- memory ---- */
 
 /* Persistent buffer in session memory (64-byte aligned); NULL when the arena is full. */

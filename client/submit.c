@@ -213,6 +213,10 @@ int64_t rs_submit_ex(rs_client *c, const rs_task *t)
 		}
 	}
 
+	int hosted = rs__is_hosted(t->kernel);
+	if (hosted && (rc = rs__hosted_check(c, t->kernel, nv, ns)) != 0)
+		return rc;
+
 	/* producers: inferred from the views, explicit deps, or everything outstanding for a barrier. Harvesting
 	 * (which drops edges to producers seen complete and expires access records) reads completion flags the
 	 * daemon is writing — a cross-core miss — so it runs once every HARVEST_EVERY submits, and whenever
@@ -259,6 +263,8 @@ int64_t rs_submit_ex(rs_client *c, const rs_task *t)
 	if (rc)
 		return rc;
 	uint64_t seq = c->next_seq;
+	if (hosted && (rc = rs__hosted_reserve(c, seq)) != 0)
+		return rc;
 	if (!(t->flags & RS_TASK_EXPLICIT_ONLY) || nv) {
 		while ((rc = rs__deps_record(c->deps, views, nv, seq)) == -ENOSPC) {
 			rs__deps_expire(c->deps, rs__deps_floor(c));
@@ -298,6 +304,8 @@ int64_t rs_submit_ex(rs_client *c, const rs_task *t)
 	}
 	memcpy(d->scalars, scalars, ns * sizeof(uint64_t));
 	memcpy(d->views, views, nv * sizeof(views[0]));
+	if (hosted) /* ordered before the executor's read by the tail's release (pair RS_SQ_TAIL) and the daemon */
+		rs__hosted_save(c, seq, t->kernel, views, nv, scalars, ns);
 	return publish(c);
 }
 
@@ -315,6 +323,11 @@ void *rs__sq_base(rs_client *c)
 size_t rs__sq_size(rs_client *c)
 {
 	return c->sq_bytes;
+}
+
+const void *rs__cq_base(rs_client *c)
+{
+	return c->cq;
 }
 
 int64_t rs__submit_raw(rs_client *c, const struct rs_desc *d)

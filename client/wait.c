@@ -127,8 +127,10 @@ int rs__wait_until(rs_client *c, rs__wait_cond cond, uint64_t arg, uint32_t kind
 
 	for (unsigned spins = 0;; spins++) {
 		rs__harvest(c);
-		if (cond(c, arg))
+		if (cond(c, arg)) {
+			rs__hosted_acquire(c);
 			return 0;
+		}
 		if (spins < 64 || (spins % 64) || rs_now_ns() - start < CLIENT_SPIN_NS) {
 			rs_cpu_relax();
 			continue;
@@ -175,8 +177,10 @@ int rs__wait_until(rs_client *c, rs__wait_cond cond, uint64_t arg, uint32_t kind
 			}
 		}
 		rs_write_once(&w->waiting, 0);
-		if (ok)
+		if (ok) {
+			rs__hosted_acquire(c);
 			return 0;
+		}
 		if (woken) {
 			spins = 64; /* go straight back to the announce/re-check step after one more look */
 			continue;

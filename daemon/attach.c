@@ -40,6 +40,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "fanout.h"
+#include "lease.h"
 #include "log.h"
 #include "qsbr.h"
 #include "readyq.h"
@@ -287,6 +288,7 @@ void rs_detach_session(struct rs_attach *a, struct rs_session *s)
 	/* workers that still reach s cancel its tasks instead of running them; pairs with their acquire loads
 	 * of s->dead (scheduler.c, wiring.c) */
 	atomic_store_explicit(&s->dead, 1, memory_order_release);
+	rs_lease_wake_holders(s); /* a lease of the session ends at once, its tasks cancelled */
 	while (rs_daemon_publish_sessions(d, NULL, s) != 0)
 		usleep(1000); /* only on ENOMEM */
 	/* relaxed: this thread is the only writer of qs_epoch, which the unlink just advanced */

@@ -67,6 +67,11 @@
  * more than anyone reads into a trace viewer. */
 #define TRACE_TASKS_MIN 64
 #define TRACE_TASKS_MAX (1 << 22)
+/* Core leases (lease.c): a slice below ~50 us is shorter than the two futex hand-offs that start a lease; a
+ * grace beyond 10 minutes leaves a dead executor's tasks hanging for longer than any client waits. */
+#define LEASE_SLICE_US_MIN 50ll
+#define LEASE_SLICE_US_LIMIT 1000000ll
+#define LEASE_GRACE_MS_LIMIT 600000ll
 /* socket_mode holds permission bits only: no setuid/setgid/sticky. */
 #define SOCKET_MODE_MAX 0777
 
@@ -97,6 +102,8 @@ static const struct rs_config_key keys[] = {
 	SCALAR("threads", "wiring_cpu", RS_KIND_I32, wiring_cpu, -1, CPU_ID_LIMIT, 0),
 	LIST("threads", "scheduler_cpus", RS_KIND_INT_LIST, scheduler_cpus, n_scheduler_cpus, 0, CPU_ID_LIMIT, 0),
 	SCALAR("threads", "numa_node", RS_KIND_I32, numa_node, -1, NUMA_NODE_LIMIT, 0),
+	SCALAR("threads", "lease_slice_us", RS_KIND_U32, lease_slice_us, LEASE_SLICE_US_MIN, LEASE_SLICE_US_LIMIT, 0),
+	SCALAR("threads", "lease_grace_ms", RS_KIND_U32, lease_grace_ms, 1, LEASE_GRACE_MS_LIMIT, 0),
 
 	SCALAR("idle", "spin_us", RS_KIND_U32, spin_us, 0, SPIN_US_LIMIT, 0),
 
@@ -248,6 +255,8 @@ void rs_config_defaults(struct rs_config *c)
 	c->wiring_cpu = -1;
 	c->n_scheduler_cpus = 0;
 	c->numa_node = -1;
+	c->lease_slice_us = 1000;
+	c->lease_grace_ms = 1000;
 
 	c->spin_us = 200;
 

@@ -45,6 +45,10 @@ struct rs_config {
 	int32_t scheduler_cpus[RS_CONFIG_MAX_CPUS]; /* threads.scheduler_cpus: list; empty = no pinning */
 	uint32_t n_scheduler_cpus;
 	int32_t numa_node;             /* threads.numa_node: node for session memory; -1 = local/automatic */
+	uint32_t lease_slice_us;       /* threads.lease_slice_us: a core lease hands out new hosted tasks for
+	                                  this long (lease.c) */
+	uint32_t lease_grace_ms;       /* threads.lease_grace_ms: after the slice, how long a lease waits for
+	                                  the client to report what it was given before those tasks fail */
 
 	/* idle */
 	uint32_t spin_us;              /* idle.spin_us: spin before sleeping */

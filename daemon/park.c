@@ -27,8 +27,8 @@
  *      polls its completion eventfd. Wakers here: the completer of the task it waits for
  *      (rs_park_after_drain) and the wiring role once the ring has room (rs_park_kick_space_waiter).
  *
- * The daemon's futexes live in daemon-private memory, so the private futex flag is used; futexes on shared
- * memory (none today) must not use it.
+ * The daemon's futexes here live in daemon-private memory, so the private futex flag is used; futexes on
+ * shared memory (the lease lanes' run_gen and done_gen, lease.c) must not use it, and do not.
  */
 #include <errno.h>
 #include <linux/membarrier.h>
@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "lease.h"
 #include "log.h"
 #include "park.h"
 #include "qsbr.h"
@@ -134,7 +135,7 @@ static int any_ready(struct rs_session_list *list)
 {
 	for (uint32_t i = 0; list && i < list->n; i++)
 		if (rs_readyq_maybe_nonempty(&list->s[i]->ready[1]) ||
-		    rs_readyq_maybe_nonempty(&list->s[i]->ready[0]))
+		    rs_readyq_maybe_nonempty(&list->s[i]->ready[0]) || rs_lease_has_work(&list->s[i]->lease))
 			return 1;
 	return 0;
 }

@@ -23,6 +23,7 @@
  * classic baseline (fanout.c) decides instead.
  */
 #include "complete.h"
+#include "daemon.h"
 #include "fanout.h"
 #include "failed_set.h"
 #include "log.h"
@@ -122,7 +123,9 @@ static void make_ready(struct rs_session *s, uint32_t slot, struct rs_thread *se
 
 	if (t->flags & RS_WTASK_PROFILED)
 		s->diag[slot].t_ready = rs_now_ns();
-	if (rs_readyq_push(&s->ready[t->prio], slot) != 0) {
+	/* a client-hosted task waits for a core lease (lease.c), not for a scheduler to run it */
+	int hosted = t->kernel == &rs_hosted_kernel;
+	if (rs_readyq_push(hosted ? &s->lease.ready[t->prio] : &s->ready[t->prio], slot) != 0) {
 		/* impossible while capacity == window; losing a task would hang the client, so shout */
 		rs_log_error("session %llu: ready queue overflow at task %llu (bug)", (unsigned long long)s->id,
 			     (unsigned long long)t->seq);
@@ -130,8 +133,15 @@ static void make_ready(struct rs_session *s, uint32_t slot, struct rs_thread *se
 	}
 	/* A scheduler thread runs what it made ready itself (it loops back to pop before it could sleep), so it
 	 * wakes a sleeper only for queued work worth a wake-up; the dedicated wiring thread always asks. */
-	if (!self->is_scheduler || rs_sched_backlog_worth_waking(s))
+	if (hosted) {
+		/* relaxed: our own thread's words (scheduler.c run_batch, lease.c) */
+		int inside = self->is_scheduler && atomic_load_explicit(&self->run_start_ns, memory_order_relaxed) &&
+			     atomic_load_explicit(&self->run_session, memory_order_relaxed) == s->id;
+		if (rs_park_sleepers(&s->d->park) && rs_lease_worth_waking(&s->lease, inside))
+			rs_wake_scheduler(s->d);
+	} else if (!self->is_scheduler || rs_sched_backlog_worth_waking(s)) {
 		rs_wake_scheduler(s->d);
+	}
 }
 
 static void fanout_ready(struct rs_session *s, uint32_t slot, void *self)

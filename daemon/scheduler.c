@@ -36,6 +36,7 @@
 
 #include "complete.h"
 #include "daemon.h"
+#include "lease.h"
 #include "park.h"
 #include "qsbr.h"
 #include "readyq.h"
@@ -78,7 +79,8 @@ struct rs_session *rs_sched_pick_session(struct rs_session_list *list, struct rs
 
 	for (uint32_t k = 0; k < n; k++) {
 		struct rs_session *s = list->s[(self->rr + k) % n];
-		if (!rs_readyq_maybe_nonempty(&s->ready[1]) && !rs_readyq_maybe_nonempty(&s->ready[0]))
+		if (!rs_readyq_maybe_nonempty(&s->ready[1]) && !rs_readyq_maybe_nonempty(&s->ready[0]) &&
+		    !rs_lease_has_work(&s->lease))
 			continue;
 		uint64_t vt = atomic_load_explicit(&s->vtime_ns, memory_order_relaxed);
 		if (vt < best_vt) {
@@ -193,6 +195,15 @@ static int run_batch(struct rs_daemon *d, struct rs_thread *self, struct rs_sess
 	struct rs_session *s = rs_sched_pick_session(list, self);
 	if (!s)
 		return 0;
+	/* Client-hosted work: lend this CPU to the session (lease.c). After a lease, built-in work of the same
+	 * session goes first, so neither kind starves the other on one scheduler. */
+	if (rs_lease_has_work(&s->lease) &&
+	    !((rs_readyq_maybe_nonempty(&s->ready[1]) || rs_readyq_maybe_nonempty(&s->ready[0])) &&
+	      atomic_exchange_explicit(&s->lease.builtin_turn, 0, memory_order_relaxed))) {
+		int leased = rs_lease_run(d, self, s);
+		if (leased)
+			return leased;
+	}
 	int n = 0;
 	uint32_t slot;
 	uint64_t t0 = 0, now = 0, charged = 0;

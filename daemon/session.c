@@ -114,6 +114,9 @@ static void write_sq_header(struct rs_session *s, uint64_t features)
 	h->cq_flags_off = s->lay.cq_flags_off;
 	h->cq_status_off = s->lay.cq_status_off;
 	h->schedulers = s->d->n_schedulers;
+	h->lease_lanes = s->lay.lease_lanes;
+	h->lane_sq_off = s->lay.lease_lanes ? s->lay.lane_sq_off : 0;
+	h->lane_cq_off = s->lay.lease_lanes ? s->lay.lane_cq_off : 0;
 }
 
 int rs_session_init(struct rs_session *s, struct rs_daemon *d, const struct rs_layout *lay, uint8_t *sq,
@@ -159,6 +162,10 @@ int rs_session_init(struct rs_session *s, struct rs_daemon *d, const struct rs_l
 		atomic_init(&s->wake_head[i], 0);
 		atomic_init(&s->drained[i], 0);
 	}
+	if (rs_lease_init(s) != 0) {
+		snprintf(why, why_len, "daemon out of memory for the lease queues of a %u-task window", s->window);
+		return -ENOMEM;
+	}
 	if (!d->cfg.wireless_readiness && rs_fanout_init(s) != 0) {
 		snprintf(why, why_len, "out of memory for the fan-out lists of %zu tasks", w);
 		return -ENOMEM;
@@ -198,6 +205,7 @@ void rs_session_free_state(struct rs_session *s)
 	rs_failed_set_free(&s->failed);
 	rs_readyq_destroy(&s->ready[0]);
 	rs_readyq_destroy(&s->ready[1]);
+	rs_lease_free(s);
 	s->tasks = NULL;
 	s->payload = NULL;
 	s->diag = NULL;
@@ -234,6 +242,11 @@ int rs_session_geometry(struct rs_daemon *d, const struct rs_msg_attach *req, st
 	lay->window = pick_u32(req->task_window, cfg->task_window);
 	lay->heap_depths = pick_u32(req->heap_depths, cfg->heap_depths);
 	lay->counter_slots = rs_daemon_counter_slots(d);
+	/* lease lanes for client-hosted kernels: as many leases of one session at once as the daemon has
+	 * schedulers, up to RS_MAX_LEASE_LANES (each lane costs an executor thread in the client) */
+	if (req->features & RS_FEAT_HOSTED)
+		lay->lease_lanes = d->n_schedulers < RS_MAX_LEASE_LANES ? (d->n_schedulers ? d->n_schedulers : 1) :
+									 RS_MAX_LEASE_LANES;
 	if (page_bytes(req->heap_bytes, cfg->heap_bytes, "heap_bytes", &lay->heap_bytes, why, why_len) ||
 	    page_bytes(req->arena_bytes, cfg->arena_bytes, "arena_bytes", &lay->arena_bytes, why, why_len))
 		return -EINVAL;

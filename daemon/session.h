@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "failed_set.h"
+#include "lease.h"
 #include "log.h"
 #include "readyq.h"
 #include "layout.h"
@@ -66,6 +67,7 @@ struct rs_session {
 	struct rs_failed_set failed;    /* failed_set.h */
 	struct rs_lat_row *lat_rows;    /* latency histogram (stats.h): lay.counter_slots rows, row i written only
 	                                   by worker thread i (relaxed), read by M */
+	struct rs_lease_state lease;    /* core leases of hosted tasks (lease.h); lanes only with RS_FEAT_HOSTED */
 
 	/* wiring-role state (W only) */
 	uint64_t next_seq;              /* seq of the next descriptor to consume (sq_head + 1) */

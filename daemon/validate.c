@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "lease.h"
 #include "registry.h"
 #include "rs_shm.h"
 #include "session.h"
@@ -144,14 +145,7 @@ static int check_view(struct rs_session *s, const struct rs_view_desc *v, unsign
 	if (!work_within_memory(s, v, esz))
 		REJECT("view %u: %llu elements, more than the %llu the session's memory holds", i,
 		       (unsigned long long)extent_product(v), (unsigned long long)((s->data_hi - s->data_lo) / esz));
-	kv->data = s->sq + v->offset;
-	memcpy(kv->shape, v->shape, sizeof(kv->shape));
-	memcpy(kv->stride, v->stride, sizeof(kv->stride));
-	kv->dtype = v->dtype;
-	kv->ndim = v->ndim;
-	kv->mode = v->mode;
-	kv->reserved = 0;
-	kv->reserved2 = 0;
+	rs__kview_from_desc(kv, s->sq, v);
 	return 0;
 }
 
@@ -235,6 +229,34 @@ static void doc_arg_label(const rs_kernel_desc *k, unsigned idx, char *out, size
 	}
 }
 
+/*
+ * A task of a client-hosted kernel (RS_KERNEL_HOSTED_BIT): the daemon never runs it nor touches its views,
+ * and the client checks the arguments against its own registration, so no payload is built. The views are
+ * still checked like any task's (inside the session's tensor memory, well-formed), so that a hosted task
+ * means the same thing as any other to everything that reads descriptors.
+ */
+static int validate_hosted(struct rs_session *s, const struct rs_desc *d, uint32_t slot)
+{
+	struct rs_wtask *t = &s->tasks[slot];
+	char *reason = s->diag[slot].reason;
+	rs_kview scratch;
+	int rc;
+
+	if (!s->lease.n_lanes)
+		REJECT("kernel id 0x%x is a client-hosted kernel, but the session did not negotiate hosted kernels",
+		       d->kernel);
+	if ((d->kernel & ~RS_KERNEL_HOSTED_BIT) >= RS_MAX_HOSTED_KERNELS)
+		REJECT("client-hosted kernel index %u exceeds %u", d->kernel & ~RS_KERNEL_HOSTED_BIT,
+		       RS_MAX_HOSTED_KERNELS - 1);
+	for (unsigned i = 0; i < d->n_views; i++) {
+		rc = check_view(s, &d->views[i], i, reason, &scratch);
+		if (rc)
+			return rc;
+	}
+	t->kernel_id = d->kernel;
+	t->kernel = &rs_hosted_kernel;
+	return 0;
+}
 
 int rs_validate_and_build(struct rs_session *s, const struct rs_desc *d, uint64_t expect_seq, uint32_t slot)
 {
@@ -285,6 +307,8 @@ int rs_validate_and_build(struct rs_session *s, const struct rs_desc *d, uint64_
 			REJECT("join task carries %u views and %u scalars", d->n_views, d->n_scalars);
 		return 0;
 	}
+	if (d->kernel & RS_KERNEL_HOSTED_BIT)
+		return validate_hosted(s, d, slot);
 	if (!s->d->cfg.prebuilt_payload) {
 		/* mechanisms.prebuilt_payload = false: the scheduler checks the kernel and views and builds the
 		 * payload at dispatch (rs_build_payload), from the copy the wiring thread kept */

@@ -14,6 +14,7 @@
  *     published: clients derive completion from the seq-tagged flags and are woken by the completer of the
  *     task they wait for, so there is no batched publication to hang a small graph (the upstream bug) and
  *     the wiring thread is never woken just to publish.
+ * It also puts stalled lease lanes back into service once their executor sleeps again (lease.c).
  * When a round finds nothing it sleeps (park.c: need_wakeup, window-stall wake requests, eventcount).
  *
  * Runs on its own thread (rs_wiring_thread_main), or folded: any idle scheduler holding the wiring token
@@ -25,6 +26,7 @@
 #include "complete.h"
 #include "daemon.h"
 #include "failed_set.h"
+#include "lease.h"
 #include "log.h"
 #include "park.h"
 #include "qsbr.h"
@@ -200,6 +202,7 @@ static int wire_session(struct rs_daemon *d, struct rs_thread *self, struct rs_s
 	/* the profiling level, once per batch (relaxed: a switch, published by nothing; level 0 costs this load) */
 	int level = atomic_load_explicit(&d->profiling, memory_order_relaxed);
 	forget_failures(s);
+	work += rs_lease_unstall(s); /* lease lanes whose executor came back from an overdue task */
 
 	/* pairs with the client's store-release of the tail (RS_SQ_TAIL) */
 	uint64_t tail = rs_load_acquire(&s->sqc->tail);
@@ -245,6 +248,15 @@ int rs_wiring_round(struct rs_daemon *d, struct rs_thread *self, struct rs_sessi
 	return work;
 }
 
+int rs_wiring_round_one(struct rs_daemon *d, struct rs_thread *self, struct rs_session *s)
+{
+	if (!rs_wiring_token_take(&d->wiring_token))
+		return 0;
+	int work = wire_session(d, self, s);
+	rs_wiring_token_put(&d->wiring_token);
+	return work;
+}
+
 int rs_wiring_session_has_work(struct rs_session *s)
 {
 	/* pairs with the main thread's release store of dead (control.c) */
@@ -255,7 +267,14 @@ int rs_wiring_session_has_work(struct rs_session *s)
 	if ((int64_t)(tail - (s->next_seq - 1)) > 0 && window_open(s, s->next_seq))
 		return 1;
 	uint64_t forget = rs_read_once(&s->sqc->wait.forget_upto);
-	return forget > s->forget_seen && forget < s->next_seq && s->state == RS_SESSION_FAILED;
+	if (forget > s->forget_seen && forget < s->next_seq && s->state == RS_SESSION_FAILED)
+		return 1;
+	/* a stalled lease lane whose executor sleeps again (the client rang for it) */
+	for (uint32_t i = 0; atomic_load_explicit(&s->lease.n_stalled, memory_order_relaxed) && i < s->lease.n_lanes; i++)
+		if (atomic_load_explicit(&s->lease.lanes[i].stalled, memory_order_relaxed) &&
+		    rs_read_once(&s->lease.lanes[i].sq->exec_waiting))
+			return 1;
+	return 0;
 }
 
 void *rs_wiring_thread_main(void *arg)

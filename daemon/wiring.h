@@ -15,6 +15,11 @@ struct rs_thread;
 
 /* W: one round over every session: consume, validate, classify. Returns the work done (0: nothing to do). */
 int rs_wiring_round(struct rs_daemon *d, struct rs_thread *self, struct rs_session_list *list);
+/* A folded wiring round of session s alone, if the wiring token is free (taken and put here): what a core
+ * lease holder does between its sleeps, so that with folded wiring its session's new submissions are wired
+ * during the lease — inside a lease it may touch no other session (per-session quiescence, qsbr.c).
+ * Returns the work done (0 also when another thread holds the token). */
+int rs_wiring_round_one(struct rs_daemon *d, struct rs_thread *self, struct rs_session *s);
 /* W: would a round do anything for this session right now? (the re-check of the wiring sleep, park.c) */
 int rs_wiring_session_has_work(struct rs_session *s);
 /* The dedicated wiring thread. */

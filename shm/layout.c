@@ -34,11 +34,14 @@ int rs__layout_compute(struct rs_layout *l)
 		return -EINVAL;
 	if (l->heap_bytes == 0 || l->heap_bytes % RS_PAGE || l->arena_bytes % RS_PAGE)
 		return -EINVAL;
+	if (l->lease_lanes > RS_MAX_LEASE_LANES)
+		return -EINVAL;
 	if (l->heap_bytes > (1ull << 40) || l->arena_bytes > (1ull << 44))
 		return -EOVERFLOW;
 
-	/* SQ: ctrl page, ring, heaps, arena */
-	l->ring_off = RS_PAGE;
+	/* SQ: ctrl page, lease lanes (client-written halves), ring, heaps, arena */
+	l->lane_sq_off = RS_PAGE;
+	l->ring_off = l->lane_sq_off + page_round((uint64_t)l->lease_lanes * sizeof(struct rs_lane_sq));
 	off = l->ring_off + page_round((uint64_t)l->ring_entries * RS_DESC_SLOT);
 	l->data_off = off;
 	bytes = l->heap_bytes * l->heap_depths;
@@ -49,7 +52,7 @@ int rs__layout_compute(struct rs_layout *l)
 		return -EOVERFLOW;
 	l->sq_bytes = off;
 
-	/* CQ: ctrl, per-thread counters, flags, status */
+	/* CQ: ctrl, per-thread counters, flags, status, lease lanes (daemon-written halves) */
 	off = sizeof(struct rs_cq_ctrl);
 	l->cq_counters_off = off;
 	off += (uint64_t)l->counter_slots * sizeof(struct rs_cq_counters);
@@ -58,6 +61,8 @@ int rs__layout_compute(struct rs_layout *l)
 	off += page_round((uint64_t)l->window * sizeof(uint64_t));
 	l->cq_status_off = off;
 	off += page_round((uint64_t)l->window * sizeof(struct rs_task_status));
+	l->lane_cq_off = off;
+	off += page_round((uint64_t)l->lease_lanes * sizeof(struct rs_lane_cq));
 	l->cq_bytes = off;
 	return 0;
 }
@@ -69,6 +74,8 @@ int rs__layout_from_header(struct rs_layout *l, const struct rs_sq_header *h, ch
 		.window = h->window,
 		.heap_depths = h->heap_depths,
 		.counter_slots = h->cq_counter_slots,
+		/* a daemon of ABI minor < 2 leaves the field 0 (reserved bytes): no lanes, the old layout */
+		.lease_lanes = (h->features & RS_FEAT_HOSTED) ? h->lease_lanes : 0,
 		.heap_bytes = h->heap_bytes,
 		.arena_bytes = h->arena_bytes,
 	};
@@ -90,7 +97,8 @@ int rs__layout_from_header(struct rs_layout *l, const struct rs_sq_header *h, ch
 	if (want.ring_off != h->ring_off || want.data_off != h->data_off || want.arena_off != h->arena_off ||
 	    want.sq_bytes != h->sq_bytes || want.cq_bytes != h->cq_bytes || want.cq_flags_off != h->cq_flags_off ||
 	    want.cq_status_off != h->cq_status_off || want.cq_counters_off != h->cq_counters_off ||
-	    h->heap_off != h->data_off) {
+	    h->heap_off != h->data_off ||
+	    (want.lease_lanes && (want.lane_sq_off != h->lane_sq_off || want.lane_cq_off != h->lane_cq_off))) {
 		snprintf(why, why_len, "session layout disagrees with this library's computation");
 		return -EPROTO;
 	}

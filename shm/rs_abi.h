@@ -16,6 +16,9 @@
  *       [counters_off ..)  one struct rs_cq_counters line per scheduler thread (single writer each)
  *       [flags_off ..)     window completion flags, u64, seq-tagged: (seq << 2) | state
  *       [status_off ..)    window struct rs_task_status, written only for failed/cancelled tasks
+ *       [lane_cq_off ..)   with RS_FEAT_HOSTED: lease_lanes struct rs_lane_cq (run rings, daemon-written)
+ *   and in the SQ, between the ctrl page and the ring, lease_lanes struct rs_lane_sq (completion rings,
+ *   client-written), also only with RS_FEAT_HOSTED.
  *
  * Ordering rules (io_uring's discipline):
  *   - the client fills a descriptor, then store-releases sq tail; the daemon load-acquires the tail
@@ -30,6 +33,12 @@
  *     full fence, re-loads every tail before it sleeps (SQPOLL's protocol; pair: RS_NEED_WAKEUP);
  *   - completion wait: the client stores its wait line, full fence, re-checks; the daemon publishes, full
  *     fence, loads the wait line (eventcount; pair: RS_CLIENT_WAIT).
+ *   - core leases (RS_FEAT_HOSTED): the lease holder store-releases lease/state, then run entries, then
+ *     run_tail; the executor load-acquires run_tail, each entry and lease again (pair: RS_LANE_RUN). The
+ *     executor writes a completion entry, then store-releases done_tail; the holder load-acquires done_tail
+ *     (pair: RS_LANE_DONE). Both sleeps are eventcounts on futex words: the executor sets exec_waiting, full
+ *     fence, re-checks run_tail, waits on run_gen; the holder sets holder_waiting, full fence, re-checks
+ *     done_tail, waits on done_gen (pair: RS_LANE_WAKE).
  */
 #ifndef RS_ABI_H
 #define RS_ABI_H
@@ -38,7 +47,7 @@
 #include <stdint.h>
 
 #define RS_ABI_MAJOR 1u
-#define RS_ABI_MINOR 1u
+#define RS_ABI_MINOR 2u /* 2: client-hosted kernels and core leases (RS_FEAT_HOSTED, lease lanes) */
 
 #define RS_SQ_MAGIC 0x5253515f52494e47ull /* "RSQ_RING" */
 #define RS_CQ_MAGIC 0x5243515f52494e47ull /* "RCQ_RING" */
@@ -67,7 +76,7 @@
 /* Set by the daemon when it traces every task (profiling level 2 at attach): the client stamps each
  * descriptor's submit_ns (one clock read per submit it skips otherwise). */
 #define RS_FEAT_PROFILING (1ull << 1)
-#define RS_FEAT_ALL (RS_FEAT_PRIORITY | RS_FEAT_PROFILING)
+#define RS_FEAT_ALL (RS_FEAT_PRIORITY | RS_FEAT_PROFILING | RS_FEAT_HOSTED)
 /* Set by the daemon, never asked for: each submission returns only once the daemon has wired it (config
  * mechanisms.deferred_wiring = false; a baseline for measuring the deferred wiring queue). */
 #define RS_FEAT_SYNC_SUBMIT (1ull << 2)
@@ -79,6 +88,9 @@
 /* Set by the daemon: need_wakeup holds a sleep generation that changes whenever another doorbell is needed,
  * so a client rings once per value; without the bit, a client rings whenever need_wakeup is nonzero. */
 #define RS_FEAT_SLEEP_GEN (1ull << 4)
+/* Asked for by the client, granted by a daemon of ABI minor >= 2: the session has lease lanes (struct
+ * rs_lane_sq / rs_lane_cq) and accepts tasks of client-hosted kernels (RS_KERNEL_HOSTED_BIT ids). */
+#define RS_FEAT_HOSTED (1ull << 5)
 
 enum rs_dtype_code {
 	RS_DT_F32 = 1,
@@ -195,8 +207,10 @@ struct rs_sq_header {
 	uint64_t cq_flags_off;
 	uint64_t cq_status_off;
 	uint32_t schedulers;       /* scheduler threads of the daemon (for kernel-busy shares) */
-	uint32_t reserved0;
-	uint8_t reserved[96];
+	uint32_t lease_lanes;      /* RS_FEAT_HOSTED: lease lanes (0 without it) */
+	uint64_t lane_sq_off;      /* RS_FEAT_HOSTED: struct rs_lane_sq[lease_lanes] in the SQ */
+	uint64_t lane_cq_off;      /* RS_FEAT_HOSTED: struct rs_lane_cq[lease_lanes] in the CQ */
+	uint8_t reserved[80];
 };
 _Static_assert(sizeof(struct rs_sq_header) == 256, "rs_sq_header is 256 bytes");
 
@@ -315,6 +329,66 @@ _Static_assert(sizeof(struct rs_task_status) == 192, "rs_task_status is 192 byte
 #define RS_ERR_CANCELED 10003
 #define RS_ERR_INVALDESC 10006
 #define RS_ERR_FAILED 10011
+
+/*
+ * Client-hosted kernels and core leases (DESIGN §11). A kernel id with RS_KERNEL_HOSTED_BIT names a function
+ * the client registered itself (low bits: its index in the client's table, < RS_MAX_HOSTED_KERNELS); the daemon
+ * wires and tracks such a task like any other but never runs it. When one is ready, a scheduler thread lends
+ * its CPU to the session on one of its lease lanes: it publishes ready hosted seqs in the lane's run ring
+ * (CQ), wakes the lane's executor thread in the client (futex on run_gen) and sleeps (futex on done_gen)
+ * until the lease ends. The executor runs the seqs and reports each in the lane's completion ring (SQ),
+ * which the daemon validates as hostile input: only seqs of the current lease on this lane, each once.
+ */
+#define RS_KERNEL_HOSTED_BIT 0x40000000u /* positive as an int: rs_kernel_local returns it like rs_kernel */
+#define RS_MAX_HOSTED_KERNELS 256u
+#define RS_MAX_LEASE_LANES 4u
+#define RS_LANE_RUN_ENTRIES 64u  /* run ring slots: at most this many seqs outstanding per lease */
+#define RS_LANE_DONE_ENTRIES 64u /* completion ring slots */
+#define RS_LANE_MSG_LEN 112u     /* failure text of a completion entry, NUL-terminated */
+
+/* rs_lane_cq.state */
+enum rs_lane_state {
+	RS_LANE_IDLE = 0,   /* no lease: the executor sleeps */
+	RS_LANE_LEASED = 1, /* a lease is on: run entries [run_first, run_tail) of lease `lease` */
+};
+
+/* One completion a client reports (client-written, daemon-validated). */
+struct rs_lane_done {
+	uint64_t seq;                    /* the task */
+	int32_t code;                    /* 0 = ok, else the kernel's negative error code */
+	uint32_t reserved;
+	char message[RS_LANE_MSG_LEN];   /* failure text (code != 0), NUL-terminated */
+};
+_Static_assert(sizeof(struct rs_lane_done) == 128, "rs_lane_done is two cache lines");
+
+/* A lane's client-written half, in the SQ. */
+struct rs_lane_sq {
+	uint64_t done_tail;              /* client: entries [.., done_tail) written; store-release (RS_LANE_DONE) */
+	uint32_t done_gen;               /* client: bumped before waking a sleeping lease holder (futex word; the
+	                                    daemon bumps it too once the client hung up, to end a lease at once) */
+	uint32_t exec_waiting;           /* client: 1 while the executor sleeps (or is about to) on run_gen */
+	uint8_t pad[48];
+	struct rs_lane_done done[RS_LANE_DONE_ENTRIES];
+};
+_Static_assert(sizeof(struct rs_lane_sq) == 64 + 128 * RS_LANE_DONE_ENTRIES, "rs_lane_sq size");
+
+/* A lane's daemon-written half, in the CQ. */
+struct rs_lane_cq {
+	uint32_t run_gen;                /* daemon: bumped before waking the executor (futex word) */
+	uint32_t state;                  /* daemon: enum rs_lane_state */
+	uint64_t lease;                  /* daemon: number of the current (or last) lease, unique per session */
+	uint64_t run_first;              /* daemon: first run-ring index of that lease */
+	uint32_t holder_waiting;         /* daemon: 1 while the lease holder sleeps (or is about to) on done_gen */
+	uint32_t pad0;
+	uint64_t slice_end_ns;           /* daemon: CLOCK_MONOTONIC time after which the lease hands out no more
+	                                    work (an executor spins for more only before it) */
+	uint8_t pad[24];
+	_Alignas(64) uint64_t run_tail;  /* daemon: run entries [run_first, run_tail) published (RS_LANE_RUN) */
+	uint8_t pad1[56];
+	uint64_t run[RS_LANE_RUN_ENTRIES]; /* daemon: seqs, entry i at run[i % RS_LANE_RUN_ENTRIES] */
+};
+_Static_assert(offsetof(struct rs_lane_cq, run_tail) == 64, "run_tail offset");
+_Static_assert(sizeof(struct rs_lane_cq) == 128 + 8 * RS_LANE_RUN_ENTRIES, "rs_lane_cq size");
 
 static inline int rs_is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
 

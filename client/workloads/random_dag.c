@@ -39,7 +39,7 @@
 /* RS__WL_RUN, or the exit code to return at once (see rs__wl_parse_cmdline). */
 static int rd_parse(int argc, char **argv, struct rd_config *cfg)
 {
-	enum { F_TASKS, F_CLIENTS, F_TILES, F_MATRICES, F_DIM, F_WAIT_MS, N_FLAGS };
+	enum { F_TASKS, F_CLIENTS, F_TILES, F_MATRICES, F_DIM, F_WAIT_MS, F_HOSTED, N_FLAGS };
 	struct rs__wl_flag f[N_FLAGS] = {
 		[F_TASKS] = { "tasks", "N", "tasks each client submits", 1, RD_MAX_TASKS, RD_DEFAULT_TASKS },
 		[F_CLIENTS] = { "clients", "K", "client processes, each with its own session", 1, RD_MAX_CLIENTS, 1 },
@@ -50,6 +50,9 @@ static int rd_parse(int argc, char **argv, struct rd_config *cfg)
 			    RD_DEFAULT_DIM },
 		[F_WAIT_MS] = { "wait-ms", "MS", "bound on each checkpoint's rs_wait_all", 1, INT32_MAX,
 				RD_DEFAULT_WAIT_MS },
+		[F_HOSTED] = { "hosted-share", "P",
+			       "per mille of tasks run as client-hosted kernels (rs_kernel_local) computing the same", 0,
+			       RD_PERMILLE, 0 },
 	};
 	const struct rs__wl_cmdline cmd = {
 		.name = RD_NAME,
@@ -72,6 +75,7 @@ static int rd_parse(int argc, char **argv, struct rd_config *cfg)
 	cfg->matrices = (unsigned)f[F_MATRICES].value;
 	cfg->dim = (unsigned)f[F_DIM].value;
 	cfg->wait_ms = (int)f[F_WAIT_MS].value;
+	cfg->hosted_share = (unsigned)f[F_HOSTED].value;
 	cfg->seed = common.seed;
 	cfg->socket = common.socket;
 	cfg->verify = common.verify;

@@ -8,6 +8,7 @@
  *   random_dag_gen.c      the graph generator: regions, operations, their tasks
  *   random_dag_tracker.c  per-element access history: overlap tests and explicit producer lists
  *   random_dag_oracle.c   the sequential oracle and the bit-exact comparison
+ *   random_dag_hosted.c   client-hosted twins of the built-in kernels (--hosted-share)
  *
  * A client (struct rd_client) is single-threaded and private to its process; the farm's children get
  * their copy of the configuration through fork and hand back a struct rd_result through a pipe.
@@ -54,6 +55,7 @@ struct rd_config {
 	const char *socket;
 	bool verify;
 	int wait_ms;      /* bound on each checkpoint's rs_wait_all */
+	unsigned hosted_share; /* per mille of tasks submitted as client-hosted twins (random_dag_hosted.c) */
 	rs_options opt;   /* session geometry from the command line, name "random-dag" */
 };
 
@@ -98,8 +100,9 @@ struct rd_client {
 	float *tmp;          /* oracle of the scope op's scratch */
 	float *tmp2;         /* oracle of the nested scope's scratch */
 	int k_fill, k_copy, k_add, k_axpy, k_affine, k_scale;
+	int h_fill, h_copy, h_add, h_axpy, h_affine, h_scale; /* their hosted twins (--hosted-share) */
 	uint64_t submitted;  /* tasks this client submitted (without client-inserted joins) */
-	uint64_t n_explicit, n_scoped, n_high, n_renorm, n_1d, n_nested;
+	uint64_t n_explicit, n_scoped, n_high, n_renorm, n_1d, n_nested, n_hosted;
 	int status;          /* RS_WL_EXIT_* */
 	uint64_t mismatches;
 	uint64_t start_ns, end_ns;
@@ -148,6 +151,11 @@ bool rd_overlap(struct rd_client *cl, const struct rd_region *a, const struct rd
 void rd_collect(struct rd_client *cl, const struct rd_region *r, bool writes, struct rd_deps *d);
 /* Record task seq's access to r. */
 void rd_record(struct rd_client *cl, const struct rd_region *r, bool writes, int64_t seq);
+
+/* random_dag_hosted.c: register the hosted twins when cfg->hosted_share (0 or a negative code); the kernel
+ * to submit instead of built-in `kernel` (its twin with probability hosted_share per mille). */
+int rd_hosted_setup(struct rd_client *cl);
+int rd_hosted_pick(struct rd_client *cl, int kernel);
 
 /* random_dag_oracle.c: the same float expressions the kernels compute, applied in submission order. */
 /* Fill a fresh matrix and its oracle with the same random values, padding included. */

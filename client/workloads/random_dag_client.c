@@ -60,6 +60,9 @@ static int rd_client_setup(struct rd_client *cl)
 		}
 		*kernels[i].id = id;
 	}
+	int rc = rd_hosted_setup(cl);
+	if (rc)
+		return rc;
 
 	size_t dim = cfg->dim;
 	size_t max_tile = dim * dim; /* a scratch never exceeds one tile; a 1-D span has at most edge^2 */
@@ -188,8 +191,9 @@ void rd_client_main(const struct rd_config *cfg, unsigned id, struct rd_result *
 				      ? (cfg->verify ? "matches the oracle" : "ran (not verified)")
 				      : cl->status == RS_WL_EXIT_MISMATCH ? "MISMATCH" : "FAILED";
 	printf(RD_NAME ": client %u: %" PRIu64 " tasks (%" PRIu64 " explicit-only, %" PRIu64 " high-prio, %" PRIu64
-		       " scopes, %" PRIu64 " nested, %" PRIu64 " 1-D, %" PRIu64 " renorm), %.3f s: %s\n",
+		       " scopes, %" PRIu64 " nested, %" PRIu64 " 1-D, %" PRIu64 " renorm, %" PRIu64 " hosted), %.3f s: %s\n",
 	       id, cl->submitted, cl->n_explicit, cl->n_high, cl->n_scoped, cl->n_nested, cl->n_1d, cl->n_renorm,
+	       cl->n_hosted,
 	       cl->end_ns > cl->start_ns ? (double)(cl->end_ns - cl->start_ns) / 1e9 : 0.0, verdict);
 	fflush(stdout);
 	rd_client_free(cl);

@@ -130,7 +130,7 @@ static int64_t rd_submit(struct rd_client *cl, int kernel, const rs_arg *args, u
 			 const struct rd_deps *deps, unsigned flags)
 {
 	rs_task t = {
-		.kernel = kernel,
+		.kernel = rd_hosted_pick(cl, kernel),
 		.args = args,
 		.nargs = nargs,
 		.deps = deps ? deps->v : NULL,

@@ -1,8 +1,9 @@
 /*
  * test_inproc_protocol.c — the daemon core and the client library in ONE process (DESIGN §8), so that
  * ThreadSanitizer sees both sides of every ring-protocol ordering: tail publication and need_wakeup/doorbell,
- * completion flags and the client's wait line, sq_head/ack window reuse, watermark batching, wake lists, and
- * session teardown while tasks are in flight.
+ * completion flags and the client's wait line, sq_head/ack window reuse, watermark batching, wake lists,
+ * session teardown while tasks are in flight, and core leases (client-hosted kernels: the run ring, the
+ * executor's and the lease holder's futex sleeps, the completion ring, argument records reused per window).
  *
  * The daemon runs exactly as ringschedd does (rs_daemon + rs_server on a private socket, its libevent loop on
  * a thread of its own); client threads use the public API. Every scenario checks results exactly against a
@@ -25,6 +26,7 @@
 #include "log.h"
 #include "threads.h"
 #include "ringsched.h"
+#include "rs_kernel.h"
 
 /* Failed CHECKs, counted from any client thread; a failed check does not stop its scenario, so one run
  * reports every broken ordering (tests/check.h). Relaxed: a count with no data riding on it, read by main
@@ -123,7 +125,45 @@ struct dag_args {
 	rs_options opt;
 	int use_scopes;
 	int disconnect_early; /* teardown with tasks in flight; no verification */
+	unsigned hosted;      /* per mille of tasks run by client-hosted twins of affine / add / copy */
 };
+
+/* Client-hosted twins of the built-in affine, add and copy on 1-D f32 views: the same float expressions
+ * (kernels/builtin.c), run by the client library's executor threads under core leases. */
+static int h_affine(const rs_kargs *a)
+{
+	const rs_kview *v = &a->views[0];
+	float *y = v->data, fa = (float)rs_kscalar_f64(a, 0), fb = (float)rs_kscalar_f64(a, 1);
+	for (uint32_t i = 0; i < v->shape[0]; i++)
+		y[(size_t)i * v->stride[0]] = fa * y[(size_t)i * v->stride[0]] + fb;
+	return 0;
+}
+
+static int h_add(const rs_kargs *a)
+{
+	const rs_kview *vx = &a->views[0], *vy = &a->views[1];
+	const float *x = vx->data;
+	float *y = vy->data;
+	for (uint32_t i = 0; i < vy->shape[0]; i++)
+		y[(size_t)i * vy->stride[0]] = y[(size_t)i * vy->stride[0]] + x[(size_t)i * vx->stride[0]];
+	return 0;
+}
+
+static int h_copy(const rs_kargs *a)
+{
+	const rs_kview *vx = &a->views[0], *vy = &a->views[1];
+	const float *x = vx->data;
+	float *y = vy->data;
+	for (uint32_t i = 0; i < vy->shape[0]; i++)
+		y[(size_t)i * vy->stride[0]] = x[(size_t)i * vx->stride[0]];
+	return 0;
+}
+
+static int h_fail(const rs_kargs *a)
+{
+	snprintf(a->err, a->err_len, "hosted failure on purpose");
+	return -EIO;
+}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -147,6 +187,14 @@ static void *dag_client(void *arg)
 		return NULL;
 	int k_affine = rs_kernel(c, "affine"), k_add = rs_kernel(c, "add"), k_copy = rs_kernel(c, "copy");
 	CHECK(k_affine >= 0 && k_add >= 0 && k_copy >= 0, "kernels: %d %d %d", k_affine, k_add, k_copy);
+	int h_ids[3] = { k_affine, k_add, k_copy };
+	if (a->hosted) {
+		h_ids[0] = rs_kernel_local(c, "h.affine", h_affine, 1, 2);
+		h_ids[1] = rs_kernel_local(c, "h.add", h_add, 2, 0);
+		h_ids[2] = rs_kernel_local(c, "h.copy", h_copy, 2, 0);
+		CHECK(h_ids[0] > 0 && h_ids[1] > 0 && h_ids[2] > 0, "rs_kernel_local: %d %d %d (%s)", h_ids[0],
+		      h_ids[1], h_ids[2], rs_last_error());
+	}
 	float *x = rs_alloc(c, DAG_ELEMS * sizeof(float));
 	float *oracle = malloc(DAG_ELEMS * sizeof(float));
 	CHECK(x && oracle, "alloc");
@@ -159,16 +207,17 @@ static void *dag_client(void *arg)
 		unsigned len = 1 + (unsigned)(rnd(&s) % DAG_TILE_MAX);
 		unsigned o1 = (unsigned)(rnd(&s) % (DAG_ELEMS - len)), o2 = (unsigned)(rnd(&s) % (DAG_ELEMS - len));
 		unsigned op = (unsigned)(rnd(&s) % 8);
+		int hosted = a->hosted && rnd(&s) % 1000 < a->hosted;
 		int64_t r;
 		if (op < 4) { /* x[o1..] = a*x + b : order-sensitive */
 			double ca = 0.5 + (double)(rnd(&s) % 1000) / 1000.0, cb = (double)(rnd(&s) % 100) / 100.0 - 0.5;
 			rs_arg args[] = { rs_inout(rs_view_1d(x + o1, RS_F32, len)), rs_f64(ca), rs_f64(cb) };
-			r = rs_submit(c, k_affine, args, 3);
+			r = rs_submit(c, hosted ? h_ids[0] : k_affine, args, 3);
 			for (unsigned i = 0; i < len; i++)
 				oracle[o1 + i] = (float)ca * oracle[o1 + i] + (float)cb;
 		} else if (op < 6 && (o1 + len <= o2 || o2 + len <= o1)) { /* y += x on disjoint tiles */
 			rs_arg args[] = { rs_in(rs_view_1d(x + o1, RS_F32, len)), rs_inout(rs_view_1d(x + o2, RS_F32, len)) };
-			r = rs_submit(c, k_add, args, 2);
+			r = rs_submit(c, hosted ? h_ids[1] : k_add, args, 2);
 			for (unsigned i = 0; i < len; i++)
 				oracle[o2 + i] = oracle[o2 + i] + oracle[o1 + i];
 		} else if (a->use_scopes && op == 7) { /* via scratch: tmp = x[o1]; tmp = 2 tmp + 1; x[o2] += tmp */
@@ -195,7 +244,7 @@ static void *dag_client(void *arg)
 			if (!(o1 + len <= o2 || o2 + len <= o1))
 				continue;
 			rs_arg args[] = { rs_in(rs_view_1d(x + o1, RS_F32, len)), rs_out(rs_view_1d(x + o2, RS_F32, len)) };
-			r = rs_submit(c, k_copy, args, 2);
+			r = rs_submit(c, hosted ? h_ids[2] : k_copy, args, 2);
 			memmove(oracle + o2, oracle + o1, len * sizeof(float));
 		}
 		CHECK(r > 0, "submit: %lld (%s)", (long long)r, rs_last_error());
@@ -221,19 +270,26 @@ out:
 	return NULL;
 }
 
-static void run_dag_clients(struct harness *h, unsigned clients, unsigned tasks, rs_options opt, int scopes,
-			    int disconnect_early)
+static void run_dag_clients_hosted(struct harness *h, unsigned clients, unsigned tasks, rs_options opt,
+				   int scopes, int disconnect_early, unsigned hosted)
 {
 	pthread_t th[8];
 	struct dag_args a[8];
 
 	for (unsigned i = 0; i < clients; i++) {
 		a[i] = (struct dag_args){ .sock = h->sock, .tasks = tasks, .seed = 1000 + i * 7919 + tasks,
-					  .opt = opt, .use_scopes = scopes, .disconnect_early = disconnect_early };
+					  .opt = opt, .use_scopes = scopes, .disconnect_early = disconnect_early,
+					  .hosted = hosted };
 		pthread_create(&th[i], NULL, dag_client, &a[i]);
 	}
 	for (unsigned i = 0; i < clients; i++)
 		pthread_join(th[i], NULL);
+}
+
+static void run_dag_clients(struct harness *h, unsigned clients, unsigned tasks, rs_options opt, int scopes,
+			    int disconnect_early)
+{
+	run_dag_clients_hosted(h, clients, tasks, opt, scopes, disconnect_early, 0);
 }
 
 /* ---------------------------------------------------------------- small graphs, failures */
@@ -287,6 +343,30 @@ static void failure_propagation(struct harness *h)
 	rs_disconnect(c);
 }
 
+/* A hosted kernel's failure: its code and text reach rs_task_error, a built-in dependent is cancelled. */
+static void hosted_failure(struct harness *h)
+{
+	rs_client *c = rs_connect(h->sock, NULL);
+	CHECK(c, "connect");
+	if (!c)
+		return;
+	int kf = rs_kernel_local(c, "h.fail", h_fail, 1, 0), ka = rs_kernel(c, "affine");
+	float *x = rs_alloc(c, 16 * sizeof(float));
+	rs_arg fa[] = { rs_out(rs_view_1d(x, RS_F32, 16)) };
+	int64_t f = rs_submit(c, kf, fa, 1);
+	rs_arg aa[] = { rs_inout(rs_view_1d(x, RS_F32, 16)), rs_f64(1.0), rs_f64(1.0) };
+	int64_t d = rs_submit(c, ka, aa, 3);
+	CHECK(rs_wait(c, f, 10000) == -EIO, "hosted failure reports its code");
+	CHECK(rs_wait(c, d, 10000) == -RS_ECANCELED, "dependent of a hosted failure is cancelled");
+	rs_error e;
+	CHECK(rs_task_error(c, d, &e) == 0 && e.root_task == f && !strcmp(e.kernel, "h.fail") && e.code == -EIO &&
+		      !strcmp(e.message, "hosted failure on purpose"),
+	      "hosted root failure named: root %lld kernel %s code %d message %s", (long long)e.root_task, e.kernel,
+	      e.code, e.message);
+	CHECK(rs_wait_all(c, 10000) == -EIO, "wait_all reports the hosted failure");
+	rs_disconnect(c);
+}
+
 int main(void)
 {
 	struct {
@@ -306,6 +386,13 @@ int main(void)
 		run_dag_clients(&h, 2, tasks / 4, (rs_options){ .task_window = 16, .ring_entries = 8 }, 1, 0);
 		small_graphs_publish(&h);
 		failure_propagation(&h);
+		/* client-hosted kernels mixed with built-in ones across dependencies, one and three clients, the
+		 * tiny window (argument records reused), a failure, and a teardown with leases in flight */
+		run_dag_clients_hosted(&h, 1, tasks / 2, (rs_options){ 0 }, 1, 0, 500);
+		run_dag_clients_hosted(&h, 3, tasks / 6, (rs_options){ 0 }, 1, 0, 500);
+		run_dag_clients_hosted(&h, 2, tasks / 8, (rs_options){ .task_window = 16, .ring_entries = 8 }, 1, 0, 700);
+		hosted_failure(&h);
+		run_dag_clients_hosted(&h, 2, tasks / 8, (rs_options){ 0 }, 0, 1, 500);
 		/* teardown with work in flight, while another client keeps going */
 		run_dag_clients(&h, 2, tasks / 4, (rs_options){ 0 }, 0, 1);
 		run_dag_clients(&h, 1, tasks / 10, (rs_options){ 0 }, 0, 0);

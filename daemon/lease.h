@@ -1,0 +1,92 @@
+/*
+ * lease.h — core leases, the daemon side of client-hosted kernels (DESIGN §11). See lease.c.
+ *
+ * A session that negotiated RS_FEAT_HOSTED has lease lanes (shm/rs_abi.h: struct rs_lane_sq in the SQ, struct
+ * rs_lane_cq in the CQ) and the private state below: two ready queues of hosted tasks (normal and high
+ * priority; readiness.c pushes a hosted task there instead of the kernel ready queues), one lease number per
+ * window slot naming the lease a task was handed to, and per lane the daemon's own copies of the ring indices.
+ * Field ownership as in session.h: "S" any scheduler, "H" the scheduler holding the lane's lease, "M" the main
+ * thread, "C" the client (hostile).
+ */
+#ifndef RS_LEASE_H
+#define RS_LEASE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "readyq.h"
+#include "rs_abi.h"
+#include "rs_kernel.h"
+
+struct rs_daemon;
+struct rs_session;
+struct rs_thread;
+
+/* The daemon-private half of one lease lane. */
+struct rs_lease_lane {
+	_Alignas(64) _Atomic uint32_t busy; /* S: 0 free, 1 held by a lease (CAS 0 -> 1 claims it) */
+	struct rs_lane_sq *sq;              /* C-written half: completion ring, done_gen, exec_waiting */
+	struct rs_lane_cq *cq;              /* H-written half: run ring, lease, state, holder_waiting */
+	uint64_t run_tail;                  /* H: its own copy of cq->run_tail */
+	uint64_t done_head;                 /* H: completion entries consumed */
+	_Atomic uint32_t stalled;           /* H sets (a lease ended at its deadline: the executor is still inside
+	                                       a task), W clears once the executor sleeps again; not claimable */
+};
+
+struct rs_lease_state {
+	struct rs_readyq ready[2];          /* S: hosted tasks ready to be leased, [1] high priority */
+	_Atomic uint64_t *leased;           /* H: per window slot, the lease holding the task there (0 = none);
+	                                       relaxed — a lease reads another lane's entry only to reject it */
+	struct rs_lease_lane lanes[RS_MAX_LEASE_LANES];
+	uint32_t n_lanes;                   /* 0 without RS_FEAT_HOSTED */
+	_Alignas(64) _Atomic uint32_t lanes_free; /* S: lanes not held (a hint for choosing the session) */
+	_Atomic uint32_t n_stalled;         /* lanes with stalled set (W looks at them only if nonzero) */
+	_Atomic uint32_t builtin_turn;      /* S: 1 after a lease: the session's next batch prefers built-in work */
+	_Atomic uint64_t next_lease;        /* S: lease numbers, unique per session, never 0 */
+	_Atomic uint64_t reports_rejected;  /* H: completion entries that failed validation */
+	_Atomic uint64_t task_ewma_ns;      /* H: moving mean wall time per hosted task (relaxed; sizes refills) */
+	struct rs_ratelimit rl;             /* log lines about rejected reports */
+};
+
+/* Stands in for the kernel of every hosted task (rs_wtask.kernel): readiness.c routes tasks with it to the
+ * lease queues; its fn is never called by a scheduler. */
+extern const rs_kernel_desc rs_hosted_kernel;
+
+/* M, from rs_session_init: set up the lanes (layout lane_*_off) and private state of s. 0 or -ENOMEM. */
+int rs_lease_init(struct rs_session *s);
+void rs_lease_free(struct rs_session *s);
+
+/* Hosted work is ready and a lane is free (racy hint for choosing a session; a wrong answer costs a failed
+ * claim). Any thread. */
+static inline int rs_lease_has_work(struct rs_lease_state *l)
+{
+	return atomic_load_explicit(&l->lanes_free, memory_order_relaxed) &&
+	       (rs_readyq_maybe_nonempty(&l->ready[1]) || rs_readyq_maybe_nonempty(&l->ready[0]));
+}
+
+/* Any thread that just made a hosted task of session `sid` ready: should a sleeping scheduler be woken for
+ * it? When a lane is free — unless the thread is itself inside a batch or lease of that session (it takes
+ * the task at its next pick, or refills it into its lease) and no second task is queued for another lane. */
+static inline int rs_lease_worth_waking(struct rs_lease_state *l, int inside_session)
+{
+	return atomic_load_explicit(&l->lanes_free, memory_order_relaxed) &&
+	       (!inside_session || rs_readyq_depth(&l->ready[0]) + rs_readyq_depth(&l->ready[1]) > 1);
+}
+
+/* S: run one lease of session s on a free lane: hand its ready hosted tasks to the client's executor, sleep
+ * while it runs them, complete what it reports, until the slice is over and nothing is outstanding, no
+ * hosted work is left, the client is gone, or the deadline fails what is unreported. Announced like a batch
+ * (run_start_ns). Returns the tasks completed (> 0), 0 if there was no free lane or no task, -1 if the main
+ * thread quarantined this thread meanwhile (stuck.c). */
+int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session *s);
+
+/* W, once per wiring round of s while n_stalled: a stalled lane whose executor sleeps again (exec_waiting) is
+ * back in service; wakes a scheduler if hosted work waits for it. Returns 1 if a lane came back. */
+int rs_lease_unstall(struct rs_session *s);
+
+/* M, after the store of s->dead on a hang-up: wake every lease holder of s, so its lease ends at once. */
+void rs_lease_wake_holders(struct rs_session *s);
+
+#endif /* RS_LEASE_H */
