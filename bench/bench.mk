@@ -26,7 +26,9 @@ bench-publish:
 bench-quick: bench-build
 	$(BENCH_PY) bench/run.py --quick --build $(BUILD)
 
-$(RS_BENCH): bench/rs_bench.c bench/graph.h client/ringsched.h $(CLIENT_A)
+# --hosted registers the daemon's own kernel bodies as hosted kernels: the built-in kernels' object links in.
+$(RS_BENCH): bench/rs_bench.c bench/graph.h client/ringsched.h $(CLIENT_A) $(BUILD)/obj/kernels/builtin.o
 	$(call say,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Ibench -o $@ bench/rs_bench.c $(CLIENT_A) $(ALL_LDFLAGS) -lm -pthread
+	$(Q)$(CC) $(ALL_CFLAGS) -Ibench -o $@ bench/rs_bench.c $(BUILD)/obj/kernels/builtin.o $(CLIENT_A) $(ALL_LDFLAGS) \
+		$(BLAS_LIBS) -lm -pthread

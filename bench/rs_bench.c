@@ -3,12 +3,16 @@
  * client in its own process, like any application) and prints one JSON line in the peers' format, or one of
  * the micro measurements (--calibrate, --submit-cost, --roundtrip, --futex-floor).
  *
- *   rs_bench --pattern NAME [--n N] [--width W] [--steps S] [--grain ITERS] [--seed X] [--config NAME]
+ *   rs_bench --pattern NAME [--n N] [--width W] [--steps S] [--grain ITERS] [--seed X] [--config NAME] [--hosted]
  *   rs_bench --calibrate | --submit-cost 0|1|4 | --roundtrip hot|idle|load [--n REPS] | --futex-floor
  *
  * Every task is kernel `busy` with scalars (grain, index) and one 1-element i64 view per access of the
  * graph; runs of consecutive IN buffers are one 2-D view (rows x 1, row stride 8 elements) so the fanout
  * sink's 1000 inputs fit the 16-view limit. The independent pattern with grain 0 is `noop` without views.
+ * With --hosted the same two kernels run in this process as hosted kernels (rs_kernel_local): the bodies
+ * are the daemon's own (kernels/builtin.c's rs_builtin_table, linked in), so hosted vs built-in measures
+ * where a task runs — an executor of this process under a core lease, or a scheduler thread of the daemon —
+ * and nothing else.
  * Exit status: 0 ok, 1 verification failed or a task failed, 2 usage / setup error.
  */
 #include <errno.h>
@@ -28,6 +32,7 @@
 
 #include "graph.h"
 #include "ringsched.h"
+#include "rs_kernel.h"
 
 #define LINE_U64 8u              /* one 64-byte line per buffer */
 #define WAIT_MS 300000           /* bound on any rs_wait_all of the bench */
@@ -36,6 +41,9 @@
 #define SUBMIT_BATCH 64u
 
 static const char *g_config = "default";
+static int g_hosted; /* --hosted */
+
+extern const rs_plugin_table rs_builtin_table; /* kernels/builtin.c */
 
 static uint64_t now_ns(void)
 {
@@ -84,18 +92,36 @@ static rs_client *connect_or_die(size_t arena_need)
 	return c;
 }
 
+/* The daemon's kernel `name`, or with --hosted the same body registered as a hosted kernel of this process. */
 static int kernel_or_die(rs_client *c, const char *name)
 {
-	int k = rs_kernel(c, name);
+	int k = -RS_ENOKERNEL;
 
-	if (k < 0) {
-		fprintf(stderr,
-			"rs_bench: the daemon has no kernel '%s' (%s): this daemon predates the bench kernels; "
-			"merge main (built-in 'busy' and view-accepting 'noop')\n",
-			name, rs_strerror(k));
-		exit(2);
+	if (!g_hosted) {
+		k = rs_kernel(c, name);
+		if (k < 0) {
+			fprintf(stderr,
+				"rs_bench: the daemon has no kernel '%s' (%s): this daemon predates the bench kernels; "
+				"merge main (built-in 'busy' and view-accepting 'noop')\n",
+				name, rs_strerror(k));
+			exit(2);
+		}
+		return k;
 	}
-	return k;
+	for (uint32_t i = 0; i < rs_builtin_table.n_kernels; i++) {
+		const rs_kernel_desc *d = &rs_builtin_table.kernels[i];
+		if (strcmp(d->name, name))
+			continue;
+		k = rs_kernel_local(c, name, d->fn, d->n_views, d->n_scalars);
+		if (k < 0) {
+			fprintf(stderr, "rs_bench: --hosted: rs_kernel_local(%s): %s %s\n", name, rs_strerror(k),
+				rs_last_error());
+			exit(2);
+		}
+		return k;
+	}
+	fprintf(stderr, "rs_bench: --hosted: no built-in kernel '%s' to host\n", name);
+	exit(2);
 }
 
 /* ---- graph runs ---- */
@@ -571,6 +597,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: rs_bench --pattern NAME [--n N] [--width W] [--steps S] [--grain ITERS] [--seed X] [--config NAME]\n"
+		"                [--hosted]\n"
 		"       rs_bench --calibrate | --submit-cost 0|1|4 | --roundtrip hot|idle|load [--n REPS] | --futex-floor\n"
 		"patterns: independent chain stencil fanout tree random\n");
 	exit(2);
@@ -617,6 +644,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--config")) {
 			NEEDVAL();
 			g_config = val;
+		} else if (!strcmp(a, "--hosted")) {
+			g_hosted = 1;
 		} else if (!strcmp(a, "--calibrate")) {
 			do_cal = 1;
 		} else if (!strcmp(a, "--submit-cost")) {
