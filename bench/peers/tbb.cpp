@@ -56,7 +56,7 @@ static uint64_t run(struct pk_graph *g, const struct bg_edges *e)
 			if (e->off[i] == e->off[i + 1])
 				nodes[i]->try_put(flow::continue_msg());
 		fg.wait_for_all();
-		t1 = pk_now_ns();
+		t1 = pk_end_ns = pk_now_ns();
 		nodes.clear(); /* nodes must go before their graph */
 	}
 	return t1 - t0;
