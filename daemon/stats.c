@@ -216,6 +216,10 @@ static void fill_session(struct rs_daemon *d, struct rs_session *s, struct rs_st
 	o->submitted = tail;
 	o->ready[0] = (uint32_t)rs_readyq_depth(&s->ready[0]);
 	o->ready[1] = (uint32_t)rs_readyq_depth(&s->ready[1]);
+	o->ready_hosted = (uint32_t)(rs_readyq_depth(&s->lease.ready[0]) + rs_readyq_depth(&s->lease.ready[1]));
+	/* relaxed: statistics; lease numbers are taken one by one from 0 (lease.c) */
+	o->leases = atomic_load_explicit(&s->lease.next_lease, memory_order_relaxed);
+	o->reports_rejected = atomic_load_explicit(&s->lease.reports_rejected, memory_order_relaxed);
 	for (uint32_t i = 0; i < d->n_slots; i++) {
 		struct rs_thread *t = &d->threads[i];
 		/* relaxed: statistics (fill_threads) */

@@ -192,9 +192,11 @@ struct rs_msg_stats_reply {
 		uint64_t cancelled;
 		uint64_t kernel_ns;  /* kernel time its tasks ran */
 		uint32_t ready[2];   /* ready queue depths: normal, high priority */
-		uint32_t running;    /* its kernels running right now (one per thread at most) */
-		uint32_t reserved;
+		uint32_t running;    /* its kernels running right now (one per thread at most), leases included */
+		uint32_t ready_hosted; /* hosted tasks ready, waiting for a core lease */
 		struct rs_stats_latency latency;
+		uint64_t leases;     /* core leases it was lent (RS_FEAT_HOSTED) */
+		uint64_t reports_rejected; /* completion reports of its executors that failed validation */
 	} s[RS_STATS_PAGE];
 };
 

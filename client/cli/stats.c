@@ -1,7 +1,7 @@
 /*
  * stats.c — `ringsched stats [--json]` and the view `ringsched top` redraws: per worker thread (tasks wired, completed,
- * failed, cancelled, the kernel it runs now) and per session (wired, waiting in the SQ, ready, running, completed,
- * failed, cancelled), the task counts, queue depths, busy share, tasks/s and the p50/p99 task latency of a STATS sample
+ * failed, cancelled, the kernel it runs now) and per session (wired, waiting in the SQ, ready, running, core leases,
+ * completed, failed, cancelled, rejected completion reports), the task counts, queue depths, busy share, tasks/s and the p50/p99 task latency of a STATS sample
  * (rs_proto.h), as two tables or one JSON object.
  *
  * Rates and busy shares are deltas over the interval since a previous sample of the same daemon (top), or
@@ -171,15 +171,17 @@ void rs_cli_stats_print_text(FILE *f, const struct rs_cli_stats_sample *cur, con
 			fmt_latency(a, sizeof(a), cur, &t->latency, t->latency.p50_ns),
 			fmt_latency(b, sizeof(b), cur, &t->latency, t->latency.p99_ns));
 	}
-	fprintf(f, "\n%-7s %-7s %-*s %9s %6s %6s %4s %10s %7s %7s %6s %9s %8s %8s\n", "SESSION", "PID", NAME_COLUMNS,
-		"NAME", "WIRED", "SQ", "READY", "RUN", "DONE", "FAILED", "CANCEL", "BUSY", "TASKS/S", "P50", "P99");
+	fprintf(f, "\n%-7s %-7s %-*s %9s %6s %6s %4s %7s %10s %7s %7s %6s %9s %8s %8s\n", "SESSION", "PID",
+		NAME_COLUMNS, "NAME", "WIRED", "SQ", "READY", "RUN", "LEASES", "DONE", "FAILED", "CANCEL", "BUSY", "TASKS/S",
+		"P50", "P99");
 	for (uint32_t i = 0; i < cur->n_sessions; i++) {
 		const struct rs_stats_session *s = &cur->sessions[i];
 		struct rate r = session_rate(cur, prev, s);
-		fprintf(f, "%-7llu %-7d %-*s %9llu %6llu %6u %4u %10llu %7llu %7llu %5.1f%% %9.0f %8s %8s\n",
+		fprintf(f, "%-7llu %-7d %-*s %9llu %6llu %6u %4u %7llu %10llu %7llu %7llu %5.1f%% %9.0f %8s %8s\n",
 			(unsigned long long)s->id, s->pid, NAME_COLUMNS, table_name(name, s->name, sizeof(s->name)),
 			(unsigned long long)s->wired, (unsigned long long)(s->submitted - s->wired),
-			s->ready[0] + s->ready[1], s->running, (unsigned long long)s->completed,
+			s->ready[0] + s->ready[1] + s->ready_hosted, s->running, (unsigned long long)s->leases,
+			(unsigned long long)s->completed,
 			(unsigned long long)s->failed, (unsigned long long)s->cancelled, 100.0 * r.busy_share,
 			r.tasks_per_s, fmt_latency(a, sizeof(a), cur, &s->latency, s->latency.p50_ns),
 			fmt_latency(b, sizeof(b), cur, &s->latency, s->latency.p99_ns));
@@ -235,11 +237,13 @@ void rs_cli_stats_print_json(FILE *f, const struct rs_cli_stats_sample *cur, con
 		rs_cli_json_str(f, s->name, sizeof(s->name));
 		fprintf(f, ", \"age_s\": %.3f, \"submitted\": %llu, \"wired\": %llu, \"sq_pending\": %llu, "
 			   "\"ready\": %u, \"ready_high\": %u, \"running\": %u, \"completed\": %llu, \"failed\": %llu, "
-			   "\"cancelled\": %llu, \"kernel_ns\": %llu, \"busy_share\": %.4f, \"tasks_per_s\": %.1f, ",
+			   "\"cancelled\": %llu, \"kernel_ns\": %llu, \"busy_share\": %.4f, \"tasks_per_s\": %.1f, "
+			   "\"ready_hosted\": %u, \"leases\": %llu, \"reports_rejected\": %llu, ",
 			(double)s->age_ns / 1e9, (unsigned long long)s->submitted, (unsigned long long)s->wired,
 			(unsigned long long)(s->submitted - s->wired), s->ready[0], s->ready[1], s->running,
 			(unsigned long long)s->completed, (unsigned long long)s->failed,
-			(unsigned long long)s->cancelled, (unsigned long long)s->kernel_ns, r.busy_share, r.tasks_per_s);
+			(unsigned long long)s->cancelled, (unsigned long long)s->kernel_ns, r.busy_share, r.tasks_per_s,
+			s->ready_hosted, (unsigned long long)s->leases, (unsigned long long)s->reports_rejected);
 		json_latency(f, cur, &s->latency);
 		fprintf(f, "}");
 	}

@@ -15,8 +15,8 @@
 #   fairness    one scheduler, a client of hosted spin tasks beside one of built-in spin tasks of the same
 #               length: lease time is charged as the session's CPU time, so each gets a fair share (within
 #               a factor of 3; without the charge the hosted one would never yield)
-#   kill        a client killed with SIGKILL inside a hosted task: the lease ends at once (not at its 60 s
-#               grace) and the session is reclaimed; the daemon's one scheduler then serves a new client
+#   kill        a client killed with SIGKILL inside a hosted task (ringsched stats shows its lease first):
+#               the lease ends at once (not at its 60 s grace) and the session is reclaimed; the daemon's one scheduler then serves a new client
 #   readme      the README's hosted-kernel example program, cut out of the README, compiled against this tree
 #               and run: it must print "ok: y = 2x"
 #   cpus        4 clients of hosted spin tasks: sampling every compute thread of the daemon and the clients
@@ -174,6 +174,15 @@ if rs_daemon_start "$(hosted_conf 1 shared 60000)"; then
 	victim=$RS_BG_LAST
 	if rs_wait_until "$CHECK_TIMEOUT" rs_file_has "$out" "in-kernel"; then
 		rs_pass "kill_target_leased"
+		# ringsched stats shows the lease: the session was lent one, its task runs, no report was rejected
+		stats=$(timeout 30 "$RS_CLI_BIN" --socket "$RS_SOCK" stats --json 2>&1)
+		if python3 -c "import json,sys; S=json.loads(sys.argv[1])['sessions']
+sys.exit(not (len(S) == 1 and S[0]['leases'] >= 1 and S[0]['running'] == 1 and S[0]['reports_rejected'] == 0))" \
+			"$stats" 2>/dev/null; then
+			rs_pass "stats_show_the_lease"
+		else
+			rs_fail "stats_show_the_lease" "ringsched stats --json: $stats"
+		fi
 		sleep 0.2
 		t0=$(rs_now_ms)
 		kill -KILL "$victim" 2>/dev/null

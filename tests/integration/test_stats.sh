@@ -59,7 +59,7 @@ pycheck stats_json_counts "d['profiling'] >= 1 and len(S) == 1 and S[0]['complet
 	S[0]['submitted'] == N and S[0]['failed'] == 0 and S[0]['cancelled'] == 0 and S[0]['sq_pending'] == 0 and
 	S[0]['ready'] == 0 and S[0]['ready_high'] == 0 and S[0]['running'] == 0 and S[0]['latency_count'] == N and
 	0 < S[0]['p50_ns'] <= S[0]['p99_ns'] and S[0]['kernel_ns'] >= N * $SPIN_NS and S[0]['busy_share'] > 0 and
-	S[0]['tasks_per_s'] > 0"
+	S[0]['tasks_per_s'] > 0 and S[0]['leases'] == 0 and S[0]['ready_hosted'] == 0 and S[0]['reports_rejected'] == 0"
 pycheck stats_json_threads "len(T) == 2 and sum(t['completed'] for t in T) >= N and
 	sum(t['latency_count'] for t in T) >= N and all(t['p50_ns'] is None or t['p50_ns'] <= t['p99_ns'] for t in T) and
 	[t['role'] for t in d['threads']].count('wiring') == 1 and sum(t['busy_ns'] for t in T) >= N * $SPIN_NS and
@@ -67,9 +67,9 @@ pycheck stats_json_threads "len(T) == 2 and sum(t['completed'] for t in T) >= N 
 
 out=$(rs_cli stats 2>&1)
 row=$(grep -E '^[0-9]+ +[0-9]+ +stats-probe ' <<<"$out")
-# columns: SESSION PID NAME WIRED SQ READY RUN DONE FAILED CANCEL BUSY TASKS/S P50 P99
-if [ -n "$row" ] && [ "$(awk '{ print $4, $8, $9, $10 }' <<<"$row")" = "$N $N 0 0" ] &&
-	[ "$(awk '{ print $13 }' <<<"$row")" != "-" ] && [ "$(awk '{ print $14 }' <<<"$row")" != "-" ]; then
+# columns: SESSION PID NAME WIRED SQ READY RUN LEASES DONE FAILED CANCEL BUSY TASKS/S P50 P99
+if [ -n "$row" ] && [ "$(awk '{ print $4, $8, $9, $10, $11 }' <<<"$row")" = "$N 0 $N 0 0" ] &&
+	[ "$(awk '{ print $14 }' <<<"$row")" != "-" ] && [ "$(awk '{ print $15 }' <<<"$row")" != "-" ]; then
 	rs_pass stats_table_row
 else
 	rs_fail stats_table_row "row '$row' in: $out"
