@@ -180,9 +180,14 @@ $(CLIENT_SO): $(CLIENT_SO_REAL)
 	$(Q)ln -sf libringsched.so.$(CLIENT_VERSION) $(BUILD)/libringsched.so.0
 	$(Q)ln -sf libringsched.so.0 $@
 
-$(WORKLOAD_A): $(WORKLOAD_OBJS)
+# The workloads' --hosted (client/workloads/common.c) runs the daemon's built-in kernels in the client: their
+# tables (kernels/tables.c) go into the archive, and whatever links it gets the OpenBLAS they call (as needed:
+# a program that uses none of common.c loads no BLAS).
+WORKLOAD_KERNEL_OBJS := $(call obj,kernels/tables.c kernels/builtin.c kernels/attention.c)
+$(WORKLOAD_A): $(WORKLOAD_OBJS) $(WORKLOAD_KERNEL_OBJS)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
+$(CLI) $(WORKLOAD_BINS) $(ITEST_BINS): private CLIENT_LIBS += -Wl,--as-needed $(BLAS_LIBS) -Wl,--no-as-needed
 
 $(DAEMON): $(BUILD)/obj/daemon/main.o $(CORE_LIB)
 	$(call say,LD,$@)

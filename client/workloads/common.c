@@ -3,7 +3,10 @@
  * and its oracle share, connecting, the one-line result report that tests and bench/run.py parse, number
  * parsing, and the single-client run (rs__wl_drive: connect, kernels, setup, submit, wait, verify,
  * report) with its end-of-run bookkeeping (wall time, session counters, the root cause of a failure) and
- * its progress line on a terminal (progress.c) while it submits and waits.
+ * its progress line on a terminal (progress.c) while it submits and waits. With --hosted, rs__wl_drive
+ * registers the daemon's own kernel bodies (kernels/tables.c, linked into this program) as client-hosted
+ * kernels instead of looking the daemon's up, so the same tasks run on this process's executor threads under
+ * the daemon's core leases: built-in against hosted measures only where a task runs.
  *
  * Guarantees: the report line's format is fixed ("workload NAME: tasks N, wall X s, ... verify ok|FAILED|
  * skipped"); the PRNG's stream depends on its seed alone; rs__wl_drive returns the exit codes of
@@ -18,8 +21,12 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include <cblas.h>
+
+#include "registry.h" /* rs_builtin_tables: the kernels compiled into the daemon, for --hosted */
 #include "workloads.h"
 
 /* Session memory hands out 64-byte aligned blocks; sizes are rounded the same way when budgeting. */
@@ -167,6 +174,44 @@ int rs__wl_finish(rs_client *c, struct rs_wl_result *r, uint64_t t0_ns, uint64_t
 	return RS_WL_EXIT_OK;
 }
 
+/* The daemon's built-in kernel of that name (kernels/tables.c: the tables its registry starts from), or NULL. */
+static const rs_kernel_desc *builtin_kernel(const char *name)
+{
+	for (unsigned t = 0; t < rs_builtin_table_count; t++)
+		for (uint32_t i = 0; i < rs_builtin_tables[t]->n_kernels; i++)
+			if (strcmp(rs_builtin_tables[t]->kernels[i].name, name) == 0)
+				return &rs_builtin_tables[t]->kernels[i];
+	return NULL;
+}
+
+/* The id of one of the workload's kernels: the daemon's (rs_kernel), or with hosted the same function
+ * registered as a kernel of this process (rs_kernel_local). < 0 after printing why. A hosted kernel's task is
+ * checked only for its counts of views and scalars, not against the signature's modes, dtypes and bounds
+ * the body relies on: the workload submits the very arguments the daemon checks in its built-in run. */
+static int workload_kernel(rs_client *c, const char *wl, const char *name, int hosted)
+{
+	const rs_kernel_desc *d;
+	int id;
+
+	if (!hosted) {
+		id = rs_kernel(c, name);
+		if (id < 0)
+			fprintf(stderr, "%s: the daemon lacks the %s kernel: %s\n", wl, name, rs_strerror(id));
+		return id;
+	}
+	d = builtin_kernel(name);
+	if (!d) {
+		fprintf(stderr, "%s: --hosted: %s is not a built-in kernel this program can run itself\n", wl, name);
+		return -RS_ENOKERNEL;
+	}
+	id = rs_kernel_local(c, d->name, d->fn, d->n_views, d->n_scalars);
+	if (id < 0)
+		/* -ENOTSUP: rs_last_error() says the daemon is too old for hosted kernels */
+		fprintf(stderr, "%s: --hosted: cannot register the %s kernel in this process: %s (%s)\n", wl, name,
+			rs_strerror(id), rs_last_error());
+	return id;
+}
+
 int rs__wl_drive(const struct rs__wl_ops *ops, void *ctx, const struct rs__wl_common *common,
 		 const rs_options *opt)
 {
@@ -183,12 +228,19 @@ int rs__wl_drive(const struct rs__wl_ops *ops, void *ctx, const struct rs__wl_co
 	c = rs_wl_connect(common->socket, &session);
 	if (!c)
 		return RS_WL_EXIT_RUNTIME;
+	/* OpenBLAS's pthread build would split each gemm over a pool of its own threads, one per CPU, beside the
+	 * executor threads the daemon lends CPUs to: the very oversubscription core leases prevent. ringschedd pins
+	 * its copy with OPENBLAS_NUM_THREADS=1 before the library loads; here it is loaded already, so pin it at
+	 * run time, before the first task. */
+	if (common->hosted)
+		openblas_set_num_threads(1);
 	for (unsigned i = 0; ops->kernels[i]; i++) {
-		if (i >= sizeof(ids) / sizeof(ids[0]) || (ids[i] = rs_kernel(c, ops->kernels[i])) < 0) {
-			fprintf(stderr, "%s: the daemon lacks the %s kernel: %s\n", ops->name, ops->kernels[i],
-				rs_strerror(-RS_ENOKERNEL));
+		if (i >= sizeof(ids) / sizeof(ids[0])) {
+			fprintf(stderr, "%s: more than %zu kernels\n", ops->name, sizeof(ids) / sizeof(ids[0]));
 			goto out_disconnect;
 		}
+		if ((ids[i] = workload_kernel(c, ops->name, ops->kernels[i], common->hosted)) < 0)
+			goto out_disconnect;
 	}
 	if (ops->setup(c, ctx) < 0)
 		goto out_disconnect;

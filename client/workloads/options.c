@@ -4,7 +4,7 @@
  * flags (a table of struct rs__wl_flag) and never repeats --socket, --verify, --seed, the session flags or
  * --help.
  *
- *   common:   --socket PATH, --verify, --seed N, --no-progress, --help / -h
+ *   common:   --socket PATH, --verify, --seed N, --hosted, --no-progress, --help / -h
  *   session:  --ring-entries N, --window N, --heap-bytes N, --arena-bytes N, --timeout-ms MS
  *             (rs_options fields; given ones override what the workload computes, rs__wl_session_options)
  *   its own:  --NAME N for each entry of the workload's table: an integer in [lo, hi], or a switch
@@ -35,6 +35,7 @@ enum common_flag {
 	COMMON_SOCKET,
 	COMMON_VERIFY,
 	COMMON_SEED,
+	COMMON_HOSTED,
 	COMMON_RING_ENTRIES,
 	COMMON_WINDOW,
 	COMMON_HEAP_BYTES,
@@ -52,6 +53,9 @@ static const struct rs__wl_flag common_flags[N_COMMON] = {
 	[COMMON_VERIFY] = { .name = "verify", .help = NULL /* the workload's verify_help */ },
 	[COMMON_SEED] = { .name = "seed", .metavar = "N", .lo = 0, .hi = UINT64_MAX, .value = 1,
 			  .help = "random seed: the same seed gives the same inputs (and graph)" },
+	[COMMON_HOSTED] = { .name = "hosted",
+			    .help = "run the kernels in this process, on CPUs the daemon leases (client-hosted\n"
+				    "kernels, rs_kernel_local), computing what the daemon's would" },
 	[COMMON_RING_ENTRIES] = { .name = "ring-entries", .metavar = "N", .lo = 1, .hi = UINT32_MAX,
 				  .hide_default = true, .help = "submission ring slots (default: the daemon's)" },
 	[COMMON_WINDOW] = { .name = "window", .metavar = "N", .lo = 1, .hi = UINT32_MAX, .hide_default = true,
@@ -117,6 +121,10 @@ static int apply_common(const struct rs__wl_cmdline *cmd, enum common_flag which
 	}
 	if (which == COMMON_VERIFY) {
 		common->verify = 1;
+		return 0;
+	}
+	if (which == COMMON_HOSTED) {
+		common->hosted = 1;
 		return 0;
 	}
 	if (which == COMMON_NO_PROGRESS) {

@@ -51,7 +51,8 @@ static int rd_parse(int argc, char **argv, struct rd_config *cfg)
 		[F_WAIT_MS] = { "wait-ms", "MS", "bound on each checkpoint's rs_wait_all", 1, INT32_MAX,
 				RD_DEFAULT_WAIT_MS },
 		[F_HOSTED] = { "hosted-share", "P",
-			       "per mille of tasks run as client-hosted kernels (rs_kernel_local) computing the same", 0,
+			       "per mille of tasks run as client-hosted kernels (rs_kernel_local) computing the same\n"
+			       "(--hosted without it: 1000)", 0,
 			       RD_PERMILLE, 0 },
 	};
 	const struct rs__wl_cmdline cmd = {
@@ -75,7 +76,8 @@ static int rd_parse(int argc, char **argv, struct rd_config *cfg)
 	cfg->matrices = (unsigned)f[F_MATRICES].value;
 	cfg->dim = (unsigned)f[F_DIM].value;
 	cfg->wait_ms = (int)f[F_WAIT_MS].value;
-	cfg->hosted_share = (unsigned)f[F_HOSTED].value;
+	/* the common --hosted: every task hosted, unless --hosted-share says how many */
+	cfg->hosted_share = common.hosted && !f[F_HOSTED].given ? RD_PERMILLE : (unsigned)f[F_HOSTED].value;
 	cfg->seed = common.seed;
 	cfg->socket = common.socket;
 	cfg->verify = common.verify;

@@ -4,7 +4,7 @@
  *
  * Every workload is a client of the public API only (ringsched.h); only its progress line (progress.c) asks
  * the daemon's control socket for STATS. Each declares its own flags (the common
- * ones — socket, verify, seed, session geometry, help — are parsed for all of them by options.c), submits
+ * ones — socket, verify, seed, hosted, session geometry, help — are parsed for all of them by options.c), submits
  * its graph, optionally verifies every output against a sequential reference computed in the client,
  * prints a result block (rs_wl_report) and returns a process exit code: 0 when everything ran (and
  * verified, with --verify), 1 on a verification mismatch, 2 on usage errors, 3 on runtime errors (daemon
@@ -130,6 +130,7 @@ struct rs__wl_common {
 	const char *socket;  /* --socket; NULL: $RINGSCHED_SOCKET, then the default */
 	int verify;          /* --verify */
 	uint64_t seed;       /* --seed, default 1 */
+	int hosted;          /* --hosted: rs__wl_drive runs the kernels in this process (rs_kernel_local) */
 	rs_options session;  /* --ring-entries, --window, --heap-bytes, --arena-bytes, --timeout-ms; 0 = not given */
 	int no_progress;     /* --no-progress: no progress line even on a terminal */
 };
@@ -149,9 +150,10 @@ void rs__wl_session_options(const struct rs__wl_common *common, rs_options *opt)
 
 /*
  * The run every single-client workload shares (common.c): connect with opt (the session flags given on the
- * command line override it), look up the kernels, set up the inputs, submit (timed from the first submit),
- * wait for everything, verify if --verify was given, print the report line, disconnect. Returns the
- * process exit code.
+ * command line override it), look up the kernels (with --hosted: register the daemon's built-in kernels of
+ * those names, kernels/tables.c, as hosted kernels of this process), set up the inputs, submit (timed from
+ * the first submit), wait for everything, verify if --verify was given, print the report line, disconnect.
+ * Returns the process exit code.
  */
 struct rs__wl_ops {
 	const char *name;
