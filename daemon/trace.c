@@ -269,14 +269,23 @@ void rs_trace_detached(struct rs_daemon *d, struct rs_session *s)
 
 /* ---------------------------------------------------------------- the reply */
 
-static const char *kernel_name(struct rs_daemon *d, const struct rs_trace_record *r)
+/* The kernel's name into out: a registry kernel's, "hosted.N" for the client's hosted kernel N (its name is
+ * the client's, never sent to the daemon), "" for none (a rejected descriptor). */
+static void kernel_name(struct rs_daemon *d, const struct rs_trace_record *r, char *out, size_t len)
 {
-	if (r->flags & RS_TRACE_JOIN)
-		return "join";
-	/* the registry is built at start and never changes afterwards, so an id names the same kernel */
-	if (r->kind != RS_TRACE_TASK || r->kernel_id >= rs_registry_count(d->reg))
-		return "";
-	return rs_registry_get(d->reg, r->kernel_id)->name;
+	const char *name = "";
+
+	if (r->flags & RS_TRACE_JOIN) {
+		name = "join";
+	} else if (r->kind == RS_TRACE_TASK && r->kernel_id != RS_KERNEL_ID_NONE &&
+		   (r->kernel_id & RS_KERNEL_HOSTED_BIT)) {
+		snprintf(out, len, "hosted.%u", r->kernel_id & ~RS_KERNEL_HOSTED_BIT);
+		return;
+	} else if (r->kind == RS_TRACE_TASK && r->kernel_id < rs_registry_count(d->reg)) {
+		/* the registry is built at start and never changes afterwards, so an id names the same kernel */
+		name = rs_registry_get(d->reg, r->kernel_id)->name;
+	}
+	snprintf(out, len, "%s", name);
 }
 
 void rs_trace_fill_reply(struct rs_daemon *d, const struct rs_msg_trace *req, bool see_all, uid_t uid,
@@ -313,7 +322,7 @@ void rs_trace_fill_reply(struct rs_daemon *d, const struct rs_msg_trace *req, bo
 			continue;
 		}
 		rep->rec[rep->count].r = r;
-		snprintf(rep->rec[rep->count].kernel, sizeof(rep->rec[0].kernel), "%s", kernel_name(d, &r));
+		kernel_name(d, &r, rep->rec[rep->count].kernel, sizeof(rep->rec[0].kernel));
 		rep->count++;
 	}
 	rep->head = head;

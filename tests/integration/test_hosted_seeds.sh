@@ -8,7 +8,7 @@
 #               `ringsched run` on the 2-scheduler daemon); the two wall times are printed side by side, never
 #               compared
 #   hosted      the daemon's per-task trace (profiling level 2) of each --hosted run names none of the
-#               workload's kernels: no task ran as a daemon kernel (hosted tasks carry no registry name),
+#               workload's kernels and every task hosted.N: no task ran as a daemon kernel,
 #               while the trace of the built-in run of the same workload names them for every task — the
 #               control that shows the check sees the difference (a --hosted that were ignored fails it)
 #   together    two --hosted clients and one built-in client at once all verify, and the trace says each ran
@@ -104,9 +104,10 @@ if len(sessions) != 1:
     sys.exit()
 tasks = [e for e in ev if e.get("ph") == "X" and e["pid"] == sessions[0]]
 named = sum(1 for e in tasks if e["name"] in kernels)
-ok = tasks and (named == 0 if mode == "hosted" else named == len(tasks))
-print("%s: session %d: %d traced tasks, %d of them named %s" % ("ok" if ok else "FAIL", sessions[0],
-      len(tasks), named, "/".join(sorted(kernels))))
+hosted = sum(1 for e in tasks if e["name"].startswith("hosted."))  # the trace's name of a client-hosted kernel
+ok = tasks and (named == 0 and hosted == len(tasks) if mode == "hosted" else named == len(tasks))
+print("%s: session %d: %d traced tasks, %d of them named %s, %d hosted.N" % ("ok" if ok else "FAIL", sessions[0],
+      len(tasks), named, "/".join(sorted(kernels)), hosted))
 EOF
 )
 		rs_log "$tag ($mode): $verdict"
