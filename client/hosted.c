@@ -414,7 +414,13 @@ int rs__hosted_reserve(rs_client *c, uint64_t seq)
 	rs__harvest_quiet(c);
 	if (c->ack >= seq - c->lay.window)
 		return 0;
-	return rs__wait_until(c, cond_acked, seq - c->lay.window, RS_WAIT_PROGRESS, c->timeout_ms);
+	/* Sleep until half the window is harvested, as reserve_slot does for ring space: waiting for the one
+	 * record we need woke this thread once per completion (a wait, a doorbell and a wiring wake-up per task
+	 * of a long chain, on the CPUs the executor and its lease holder need). Every task up to the target is
+	 * submitted and wired (the wiring thread wires seq once ack >= seq - window), so it completes without us;
+	 * RS_WAIT_ALL names the target itself as the completion to wake us. */
+	uint64_t target = seq - c->lay.window / 2;
+	return rs__wait_until(c, cond_acked, target, RS_WAIT_ALL, c->timeout_ms);
 }
 
 void rs__hosted_save(rs_client *c, uint64_t seq, int kernel, const struct rs_view_desc *views, unsigned n_views,
