@@ -48,6 +48,8 @@
 /* How long an executor spins for more work of its lease before it sleeps: about a futex wake-up and the
  * lease holder's refill, so a chain of hosted tasks hands over without a system call on this side. */
 #define EXEC_SPIN_NS 50000ull
+/* Looks at the run ring between two clock reads in that spin. */
+#define EXEC_SPIN_CLOCK_EVERY 32u
 /* Bound on an executor's sleep: rs_disconnect's wake-up cannot change the daemon's futex word, so a stop
  * that raced with the sleep is seen after at most this. */
 #define EXEC_SLEEP_MS 100
@@ -240,11 +242,15 @@ static void *executor_main(void *arg)
 		 * only while the lease still hands out work. After its slice the holder only collects and ends it,
 		 * and spinning then would only run a second thread on the leased CPU. */
 		uint64_t now = rs_now_ns(), until = now + EXEC_SPIN_NS;
-		if (now >= rs_read_once(&x->cq->slice_end_ns))
-			until = now;
-		while (!work_pending(x, lease, head) && rs_now_ns() < until &&
-		       rs_load_acquire(&x->cq->state) == RS_LANE_LEASED)
+		int spin = now < rs_read_once(&x->cq->slice_end_ns);
+		/* the clock is read every EXEC_SPIN_CLOCK_EVERY looks only: a refill is seen a clock read sooner */
+		for (unsigned i = 1; spin && !work_pending(x, lease, head) &&
+				     rs_load_acquire(&x->cq->state) == RS_LANE_LEASED;
+		     i++) {
+			if (i % EXEC_SPIN_CLOCK_EVERY == 0 && rs_now_ns() >= until)
+				break;
 			rs_cpu_relax();
+		}
 		if (!work_pending(x, lease, head))
 			executor_sleep(x, lease, head);
 	}

@@ -279,8 +279,9 @@ static uint32_t refill(struct lease *L)
 	return published;
 }
 
-/* Publish the lease's room (rs_lease_second_worth): what its next refill takes, nothing past the slice. A
- * store only when it changed: other schedulers read the line. */
+/* Publish the lease's room (rs_lease_second_worth): what its next refill takes, nothing past the slice (the
+ * readers also compare the clock with the lane's slice_end). A store only when it changed: other schedulers
+ * read the line. */
 static void publish_room(struct lease *L, int refilling)
 {
 	uint32_t room = refilling && L->outstanding < L->cap ? L->cap - L->outstanding : 0;
@@ -542,15 +543,16 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 	rs_store_release(&ln->cq->lease, L.number);
 
 	int gone = 0;
+	atomic_store_explicit(&ln->slice_end, slice_end, memory_order_relaxed);
 	if (refill(&L))
 		wake_executor(ln); /* the one wake-up a lease always costs */
 	publish_room(&L, 1);
 	for (;;) {
-		int reported = drain(&L);
+		int news = drain(&L);
 		/* folded wiring: this thread may be the only one awake to wire; keep this session's submissions
 		 * flowing (its next tasks may be unwired yet), touching no other session inside the lease */
-		if (self->is_wiring)
-			rs_wiring_round_one(d, self, s);
+		if (self->is_wiring && rs_wiring_round_one(d, self, s))
+			news = 1;
 		/* pairs with the main thread's release store of dead (attach.c) */
 		gone = atomic_load_explicit(&s->dead, memory_order_acquire) ||
 		       atomic_load_explicit(&d->stop, memory_order_relaxed);
@@ -561,8 +563,9 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 			wake_executor_if_sleeping(ln);
 		publish_room(&L, now < slice_end);
 		/* after the refill: only what this lease did not take is left for a sleeping scheduler (waking one
-		 * before it, for the task a report just made ready, started a second lease racing this one for it) */
-		if (reported)
+		 * before it, for the task a report just made ready, started a second lease racing this one for it);
+		 * readiness.c leaves that decision to us for what our reports and our wiring made ready */
+		if (news)
 			wake_for_others(&L);
 		if (!L.outstanding) {
 			if (now >= slice_end || !(rs_readyq_maybe_nonempty(&s->lease.ready[1]) ||
@@ -578,12 +581,16 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 			holder_sleep(&L, deadline - now);
 	}
 	publish_room(&L, 0);
+	atomic_store_explicit(&ln->slice_end, 0, memory_order_relaxed);
 	uint32_t overdue = end_outstanding(&L, gone);
+	/* While the lane is held the lease still counts as on: a sleeper is woken for built-in work and for
+	 * hosted work worth a second lease, not for the rest — this thread takes that at its next pick (waking
+	 * one for it at every slice's end left two schedulers awake, neither CPU borrowable for a while). */
+	wake_for_others(&L);
 	/* release: every entry of this lease is settled before the executor can see it ended */
 	rs_store_release(&ln->cq->state, RS_LANE_IDLE);
 	release_lane(&s->lease, ln, overdue && !gone);
 	atomic_store_explicit(&s->lease.builtin_turn, 1, memory_order_relaxed);
-	wake_for_others(&L);
 
 	/* the leased CPU was the session's for the lease's wall time: charged as kernel time (fairness) */
 	now = rs_now_ns();
@@ -602,7 +609,9 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 				      memory_order_relaxed);
 	}
 	/* seq_cst: ordered with the main thread's compare-exchange (stuck.c), as at the end of a batch */
-	if (atomic_exchange_explicit(&self->run_start_ns, 0, memory_order_seq_cst) == RS_RUN_QUARANTINED)
+	if (atomic_exchange_explicit(&self->run_start_ns, 0, memory_order_seq_cst) == RS_RUN_QUARANTINED) {
+		rs_wake_scheduler(d); /* this thread leaves: what it would have taken at its next pick is another's */
 		return -1;
+	}
 	return L.completed ? L.completed : 1; /* a lease that completed nothing still used its turn */
 }

@@ -19,6 +19,7 @@
 #include "readyq.h"
 #include "rs_abi.h"
 #include "rs_kernel.h"
+#include "rs_shm.h"
 #include "scheduler.h"
 
 struct rs_daemon;
@@ -37,6 +38,8 @@ struct rs_lease_lane {
 	_Atomic uint32_t room;              /* H: ready tasks the lease on this lane still takes at its next
 	                                       refill (cap - outstanding; 0 past its slice or without a lease);
 	                                       read by S deciding on a second lease (rs_lease_has_work) */
+	_Atomic uint64_t slice_end;         /* H: the lease's slice end (CLOCK_MONOTONIC ns), 0 without a lease;
+	                                       past it the lease takes no new work (read by S, with room) */
 };
 
 struct rs_lease_state {
@@ -73,14 +76,28 @@ void rs_lease_free(struct rs_session *s);
  */
 static inline int rs_lease_second_worth(struct rs_lease_state *l)
 {
-	uint64_t depth = rs_readyq_depth(&l->ready[0]) + rs_readyq_depth(&l->ready[1]), room = 0;
+	uint64_t depth = rs_readyq_depth(&l->ready[0]) + rs_readyq_depth(&l->ready[1]), room = 0, now = 0;
+	int closing = 0;
 
-	for (uint32_t i = 0; i < l->n_lanes; i++)
-		room += atomic_load_explicit(&l->lanes[i].room, memory_order_relaxed);
+	for (uint32_t i = 0; i < l->n_lanes; i++) {
+		/* a holder asleep on a long task does not update its room when its slice ends: the clock decides */
+		uint64_t end = atomic_load_explicit(&l->lanes[i].slice_end, memory_order_relaxed);
+		if (!end)
+			continue;
+		if (!now)
+			now = rs_now_ns();
+		if (now >= end)
+			closing = 1;
+		else
+			room += atomic_load_explicit(&l->lanes[i].room, memory_order_relaxed);
+	}
 	if (depth <= room)
 		return 0;
 	uint64_t mean = atomic_load_explicit(&l->task_ewma_ns, memory_order_relaxed);
-	if (!mean) /* no lease of the session ended yet: spread as built-in work of unknown length is */
+	/* A lease past its slice takes nothing more and may wait for a long task up to its deadline: work left
+	 * beside it would wait that long. And before a lease of the session ended, tasks are of unknown length:
+	 * spread as built-in work of unknown length is. */
+	if (closing || !mean)
 		return 1;
 	return mean >= RS_SCHED_PARALLEL_MIN_NS && (depth - room) * mean >= RS_SCHED_WAKE_BACKLOG_NS;
 }
@@ -106,8 +123,9 @@ static inline int rs_lease_has_work(struct rs_lease_state *l)
 
 /* Any thread that just made a hosted task of session `sid` ready: should a sleeping scheduler be woken for
  * it? When a lane is free and no lease is on — unless the thread is itself inside a batch of that session
- * (it takes the task at its next pick) and no second task is queued; while a lease is on (the thread's own,
- * or another's), only for work worth a second lease. */
+ * (it takes the task at its next pick) and no second task is queued; while a lease is on, only for work
+ * worth a second lease, and never by a thread inside the session: a holder decides after its refill
+ * (lease.c wake_for_others), a batch at its next pick. */
 static inline int rs_lease_worth_waking(struct rs_lease_state *l, int inside_session)
 {
 	uint32_t free = atomic_load_explicit(&l->lanes_free, memory_order_relaxed);
@@ -115,7 +133,7 @@ static inline int rs_lease_worth_waking(struct rs_lease_state *l, int inside_ses
 	if (!free)
 		return 0;
 	if (!rs_lease_none_on(l, free))
-		return rs_lease_second_worth(l);
+		return !inside_session && rs_lease_second_worth(l);
 	return !inside_session || rs_readyq_depth(&l->ready[0]) + rs_readyq_depth(&l->ready[1]) > 1;
 }
 
