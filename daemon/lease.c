@@ -564,8 +564,10 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 		publish_room(&L, now < slice_end);
 		/* after the refill: only what this lease did not take is left for a sleeping scheduler (waking one
 		 * before it, for the task a report just made ready, started a second lease racing this one for it);
-		 * readiness.c leaves that decision to us for what our reports and our wiring made ready */
-		if (news)
+		 * readiness.c leaves that decision to us for what our reports and our wiring made ready. Not when
+		 * the lease ends here (past its slice, nothing outstanding): its own lane would still count as
+		 * closing; the wake-up at the end decides without it */
+		if (news && (L.outstanding || now < slice_end))
 			wake_for_others(&L);
 		if (!L.outstanding) {
 			if (now >= slice_end || !(rs_readyq_maybe_nonempty(&s->lease.ready[1]) ||
