@@ -48,6 +48,8 @@
 /* How long an executor spins for more work of its lease before it sleeps: about a futex wake-up and the
  * lease holder's refill, so a chain of hosted tasks hands over without a system call on this side. */
 #define EXEC_SPIN_NS 50000ull
+/* Looks at the run ring between two clock reads in that spin. */
+#define EXEC_SPIN_CLOCK_EVERY 32u
 /* Bound on an executor's sleep: rs_disconnect's wake-up cannot change the daemon's futex word, so a stop
  * that raced with the sleep is seen after at most this. */
 #define EXEC_SLEEP_MS 100
@@ -240,11 +242,15 @@ static void *executor_main(void *arg)
 		 * only while the lease still hands out work. After its slice the holder only collects and ends it,
 		 * and spinning then would only run a second thread on the leased CPU. */
 		uint64_t now = rs_now_ns(), until = now + EXEC_SPIN_NS;
-		if (now >= rs_read_once(&x->cq->slice_end_ns))
-			until = now;
-		while (!work_pending(x, lease, head) && rs_now_ns() < until &&
-		       rs_load_acquire(&x->cq->state) == RS_LANE_LEASED)
+		int spin = now < rs_read_once(&x->cq->slice_end_ns);
+		/* the clock is read every EXEC_SPIN_CLOCK_EVERY looks only: a refill is seen a clock read sooner */
+		for (unsigned i = 1; spin && !work_pending(x, lease, head) &&
+				     rs_load_acquire(&x->cq->state) == RS_LANE_LEASED;
+		     i++) {
+			if (i % EXEC_SPIN_CLOCK_EVERY == 0 && rs_now_ns() >= until)
+				break;
 			rs_cpu_relax();
+		}
 		if (!work_pending(x, lease, head))
 			executor_sleep(x, lease, head);
 	}
@@ -414,7 +420,13 @@ int rs__hosted_reserve(rs_client *c, uint64_t seq)
 	rs__harvest_quiet(c);
 	if (c->ack >= seq - c->lay.window)
 		return 0;
-	return rs__wait_until(c, cond_acked, seq - c->lay.window, RS_WAIT_PROGRESS, c->timeout_ms);
+	/* Sleep until half the window is harvested, as reserve_slot does for ring space: waiting for the one
+	 * record we need woke this thread once per completion (a wait, a doorbell and a wiring wake-up per task
+	 * of a long chain, on the CPUs the executor and its lease holder need). Every task up to the target is
+	 * submitted and wired (the wiring thread wires seq once ack >= seq - window), so it completes without us;
+	 * RS_WAIT_ALL names the target itself as the completion to wake us. */
+	uint64_t target = seq - c->lay.window / 2;
+	return rs__wait_until(c, cond_acked, target, RS_WAIT_ALL, c->timeout_ms);
 }
 
 void rs__hosted_save(rs_client *c, uint64_t seq, int kernel, const struct rs_view_desc *views, unsigned n_views,

@@ -35,6 +35,22 @@
  * While it sleeps the holder does not run; the executor runs in its place. After the lease the lane's state
  * is IDLE and the executor goes back to sleep by itself (no wake-up is needed for that).
  *
+ * Deviation from DESIGN §11 ("parks itself until the lease ends"): before it sleeps in step 4 the holder may
+ * spin for the next report (holder_spin), so that a chain of hosted tasks hands over without a system call
+ * on either side (a futex sleep and wake of the holder per task cost 7-20 us per task of a hosted chain).
+ * The invariant kept: the compute threads running never outnumber the daemon's schedulers. A spinning holder
+ * is a second running thread beside its executor, so it spins only on the CPU of a scheduler that sleeps:
+ * it borrows one (park.h rs_park_borrow_cpu: a compare-exchange keeps the spinning holders at most the
+ * sleepers no waker has claimed), stops and sleeps as soon as the sleepers no longer cover the borrowers (a
+ * sleeper was woken and wants its CPU back), and spins at most a few of the session's mean hosted task times
+ * (RS_LEASE_SPIN_MAX_NS at most), so the CPU of a long task goes to its executor alone. The count is a hint
+ * read racily: a sleeper woken by a doorbell counts itself out only once it runs, so for that moment (the
+ * holder notices at its next look) one thread more than the schedulers may run.
+ *
+ * One lease per session while its hosted tasks are short: a second scheduler takes a lease of a session that
+ * has one on only for ready tasks the leases on will not take (their room) and that are worth a second
+ * CPU (lease.h rs_lease_second_worth); the holder refills before it wakes anyone for what is left.
+ *
  * Threads: schedulers (rs_lease_run), the main thread (rs_lease_wake_holders, init/free). A task handed to a
  * lease is owned by that lease until it is completed, exactly as a popped task is owned by its scheduler.
  */
@@ -63,6 +79,15 @@
 #define RS_LEASE_FIRST_CAP 2u
 /* Interval of the log lines about rejected completion reports, per session. */
 #define REJECT_LOG_MS 1000u
+/* A holder's spin for the next report (holder_spin) lasts a few of the session's mean hosted tasks — a chain's
+ * next report comes one task and one round trip of the rings after the refill — at least what a report of
+ * an empty task takes to come back, and at most tens of microseconds (a futex wake-up costs about that), so
+ * that the CPU of a long task goes to its executor alone. */
+#define RS_LEASE_SPIN_TASKS 4u
+#define RS_LEASE_SPIN_MIN_NS 2000u
+#define RS_LEASE_SPIN_MAX_NS 30000u
+/* Spin iterations between two clock reads. */
+#define RS_LEASE_SPIN_CLOCK_EVERY 32u
 
 static int hosted_not_runnable(const rs_kargs *a)
 {
@@ -254,6 +279,17 @@ static uint32_t refill(struct lease *L)
 	return published;
 }
 
+/* Publish the lease's room (rs_lease_second_worth): what its next refill takes, nothing past the slice (the
+ * readers also compare the clock with the lane's slice_end). A store only when it changed: other schedulers
+ * read the line. */
+static void publish_room(struct lease *L, int refilling)
+{
+	uint32_t room = refilling && L->outstanding < L->cap ? L->cap - L->outstanding : 0;
+
+	if (atomic_load_explicit(&L->ln->room, memory_order_relaxed) != room)
+		atomic_store_explicit(&L->ln->room, room, memory_order_relaxed);
+}
+
 static void wake_executor(struct rs_lease_lane *ln)
 {
 	/* release: the run entries and run_tail come before the new value the executor re-checks against */
@@ -371,7 +407,45 @@ static void holder_sleep(struct lease *L, uint64_t timeout_ns)
 	rs_write_once(&ln->cq->holder_waiting, 0);
 }
 
-/* The end of a lease: what is still outstanding is cancelled (client gone) or fails (deadline). */
+/*
+ * Before holder_sleep: spin for the next report on a borrowed CPU (rs_park_borrow_cpu: a scheduler sleeps, so
+ * the executor and this thread together still run on no more CPUs than the daemon owns). A chain of hosted
+ * tasks then hands each task over without a system call on either side. The spin ends, and the CPU is
+ * returned, at a report, once the borrowed CPU's scheduler is woken (the idle count no longer covers the
+ * borrowers), at the client's hang-up, or after the spin bound. Returns 1 if a report came.
+ */
+static int holder_spin(struct lease *L, uint64_t now, uint64_t deadline)
+{
+	struct rs_lease_lane *ln = L->ln;
+	struct rs_park *p = &L->d->park;
+	uint64_t mean = atomic_load_explicit(&L->s->lease.task_ewma_ns, memory_order_relaxed);
+	uint64_t spin = !mean ? RS_LEASE_SPIN_MAX_NS : mean * RS_LEASE_SPIN_TASKS;
+	int reported = 0;
+
+	if (spin < RS_LEASE_SPIN_MIN_NS)
+		spin = RS_LEASE_SPIN_MIN_NS;
+	if (spin > RS_LEASE_SPIN_MAX_NS)
+		spin = RS_LEASE_SPIN_MAX_NS;
+	uint64_t until = now + spin < deadline ? now + spin : deadline;
+	if (!rs_park_borrow_cpu(p))
+		return 0;
+	for (unsigned i = 1;; i++) {
+		/* relaxed: a look only; drain() load-acquires the tail before it reads an entry */
+		if (rs_read_once(&ln->sq->done_tail) != ln->done_head) {
+			reported = 1;
+			break;
+		}
+		if (!rs_park_borrow_covered(p) || atomic_load_explicit(&L->s->dead, memory_order_relaxed) ||
+		    atomic_load_explicit(&L->d->stop, memory_order_relaxed))
+			break;
+		if (i % RS_LEASE_SPIN_CLOCK_EVERY == 0 && rs_now_ns() >= until)
+			break;
+		rs_cpu_relax();
+	}
+	rs_park_return_cpu(p);
+	return reported;
+}
+
 /*
  * The end of a lease: what is still outstanding is cancelled (client gone) or fails (deadline). Returns how
  * many failed at the deadline. The outstanding tasks are found by their slots' lease number, not from the
@@ -415,8 +489,8 @@ static uint32_t end_outstanding(struct lease *L, int gone)
 	return failed;
 }
 
-/* Work this lease made ready for others (built-in tasks, hosted ones another lane could take): this thread
- * will not loop back to it before the lease ends, so a sleeping scheduler must. */
+/* Work this lease made ready for others (built-in tasks, hosted ones worth another lease): this thread will
+ * not loop back to it before the lease ends, so a sleeping scheduler must. */
 static void wake_for_others(struct lease *L)
 {
 	struct rs_session *s = L->s;
@@ -469,15 +543,16 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 	rs_store_release(&ln->cq->lease, L.number);
 
 	int gone = 0;
+	atomic_store_explicit(&ln->slice_end, slice_end, memory_order_relaxed);
 	if (refill(&L))
 		wake_executor(ln); /* the one wake-up a lease always costs */
+	publish_room(&L, 1);
 	for (;;) {
-		if (drain(&L))
-			wake_for_others(&L);
+		int news = drain(&L);
 		/* folded wiring: this thread may be the only one awake to wire; keep this session's submissions
 		 * flowing (its next tasks may be unwired yet), touching no other session inside the lease */
-		if (self->is_wiring)
-			rs_wiring_round_one(d, self, s);
+		if (self->is_wiring && rs_wiring_round_one(d, self, s))
+			news = 1;
 		/* pairs with the main thread's release store of dead (attach.c) */
 		gone = atomic_load_explicit(&s->dead, memory_order_acquire) ||
 		       atomic_load_explicit(&d->stop, memory_order_relaxed);
@@ -486,6 +561,14 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 		now = rs_now_ns();
 		if (now < slice_end && refill(&L))
 			wake_executor_if_sleeping(ln);
+		publish_room(&L, now < slice_end);
+		/* after the refill: only what this lease did not take is left for a sleeping scheduler (waking one
+		 * before it, for the task a report just made ready, started a second lease racing this one for it);
+		 * readiness.c leaves that decision to us for what our reports and our wiring made ready. Not when
+		 * the lease ends here (past its slice, nothing outstanding): its own lane would still count as
+		 * closing; the wake-up at the end decides without it */
+		if (news && (L.outstanding || now < slice_end))
+			wake_for_others(&L);
 		if (!L.outstanding) {
 			if (now >= slice_end || !(rs_readyq_maybe_nonempty(&s->lease.ready[1]) ||
 						  rs_readyq_maybe_nonempty(&s->lease.ready[0])))
@@ -496,14 +579,20 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 		if (now >= deadline ||
 		    atomic_load_explicit(&self->run_start_ns, memory_order_relaxed) == RS_RUN_QUARANTINED)
 			break;
-		holder_sleep(&L, deadline - now);
+		if (!holder_spin(&L, now, deadline))
+			holder_sleep(&L, deadline - now);
 	}
+	publish_room(&L, 0);
+	atomic_store_explicit(&ln->slice_end, 0, memory_order_relaxed);
 	uint32_t overdue = end_outstanding(&L, gone);
+	/* While the lane is held the lease still counts as on: a sleeper is woken for built-in work and for
+	 * hosted work worth a second lease, not for the rest — this thread takes that at its next pick (waking
+	 * one for it at every slice's end left two schedulers awake, neither CPU borrowable for a while). */
+	wake_for_others(&L);
 	/* release: every entry of this lease is settled before the executor can see it ended */
 	rs_store_release(&ln->cq->state, RS_LANE_IDLE);
 	release_lane(&s->lease, ln, overdue && !gone);
 	atomic_store_explicit(&s->lease.builtin_turn, 1, memory_order_relaxed);
-	wake_for_others(&L);
 
 	/* the leased CPU was the session's for the lease's wall time: charged as kernel time (fairness) */
 	now = rs_now_ns();
@@ -522,7 +611,9 @@ int rs_lease_run(struct rs_daemon *d, struct rs_thread *self, struct rs_session 
 				      memory_order_relaxed);
 	}
 	/* seq_cst: ordered with the main thread's compare-exchange (stuck.c), as at the end of a batch */
-	if (atomic_exchange_explicit(&self->run_start_ns, 0, memory_order_seq_cst) == RS_RUN_QUARANTINED)
+	if (atomic_exchange_explicit(&self->run_start_ns, 0, memory_order_seq_cst) == RS_RUN_QUARANTINED) {
+		rs_wake_scheduler(d); /* this thread leaves: what it would have taken at its next pick is another's */
 		return -1;
+	}
 	return L.completed ? L.completed : 1; /* a lease that completed nothing still used its turn */
 }

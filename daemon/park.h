@@ -27,6 +27,7 @@ struct rs_park {
 	 * thread by CAS 1 -> 0 and wakes exactly that one, so a wake is never lost and never spent twice. */
 	_Alignas(64) _Atomic uint32_t n_parked; /* threads with parked == 1 (claimers decrement) */
 	_Atomic uint32_t n_spinning;            /* schedulers idle-spinning: they find new work without a wake */
+	_Atomic uint32_t n_borrowed;            /* lease holders spinning on a sleeper's CPU (rs_park_borrow_cpu) */
 	/* The wiring sleep in the doorbell epoll (dedicated wiring thread, or folded schedulers). */
 	_Alignas(64) _Atomic uint32_t wiring_sleeping; /* W: 1 while the wiring thread (or, folded, any
 	                                                 scheduler) sleeps in the doorbell epoll */
@@ -76,6 +77,40 @@ static inline uint32_t rs_park_sleepers(struct rs_park *p)
 {
 	return atomic_load_explicit(&p->n_parked, memory_order_relaxed) +
 	       atomic_load_explicit(&p->n_epoll_parked, memory_order_relaxed);
+}
+/* Sleepers no waker has claimed yet: the futex sleepers (a waker counts its claim out of n_parked) and the
+ * doorbell-epoll ones minus the one an eventfd write is already on its way to (epoll_wake_pending). Racy: a
+ * sleeper woken by a doorbell counts until it runs and counts itself out. */
+static inline uint32_t rs_park_idle_cpus(struct rs_park *p)
+{
+	uint32_t n = rs_park_sleepers(p), pending = atomic_load_explicit(&p->epoll_wake_pending, memory_order_relaxed);
+	return n > pending ? n - pending : 0;
+}
+/*
+ * CPU borrowing (lease.c holder_spin): a lease holder may spin for its executor's reports, a second running
+ * thread beside the executor that holds its leased CPU, only on the CPU of a scheduler that sleeps. The
+ * borrowers never outnumber the idle CPUs when one borrows (compare-exchange on n_borrowed against the
+ * count just read), and a borrower stops as soon as the count no longer covers all borrowers (a sleeper was
+ * woken: its CPU is wanted back). Relaxed: a count of threads, nothing is published through it.
+ */
+static inline int rs_park_borrow_cpu(struct rs_park *p)
+{
+	uint32_t b = atomic_load_explicit(&p->n_borrowed, memory_order_relaxed);
+
+	do {
+		if (b >= rs_park_idle_cpus(p))
+			return 0;
+	} while (!atomic_compare_exchange_weak_explicit(&p->n_borrowed, &b, b + 1, memory_order_relaxed,
+							memory_order_relaxed));
+	return 1;
+}
+static inline int rs_park_borrow_covered(struct rs_park *p)
+{
+	return atomic_load_explicit(&p->n_borrowed, memory_order_relaxed) <= rs_park_idle_cpus(p);
+}
+static inline void rs_park_return_cpu(struct rs_park *p)
+{
+	atomic_fetch_sub_explicit(&p->n_borrowed, 1, memory_order_relaxed);
 }
 /* S, before a batch of session s's kernels: with folded wiring, if others sleep in the doorbell epoll and the
  * kernels are long, ask clients to ring for new work so that a sleeper wires it instead of waiting for us. */
