@@ -18,6 +18,11 @@
  *     rs__deps_collect returned (the caller collects for the same views just before recording): the task
  *     waits for them, so anything that would have waited for them now waits for it. A task recorded without
  *     a collect (explicit dependencies only) drops nothing;
+ *   - coverage also adds up: a record of 2..COVER_MAX_CHUNKS contiguous chunks (a stencil's halo read as one
+ *     2-D view over several buffers) keeps one bit per chunk that some later recorded writer certainly
+ *     covers and waited for it, and is dropped once every bit is set — each of its bytes is then behind a
+ *     writer that waits for it, so the same argument holds chunk by chunk. Without it such a record lives
+ *     until it expires, and every query over its bytes walks the whole window's worth of them;
  *   - live <= max_records; records, buckets and the victim list grow geometrically and are reused, so the
  *     steady state allocates nothing per task.
  */
@@ -126,6 +131,8 @@ struct rec {
 	struct dlink lvl;      /* records of one grid level and kind */
 	struct dlink age;      /* all live records, ascending seq; the free list uses age.next */
 	struct pattern p;
+	uint64_t covered;      /* chunks of p (bits) certainly covered by later recorded writers that waited for it */
+	uint64_t cover_new;    /* chunks the current rs__deps_record's writes cover (committed only if it succeeds) */
 };
 
 /* Readers and writers are indexed apart: a reading view only ever waits for writers, and in a typical graph
@@ -151,6 +158,8 @@ struct rs_deps {
 	uint64_t ack;          /* highest ack seen: every task <= ack is complete */
 	uint32_t *victims;     /* scratch of rs__deps_record: covered records to drop */
 	uint32_t nvictims, victims_cap;
+	uint32_t *partials;    /* scratch of rs__deps_record: records with cover_new bits */
+	uint32_t npartials, partials_cap;
 	/* patterns of the views of the last rs__deps_collect, reused by the rs__deps_record of the same views
 	 * (the submit path calls both for one task: computing them twice was a tenth of a submit) */
 	unsigned pat_n;                /* views cached; 0 = none */
@@ -270,6 +279,7 @@ static uint32_t rec_insert(struct rs_deps *d, const struct pattern *p, uint64_t 
 	e->waited = 0;
 	e->is_write = is_write;
 	e->doomed = 0;
+	e->covered = e->cover_new = 0;
 	e->level = (uint8_t)level_of(p->off, p->hi);
 	index_register(d, r);
 
@@ -415,6 +425,7 @@ void rs__deps_free(struct rs_deps *d)
 	free(d->rec);
 	free(d->bucket);
 	free(d->victims);
+	free(d->partials);
 	free(d);
 }
 
@@ -481,6 +492,62 @@ struct cover_ctx {
 	uint64_t seq;
 };
 
+/* Most contiguous chunks of a record whose coverage is tracked chunk by chunk (one bit each). */
+#define COVER_MAX_CHUNKS 64u
+
+/* Chunks of p (0 when p is empty, huge or has more than COVER_MAX_CHUNKS). */
+static uint32_t chunk_count(const struct pattern *p)
+{
+	uint64_t n = 1;
+
+	if (p->flags & (PAT_EMPTY | PAT_HUGE))
+		return 0;
+	for (unsigned k = 0; k < p->nd; k++)
+		if ((n *= p->n[k]) > COVER_MAX_CHUNKS)
+			return 0;
+	return (uint32_t)n;
+}
+
+static uint64_t chunks_all(uint32_t n)
+{
+	return n >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << n) - 1;
+}
+
+/* Bits of the n chunks of r that w certainly covers (chunk j: the mixed-radix digits of j over r's levels). */
+static uint64_t chunks_covered(const struct pattern *w, const struct pattern *r, uint32_t n)
+{
+	uint64_t bits = 0;
+
+	for (uint32_t j = 0; j < n; j++) {
+		uint64_t off = r->off, q = j;
+		for (unsigned k = 0; k < r->nd; k++) {
+			off += (q % r->n[k]) * r->s[k];
+			q /= r->n[k];
+		}
+		if (off + r->len <= w->off || off >= w->hi)
+			continue;
+		const struct pattern chunk = { .off = off, .len = r->len, .hi = off + r->len };
+		if (rs__pattern_covers(w, &chunk))
+			bits |= UINT64_C(1) << j;
+	}
+	return bits;
+}
+
+/* Append r to a scratch list of rs__deps_record (victims or partials). */
+static int scratch_push(uint32_t **list, uint32_t *n, uint32_t *cap, uint32_t r)
+{
+	if (*n == *cap) {
+		uint32_t c = *cap ? *cap * 2 : POOL_MIN_CAP;
+		uint32_t *v = realloc(*list, c * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		*list = v;
+		*cap = c;
+	}
+	(*list)[(*n)++] = r;
+	return 0;
+}
+
 static int cover_visit(struct rs_deps *d, uint32_t r, void *ctx)
 {
 	struct cover_ctx *c = ctx;
@@ -488,19 +555,59 @@ static int cover_visit(struct rs_deps *d, uint32_t r, void *ctx)
 
 	/* Only what this task waits for may go: a task recorded without a collect (explicit dependencies
 	 * only) is not ordered after the records it covers. */
-	if (e->doomed || e->seq >= c->seq || e->waited != d->collect_id || !rs__pattern_covers(c->w, &e->p))
+	if (e->doomed || e->seq >= c->seq || e->waited != d->collect_id)
 		return 0;
-	if (d->nvictims == d->victims_cap) {
-		uint32_t cap = d->victims_cap ? d->victims_cap * 2 : POOL_MIN_CAP;
-		uint32_t *v = realloc(d->victims, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		d->victims = v;
-		d->victims_cap = cap;
+	if (!rs__pattern_covers(c->w, &e->p)) {
+		uint32_t n = chunk_count(&e->p);
+		uint64_t bits = n >= 2 ? chunks_covered(c->w, &e->p, n) & ~(e->covered | e->cover_new) : 0;
+		if (!bits)
+			return 0;
+		if (!e->cover_new) {
+			int rc = scratch_push(&d->partials, &d->npartials, &d->partials_cap, r);
+			if (rc)
+				return rc;
+		}
+		e->cover_new |= bits;
+		return 0;
 	}
+	int rc = scratch_push(&d->victims, &d->nvictims, &d->victims_cap, r);
+	if (rc)
+		return rc;
 	e->doomed = 1;
-	d->victims[d->nvictims++] = r;
 	return 0;
+}
+
+/* After the cover queries: a record whose chunks are now all covered becomes a victim. */
+static int partials_promote(struct rs_deps *d)
+{
+	for (uint32_t k = 0; k < d->npartials; k++) {
+		struct rec *e = &d->rec[d->partials[k]];
+		if (e->doomed || (e->covered | e->cover_new) != chunks_all(chunk_count(&e->p)))
+			continue;
+		int rc = scratch_push(&d->victims, &d->nvictims, &d->victims_cap, d->partials[k]);
+		if (rc)
+			return rc;
+		e->doomed = 1;
+	}
+	return 0;
+}
+
+/* The record went in: the surviving partial records keep their new bits (victims are about to go). */
+static void partials_commit(struct rs_deps *d)
+{
+	for (uint32_t k = 0; k < d->npartials; k++) {
+		struct rec *e = &d->rec[d->partials[k]];
+		e->covered |= e->cover_new;
+		e->cover_new = 0;
+	}
+	d->npartials = 0;
+}
+
+static void partials_abandon(struct rs_deps *d)
+{
+	for (uint32_t k = 0; k < d->npartials; k++)
+		d->rec[d->partials[k]].cover_new = 0;
+	d->npartials = 0;
 }
 
 int rs__deps_record(struct rs_deps *d, const struct rs_view_desc *v, unsigned n, uint64_t seq)
@@ -523,12 +630,15 @@ int rs__deps_record(struct rs_deps *d, const struct rs_view_desc *v, unsigned n,
 
 	/* Find the older records the new writes make redundant before deciding whether the rest fits. */
 	d->nvictims = 0;
+	d->npartials = 0;
 	for (unsigned i = 0; i < n && !rc && d->collected; i++) {
 		if ((p[i].flags & PAT_EMPTY) || v[i].mode == RS_MODE_IN)
 			continue;
 		struct cover_ctx c = { &p[i], seq };
 		rc = index_query(d, (1u << KIND_WRITE) | (1u << KIND_READ), p[i].off, p[i].hi, cover_visit, &c);
 	}
+	if (!rc)
+		rc = partials_promote(d);
 	if (rc)
 		goto out_undoom;
 	if ((uint64_t)d->live - d->nvictims + count > d->max) {
@@ -538,6 +648,7 @@ int rs__deps_record(struct rs_deps *d, const struct rs_view_desc *v, unsigned n,
 	/* Reserve before dropping anything: a victim may only go if the record covering it goes in. */
 	if ((rc = pool_reserve(d, count)))
 		goto out_undoom;
+	partials_commit(d); /* before the victims go: a freed record's slot may be reused below */
 	for (uint32_t k = 0; k < d->nvictims; k++)
 		rec_remove(d, d->victims[k]);
 	d->nvictims = 0;
@@ -555,5 +666,6 @@ out_undoom:
 	for (uint32_t k = 0; k < d->nvictims; k++)
 		d->rec[d->victims[k]].doomed = 0;
 	d->nvictims = 0;
+	partials_abandon(d);
 	return rc;
 }

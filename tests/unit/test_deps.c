@@ -239,6 +239,87 @@ START_TEST(reader_off_the_writers_rows_is_kept)
 }
 END_TEST
 
+START_TEST(halo_reader_goes_once_every_buffer_it_reads_is_written)
+{
+	/* a stencil's halo: one 2-D view over element 0 of three 64-byte buffers, then one writer per buffer;
+	 * no single writer covers the read, all three together do */
+	struct rs_deps *d = rs__deps_new(ROOMY);
+	struct rs_seqvec p = { 0 };
+	struct rs_view_desc halo = view2d(0, RS_DT_F64, 3, 1, 8, 1, RS_MODE_IN);
+	struct rs_view_desc w[3] = { buf(0, 8, RS_MODE_OUT), buf(64, 8, RS_MODE_OUT), buf(128, 8, RS_MODE_OUT) };
+	submit(d, &halo, 1, 1, 0, &p);
+	submit(d, &w[0], 1, 2, 0, &p);
+	submit(d, &w[2], 1, 3, 0, &p);
+	ck_assert_uint_eq(rs__deps_live(d), 3); /* two of its three buffers written: the read stays */
+	submit(d, &w[1], 1, 4, 0, &p);
+	ck_assert_uint_eq(p.n, 1);
+	ck_assert_uint_eq(p.v[0], 1);
+	ck_assert_uint_eq(rs__deps_live(d), 3); /* every buffer written: only the three writes are left */
+	/* a new write of buffer 2 waits for its last writer only (the read is behind it) */
+	submit(d, &w[2], 1, 5, 0, &p);
+	ck_assert_uint_eq(p.n, 1);
+	ck_assert_uint_eq(p.v[0], 3);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
+}
+END_TEST
+
+START_TEST(halo_cover_of_a_refused_write_is_forgotten)
+{
+	/* a write refused for want of room (-ENOSPC) must not count as covering part of a read: if it did, the
+	 * read would go with its last uncovered buffer and a later writer of that buffer would not wait for it */
+	struct rs_deps *d = rs__deps_new(4);
+	struct rs_seqvec p = { 0 };
+	struct rs_view_desc halo = view2d(0, RS_DT_F64, 3, 1, 8, 1, RS_MODE_IN);
+	struct rs_view_desc w0 = buf(0, 8, RS_MODE_OUT), w1 = buf(64, 8, RS_MODE_OUT), w2 = buf(128, 8, RS_MODE_OUT);
+	struct rs_view_desc filler = buf(4096, 8, RS_MODE_IN);
+	struct rs_view_desc refused[2] = { w0, buf(8192, 8, RS_MODE_OUT) };
+	submit(d, &halo, 1, 1, 0, &p);
+	submit(d, &w2, 1, 2, 0, &p);
+	submit(d, &filler, 1, 3, 0, &p);
+	p.n = 0;
+	ck_assert_int_eq(rs__deps_collect(d, refused, 2, 0, &p), 0);
+	ck_assert_int_eq(rs__deps_record(d, refused, 2, 4), -ENOSPC); /* 3 live + 2 > 4 */
+	submit(d, &w1, 1, 4, 0, &p);
+	ck_assert_uint_eq(rs__deps_live(d), 4); /* buffer 0 of the read is still unwritten: it stays */
+	submit(d, &w0, 1, 5, 0, &p);
+	ck_assert(contains(&p, 1));
+	ck_assert_uint_eq(rs__deps_live(d), 4); /* now it goes */
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
+}
+END_TEST
+
+START_TEST(stencil_halo_reads_do_not_pile_up)
+{
+	/* bench/graph.h's stencil as rs_bench submits it: step s writes element 0 of buffer (s % 2) * W + c and
+	 * reads the three neighbours of the other row as one 2-D view; nothing completes (no ack). Every read is
+	 * covered once the next step has written its three buffers, so the map holds about two steps' worth. */
+	enum { W = 8, STEPS = 200 };
+	struct rs_deps *d = rs__deps_new(ROOMY);
+	struct rs_seqvec p = { 0 };
+	uint64_t seq = 0;
+	size_t peak = 0;
+	for (uint32_t step = 0; step < STEPS; step++)
+		for (uint32_t c = 0; c < W; c++) {
+			struct rs_view_desc v[2];
+			unsigned n = 0;
+			v[n++] = buf(((uint64_t)(step % 2) * W + c) * 64, 8, RS_MODE_OUT);
+			if (step > 0) {
+				uint32_t lo = c ? c - 1 : 0, hi = c + 1 < W ? c + 1 : W - 1;
+				v[n++] = view2d(((uint64_t)((step - 1) % 2) * W + lo) * 64, RS_DT_I64, hi - lo + 1, 1, 8, 1,
+						RS_MODE_IN);
+			}
+			submit(d, v, n, ++seq, 0, &p);
+			if (rs__deps_live(d) > peak)
+				peak = rs__deps_live(d);
+		}
+	ck_assert_msg(peak <= 4 * W, "peak live records %zu, want <= %d", peak, 4 * W);
+	rs__seqvec_free(&p);
+	rs__deps_free(d);
+}
+END_TEST
+
 START_TEST(write_recorded_without_collect_drops_nothing)
 {
 	/* a task with explicit dependencies only does not wait for the records its write covers */
@@ -675,6 +756,9 @@ static Suite *deps_suite(void)
 	tcase_add_test(rr, partly_covered_reader_is_kept);
 	tcase_add_test(rr, reader_off_the_writers_rows_is_kept);
 	tcase_add_test(rr, write_recorded_without_collect_drops_nothing);
+	tcase_add_test(rr, halo_reader_goes_once_every_buffer_it_reads_is_written);
+	tcase_add_test(rr, halo_cover_of_a_refused_write_is_forgotten);
+	tcase_add_test(rr, stencil_halo_reads_do_not_pile_up);
 	suite_add_tcase(s, rr);
 
 	TCase *t = tcase_create("tiles");
@@ -694,7 +778,7 @@ static Suite *deps_suite(void)
 
 	TCase *r = tcase_create("random");
 	tcase_set_timeout(r, 60);
-	tcase_add_loop_test(r, random_tasks_infer_every_true_dependency_and_no_false_one, 0, 3);
+	tcase_add_loop_test(r, random_tasks_infer_every_true_dependency_and_no_false_one, 0, 12);
 	suite_add_tcase(s, r);
 	return s;
 }
