@@ -26,6 +26,10 @@ bench-publish:
 bench-quick: bench-build
 	$(BENCH_PY) bench/run.py --quick --build $(BUILD)
 
+# Built by `make` too, so that the ringsched client of the bench never lags the library it links (it is
+# small; the peers and their packages stay behind bench-build).
+all: $(RS_BENCH)
+
 # --hosted registers the daemon's own kernel bodies as hosted kernels: the built-in kernels' object links in.
 $(RS_BENCH): bench/rs_bench.c bench/graph.h client/ringsched.h $(CLIENT_A) $(BUILD)/obj/kernels/builtin.o
 	$(call say,LD,$@)
